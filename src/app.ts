@@ -1,0 +1,83 @@
+/**
+ * Composition root: builds the proxy from a typed config and an injected logger, opens the
+ * listening socket, and subscribes the log line to 'finished'. Later layers (journal, rules,
+ * TLS, control API) are wired here too; nothing below knows about each other.
+ */
+import type { Logger } from 'pino';
+import { isLoopback, type ProxyConfig } from './config.js';
+import { durationOf, type Exchange } from './core/exchange.js';
+import { originUrl } from './core/origin.js';
+import { ProgramError } from './errors.js';
+import { createProxyServer, type ProxyServer } from './proxy/server.js';
+
+export interface App {
+  proxy: ProxyServer;
+  address: { host: string; port: number };
+  /** `http://host:port` of the listening socket. */
+  url: string;
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startApp(config: ProxyConfig, logger: Logger): Promise<App> {
+  const proxy = createProxyServer({
+    target: config.target,
+    keepHost: config.keepHost,
+    forwarded: config.forwarded,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    logger,
+  });
+  proxy.events.on('finished', (exchange) => logExchange(logger, exchange));
+
+  let address;
+  try {
+    address = await proxy.listen(config.listen.host, config.listen.port);
+  } catch (err) {
+    throw listenError(err as NodeJS.ErrnoException, config.listen.host, config.listen.port);
+  }
+  const host = address.address;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  const mode = config.target ? 'reverse' : 'forward';
+  logger.info({ url, address: host, port: address.port, mode, target: config.target ? originUrl(config.target) : undefined }, 'listening');
+  if (!isLoopback(host)) {
+    logger.warn({ address: host }, 'listening beyond loopback: other machines can send traffic through this proxy');
+  }
+  return {
+    proxy,
+    address: { host, port: address.port },
+    url,
+    close: (graceMs = config.graceMs) => proxy.close(graceMs),
+  };
+}
+
+/** One line per exchange at info: what a person scanning the log needs (issue 8, item 3). */
+function logExchange(logger: Logger, x: Exchange): void {
+  if (!logger.isLevelEnabled('info')) return;
+  logger.info(
+    {
+      xid: x.id,
+      method: x.request.method,
+      url: x.url,
+      status: x.response?.statusCode,
+      ms: Math.round((durationOf(x) ?? 0) * 10) / 10,
+      up: x.bytes.request,
+      down: x.bytes.response,
+      err: x.error?.code,
+    },
+    'exchange',
+  );
+}
+
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): ProgramError {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new ProgramError('ERR_ADDRESS_IN_USE', `${where} is already in use by another program`, 'stop it, or choose another port with --listen HOST:PORT (port 0 picks a free one)');
+    case 'EACCES':
+      return new ProgramError('ERR_LISTEN_FAILED', `not allowed to listen on ${where}`, 'ports below 1024 need privileges; choose a higher port with --listen');
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new ProgramError('ERR_LISTEN_FAILED', `${host} is not an address of this machine`, 'use 127.0.0.1, ::1 or an address this machine has');
+    default:
+      return new ProgramError('ERR_LISTEN_FAILED', `cannot listen on ${where}: ${err.code ?? ''} ${err.message}`, 'check the --listen address');
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Typed configuration for `proxy start`, and the parsers that turn flag text into it. Every
+ * parser throws a ProgramError whose message says what was wrong and whose hint says how to fix
+ * it; the CLI prints both on one line.
+ */
+import { isIP } from 'node:net';
+import { ProgramError } from './errors.js';
+import { defaultPort, parseAuthority, type Origin } from './core/origin.js';
+import type { LogLevel } from './log.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface ProxyConfig {
+  listen: ListenAddress;
+  /** Reverse mode when set: every request goes to this origin. */
+  target?: Origin;
+  /** Reverse mode: send the client's Host header instead of the target's authority. */
+  keepHost: boolean;
+  /** Add X-Forwarded-For/-Proto/-Host. */
+  forwarded: boolean;
+  /** Idle time after which a silent upstream is given up (504, or a closed connection). */
+  upstreamTimeoutMs: number;
+  /** How long SIGINT/SIGTERM waits for exchanges in flight before closing them. */
+  graceMs: number;
+  logLevel: LogLevel;
+}
+
+export const DEFAULTS = {
+  listen: '127.0.0.1:8080',
+  // Longer than a 5-minute MAPI/HTTP NotificationWait (MS-OXCMAPIHTTP 3.1.5.5) plus slack.
+  upstreamTimeoutSeconds: 330,
+  graceSeconds: 5,
+  logLevel: 'info' as LogLevel,
+};
+
+/** `HOST:PORT`, `:PORT`, `PORT` or `[V6]:PORT`; port 0 picks a free port. */
+export function parseListen(text: string): ListenAddress {
+  const hint = 'write it as HOST:PORT, e.g. --listen 127.0.0.1:8080 or --listen [::1]:8080';
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return { host: '127.0.0.1', port: checkPort(trimmed, text, hint) };
+  if (trimmed.startsWith(':') && /^:\d+$/.test(trimmed)) return { host: '127.0.0.1', port: checkPort(trimmed.slice(1), text, hint) };
+  const match = /^(\[[^\]]+\]|[^:[\]]+):(\d+)$/.exec(trimmed);
+  if (!match) throw new ProgramError('ERR_BAD_LISTEN', `--listen "${text}" is not an address`, hint);
+  const host = match[1]!.replace(/^\[|\]$/g, '');
+  if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
+    throw new ProgramError('ERR_BAD_LISTEN', `--listen host "${host}" is neither an IP address nor a host name`, hint);
+  }
+  return { host, port: checkPort(match[2]!, text, hint) };
+}
+
+function checkPort(port: string, text: string, hint: string): number {
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ProgramError('ERR_BAD_LISTEN', `--listen "${text}" has port ${port}, outside 0–65535`, hint);
+  }
+  return n;
+}
+
+/** `http://host[:port]` or `https://host[:port]`; a path other than `/` is refused. */
+export function parseTarget(text: string): Origin {
+  const hint = 'give the origin to stand in for, e.g. --target http://127.0.0.1:8081';
+  const match = /^(https?):\/\/([^/?#]*)(\/?)$/i.exec(text.trim());
+  if (!match) {
+    const why = /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
+      ? /^https?:/i.test(text)
+        ? 'has a path, query or fragment; the proxy forwards each request path as it is'
+        : 'is not an http:// or https:// URL'
+      : 'is not a URL';
+    throw new ProgramError('ERR_BAD_TARGET', `--target "${text}" ${why}`, hint);
+  }
+  const protocol = `${match[1]!.toLowerCase()}:` as Origin['protocol'];
+  const authority = parseAuthority(match[2]!);
+  if (!authority.ok) throw new ProgramError('ERR_BAD_TARGET', `--target "${text}": ${authority.reason}`, hint);
+  return {
+    protocol,
+    hostname: authority.hostname,
+    port: authority.port ?? defaultPort(protocol),
+    authority: match[2]!,
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

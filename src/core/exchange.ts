@@ -1,0 +1,132 @@
+/**
+ * The Exchange record: one per proxied exchange (an HTTP request and its answer, a CONNECT
+ * tunnel, or a protocol upgrade). It keeps what each side really sent, in raw form, and failures
+ * as data, never as exceptions (DESIGN.md "Invariants" 3 and 4; mitmproxy's Flow is the model).
+ *
+ * Views of a message:
+ *   request           what the client sent
+ *   forwarded         what the upstream received, present only when it differs from `request`
+ *                     (hop-by-hop headers removed, Host rewritten, X-Forwarded-* added, rules)
+ *   response          what the client received (from the upstream, or made by the proxy)
+ *   upstreamResponse  what the upstream sent, present only when it differs from `response`
+ */
+import type { RawHeaders } from './raw-headers.js';
+
+/** The phases of an exchange, named once and used in code, logs and docs (STYLE.md habit 5). */
+export type Phase = 'connect' | 'request-head' | 'request-body' | 'response-head' | 'response-body' | 'tunnel';
+
+export type ExchangeKind = 'http' | 'tunnel' | 'upgrade';
+
+export interface TrafficError {
+  /** Node's code where there is one (ECONNREFUSED, ECONNRESET, HPE_INVALID_CHUNK_SIZE), else ours. */
+  code: string;
+  message: string;
+  phase: Phase;
+}
+
+export interface RequestHead {
+  method: string;
+  /** The request-target as received: absolute-form in forward mode, origin-form in reverse mode. */
+  url: string;
+  httpVersion: string;
+  rawHeaders: RawHeaders;
+}
+
+export interface ForwardedHead {
+  /** The request-target the upstream received (origin-form). */
+  path: string;
+  rawHeaders: RawHeaders;
+}
+
+/** The upstream connection an exchange rode on (see DESIGN.md invariant 2, affinity). */
+export interface UpstreamConnection {
+  localAddress?: string;
+  localPort?: number;
+  /** True when the connection was kept from an earlier exchange of the same client connection. */
+  reused: boolean;
+}
+
+export interface ResponseHead {
+  statusCode: number;
+  statusMessage: string;
+  httpVersion: string;
+  rawHeaders: RawHeaders;
+  /** `upstream` when relayed, `proxy` when the proxy answered itself (errors, refusals). */
+  source: 'upstream' | 'proxy';
+}
+
+export interface ByteCounts {
+  /** Body bytes from the client (for tunnels and upgrades: every byte client → upstream). */
+  request: number;
+  /** Body bytes to the client (for tunnels and upgrades: every byte upstream → client). */
+  response: number;
+}
+
+/** Epoch milliseconds with sub-millisecond precision. */
+export interface Timings {
+  start: number;
+  upstreamConnected?: number;
+  responseHead?: number;
+  end?: number;
+}
+
+export interface ClientInfo {
+  address: string;
+  port: number;
+  /** Id of the client connection, shared by every exchange on it. */
+  connection: number;
+}
+
+export interface Exchange {
+  id: string;
+  kind: ExchangeKind;
+  client: ClientInfo;
+  /** The absolute URL addressed (`http://host:port/path`), or `host:port` for a tunnel. */
+  url: string;
+  request: RequestHead;
+  forwarded?: ForwardedHead;
+  response?: ResponseHead;
+  upstreamResponse?: ResponseHead;
+  upstream?: UpstreamConnection;
+  bytes: ByteCounts;
+  timings: Timings;
+  /** How a tunnel or upgraded connection ended (`client-closed`, `upstream-closed`, `error`). */
+  ended?: string;
+  error?: TrafficError;
+}
+
+/** Sub-millisecond wall-clock time. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+const runId = Math.floor(Math.random() * 36 ** 5).toString(36).padStart(5, '0');
+let sequence = 0;
+
+/** Ids are unique within a run and carry a run prefix so journals of different runs can merge. */
+export function nextExchangeId(): string {
+  sequence += 1;
+  return `${runId}-${sequence}`;
+}
+
+export function createExchange(kind: ExchangeKind, client: ClientInfo, request: RequestHead): Exchange {
+  return {
+    id: nextExchangeId(),
+    kind,
+    client,
+    url: request.url,
+    request,
+    bytes: { request: 0, response: 0 },
+    timings: { start: now() },
+  };
+}
+
+/** Records a failure; the first one wins, since later ones are usually its consequences. */
+export function failExchange(exchange: Exchange, error: TrafficError): void {
+  exchange.error ??= error;
+}
+
+/** Duration in milliseconds, once the exchange has ended. */
+export function durationOf(exchange: Exchange): number | undefined {
+  return exchange.timings.end === undefined ? undefined : exchange.timings.end - exchange.timings.start;
+}

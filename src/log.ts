@@ -1,0 +1,41 @@
+/**
+ * The pino logger the whole program is given (nothing below cli.ts creates its own).
+ * JSON on a pipe or file; human-readable when the destination is a terminal.
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface LoggerOptions {
+  level: LogLevel;
+  /** File descriptor to write to (default 2, stderr). */
+  fd?: number;
+  /** Human-readable output; default: when the fd is a TTY. */
+  pretty?: boolean;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const fd = options.fd ?? 2;
+  const base = { level: options.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
+  if (options.pretty) {
+    const stream: DestinationStream = pretty({
+      destination: fd,
+      sync: true,
+      colorize: true,
+      translateTime: 'HH:MM:ss.l',
+      ignore: 'pid,hostname',
+    });
+    return pino(base, stream);
+  }
+  // Asynchronous writes keep logging off the hot path; cli.ts flushes on exit.
+  return pino(base, pino.destination({ dest: fd, sync: false }));
+}
+
+/** A logger that writes nowhere, for library users and tests that do not care. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,63 @@
+/**
+ * Where a request goes, from its request-target (RFC 9112 §3.2): forward mode takes the origin
+ * from the absolute-form URL and sends the origin-form path on; reverse mode sends every path to
+ * the configured target. The path is cut out of the request-target as text, never re-serialised,
+ * so `//`, `..` and percent-escapes reach the upstream exactly as the client wrote them.
+ */
+import { defaultPort, parseAuthority, type Origin } from '../core/origin.js';
+
+export type Destination =
+  | { ok: true; origin: Origin; path: string }
+  | { ok: false; status: number; code: string; message: string };
+
+const ABSOLUTE_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
+
+export function resolveDestination(requestTarget: string, target: Origin | undefined): Destination {
+  if (target !== undefined) {
+    // Reverse mode: a client may still send absolute-form (RFC 9112 §3.2.2 says servers must
+    // accept it); only its path part is meaningful here.
+    const absolute = ABSOLUTE_FORM.exec(requestTarget);
+    return { ok: true, origin: target, path: absolute ? originForm(absolute[3]!) : requestTarget };
+  }
+
+  const absolute = ABSOLUTE_FORM.exec(requestTarget);
+  if (!absolute) {
+    return {
+      ok: false,
+      status: 400,
+      code: 'NOT_A_PROXY_REQUEST',
+      message:
+        `"${requestTarget}" is not an absolute URL. This is a forward proxy: configure it as the ` +
+        'client\'s HTTP proxy, or start it with --target URL to stand in for one server.',
+    };
+  }
+  const scheme = absolute[1]!.toLowerCase();
+  if (scheme !== 'http') {
+    return {
+      ok: false,
+      status: scheme === 'https' ? 501 : 400,
+      code: 'UNSUPPORTED_SCHEME',
+      message:
+        scheme === 'https'
+          ? 'https:// URLs in a plain request are not supported yet; clients send HTTPS through CONNECT.'
+          : `"${scheme}://" is not an HTTP URL.`,
+    };
+  }
+  const authority = parseAuthority(absolute[2]!);
+  if (!authority.ok) {
+    return { ok: false, status: 400, code: 'BAD_AUTHORITY', message: `"${absolute[2]!}": ${authority.reason}.` };
+  }
+  return {
+    ok: true,
+    origin: { protocol: 'http:', hostname: authority.hostname, port: authority.port ?? defaultPort('http:'), authority: absolute[2]! },
+    path: originForm(absolute[3]!),
+  };
+}
+
+/** The part after the authority, as origin-form: `''` → `/`, `?q` → `/?q`, fragments dropped. */
+function originForm(rest: string): string {
+  const hash = rest.indexOf('#');
+  const withoutFragment = hash >= 0 ? rest.slice(0, hash) : rest;
+  if (withoutFragment.length === 0) return '/';
+  return withoutFragment.startsWith('/') ? withoutFragment : `/${withoutFragment}`;
+}

@@ -1,0 +1,72 @@
+/**
+ * The request head the upstream receives, built from the client's raw head: connection-specific
+ * fields removed (RFC 9110 §7.6.1), Host set the way the mode requires, X-Forwarded-* added only
+ * when asked for. Everything else keeps its order, case and repetition.
+ */
+import type { Origin } from '../core/origin.js';
+import type { RawHeaders } from '../core/raw-headers.js';
+import { stripHopByHop } from './hop-by-hop.js';
+
+export interface ForwardHeadOptions {
+  mode: 'forward' | 'reverse';
+  origin: Origin;
+  keepHost: boolean;
+  forwarded: boolean;
+  clientAddress: string;
+  /** Keep Connection/Upgrade (an upgrade request). */
+  upgrade?: boolean;
+}
+
+export interface ForwardHead {
+  rawHeaders: RawHeaders;
+  /** False when the head is exactly what the client sent. */
+  changed: boolean;
+}
+
+export function buildForwardHead(raw: RawHeaders, options: ForwardHeadOptions): ForwardHead {
+  const stripped = stripHopByHop(raw, { upgrade: options.upgrade, dropProxyAuthorization: options.mode === 'forward' });
+  let headers = stripped.headers;
+  let changed = stripped.removed.length > 0;
+  const copy = (): RawHeaders => (headers === raw ? (headers = raw.slice()) : headers);
+
+  // RFC 9112 §3.2.2: a proxy replaces Host with the authority of an absolute-form target.
+  // Reverse mode stands in for the target, so the upstream expects its own name unless told
+  // to keep the client's (--keep-host).
+  const host = options.mode === 'forward' || !options.keepHost ? options.origin.authority : undefined;
+  let originalHost: string | undefined;
+  let hostSeen = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.length === 4 && headers[i]!.toLowerCase() === 'host') {
+      originalHost ??= headers[i + 1];
+      hostSeen = true;
+      if (host !== undefined && headers[i + 1] !== host) {
+        copy()[i + 1] = host;
+        changed = true;
+      }
+    }
+  }
+  if (!hostSeen && host !== undefined) {
+    headers = [ 'Host', host, ...headers ];
+    changed = true;
+  }
+
+  if (options.forwarded) {
+    appendForwarded(copy(), 'X-Forwarded-For', options.clientAddress, true);
+    appendForwarded(headers, 'X-Forwarded-Proto', 'http', false);
+    if (originalHost !== undefined) appendForwarded(headers, 'X-Forwarded-Host', originalHost, false);
+    changed = true;
+  }
+  return { rawHeaders: headers, changed };
+}
+
+/** Appends to an existing list (`X-Forwarded-For: a, b`), or adds the field when absent. */
+function appendForwarded(headers: RawHeaders, name: string, value: string, list: boolean): void {
+  const lower = name.toLowerCase();
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === lower) {
+      if (list) headers[i + 1] = `${headers[i + 1]!}, ${value}`;
+      return;
+    }
+  }
+  headers.push(name, value);
+}

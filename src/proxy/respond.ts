@@ -1,0 +1,59 @@
+/**
+ * Answers the proxy makes itself (502, 504, 400 …): short `text/plain` bodies that name the
+ * target and the cause, with an `X-Proxy-Error` header carrying the code so scripts can tell a
+ * proxy-made answer from the upstream's. Two forms: on a ServerResponse, and as raw bytes on a
+ * socket where no response object exists (client errors, CONNECT, upgrades).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import type { ResponseHead } from '../core/exchange.js';
+import type { RawHeaders } from '../core/raw-headers.js';
+
+export interface ProxyAnswer {
+  status: number;
+  code: string;
+  message: string;
+}
+
+function answerParts(answer: ProxyAnswer, close: boolean): { head: ResponseHead; body: Buffer } {
+  const body = Buffer.from(`version-proxy: ${answer.message}\n`, 'utf8');
+  const rawHeaders: RawHeaders = [
+    'Content-Type', 'text/plain; charset=utf-8',
+    'Content-Length', String(body.length),
+    'X-Proxy-Error', answer.code,
+  ];
+  if (close) rawHeaders.push('Connection', 'close');
+  const head: ResponseHead = {
+    statusCode: answer.status,
+    statusMessage: STATUS_CODES[answer.status] ?? 'Error',
+    httpVersion: '1.1',
+    rawHeaders,
+    source: 'proxy',
+  };
+  return { head, body };
+}
+
+/** Sends the answer on a response whose head has not gone out yet; returns what was sent. */
+export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): ResponseHead {
+  const { head, body } = answerParts(answer, false);
+  res.writeHead(head.statusCode, head.statusMessage, head.rawHeaders);
+  res.end(body);
+  return head;
+}
+
+/** Writes the answer as raw HTTP/1.1 bytes and closes the connection after it. */
+export function writeRawAnswer(socket: Duplex, answer: ProxyAnswer): ResponseHead {
+  const { head, body } = answerParts(answer, true);
+  let text = `HTTP/1.1 ${head.statusCode} ${head.statusMessage}\r\n`;
+  for (let i = 0; i < head.rawHeaders.length; i += 2) text += `${head.rawHeaders[i]!}: ${head.rawHeaders[i + 1]!}\r\n`;
+  socket.end(Buffer.concat([Buffer.from(`${text}\r\n`, 'latin1'), body]));
+  return head;
+}
+
+/** The raw bytes of a response head, for relaying a head exactly as received (101 answers). */
+export function serializeHead(statusCode: number, statusMessage: string, rawHeaders: RawHeaders): Buffer {
+  let text = `HTTP/1.1 ${statusCode} ${statusMessage}\r\n`;
+  for (let i = 0; i < rawHeaders.length; i += 2) text += `${rawHeaders[i]!}: ${rawHeaders[i + 1]!}\r\n`;
+  return Buffer.from(`${text}\r\n`, 'latin1');
+}

@@ -1,0 +1,170 @@
+/**
+ * The proxy's listening side: accepts client connections, gives each its ClientConnection
+ * (affinity), and routes what arrives on it: requests to the HTTP pipeline, CONNECT to tunnels,
+ * upgrades to upgrade.ts, and unparseable input to a clean 400/431 that is also recorded.
+ * Knows nothing of the CLI: configuration and logger are injected.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { createExchange, failExchange, now } from '../core/exchange.js';
+import { ExchangeEvents } from '../core/exchange-events.js';
+import type { Origin } from '../core/origin.js';
+import { ClientConnection } from './client-connection.js';
+import { handleConnect, type ConnectInterceptor } from './connect.js';
+import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
+import { writeRawAnswer, type ProxyAnswer } from './respond.js';
+import { handleUpgrade } from './upgrade.js';
+import { Upstream } from './upstream.js';
+
+type ClientError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string };
+
+export interface ProxyServerOptions {
+  target?: Origin;
+  keepHost: boolean;
+  forwarded: boolean;
+  upstreamTimeoutMs: number;
+  logger: Logger;
+  /** The TLS-interception seam for CONNECT; tunnels bytes untouched when absent. */
+  intercept?: ConnectInterceptor;
+}
+
+export interface ProxyServer {
+  readonly events: ExchangeEvents;
+  listen(host: string, port: number): Promise<AddressInfo>;
+  /** Stops accepting, waits up to `graceMs` for exchanges in flight, then closes what is left. */
+  close(graceMs: number): Promise<void>;
+  /** Client connections currently open. */
+  connectionCount(): number;
+}
+
+export function createProxyServer(options: ProxyServerOptions): ProxyServer {
+  const events = new ExchangeEvents();
+  const log = options.logger;
+  const upstream = new Upstream();
+  const connections = new Map<Duplex, ClientConnection>();
+  const pipeline: PipelineContext = {
+    events,
+    upstream,
+    target: options.target,
+    keepHost: options.keepHost,
+    forwarded: options.forwarded,
+    upstreamTimeoutMs: options.upstreamTimeoutMs,
+    log,
+  };
+
+  const server = http.createServer({
+    // A proxy passes requests without Host on (forward mode takes the host from the URL).
+    requireHostHeader: false,
+    // Slow uploads and long polls are the upstream's business; --upstream-timeout covers silence.
+    requestTimeout: 0,
+    // Idle keep-alive connections live as long as the upstream keeps its side (client-connection.ts);
+    // 0 also stops Node from adding a `Keep-Alive: timeout=5` header of its own.
+    keepAliveTimeout: 0,
+  });
+  // A client connection silent for longer than the upstream timeout is closed.
+  server.setTimeout(options.upstreamTimeoutMs + 30_000);
+
+  server.on('connection', (socket: Socket) => {
+    const conn = new ClientConnection(socket);
+    connections.set(socket, conn);
+    socket.once('close', () => connections.delete(socket));
+  });
+  const connectionOf = (socket: Duplex): ClientConnection => {
+    const conn = connections.get(socket);
+    if (conn) return conn;
+    // Sockets reach the server through 'connection' first; this is only a guard.
+    const created = new ClientConnection(socket as Socket);
+    connections.set(socket, created);
+    return created;
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => handleHttpExchange(pipeline, connectionOf(req.socket), req, res);
+  server.on('request', onRequest);
+  // Expect: 100-continue is the upstream's to answer; the pipeline relays its 100 (or its refusal).
+  server.on('checkContinue', onRequest);
+  server.on('checkExpectation', onRequest);
+  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept: options.intercept }, connectionOf(socket), req, socket, head);
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(pipeline, connectionOf(socket), req, socket, head);
+  });
+  server.on('clientError', (err: ClientError, socket: Duplex) => {
+    onClientError(err, socket);
+  });
+
+  function onClientError(err: ClientError, socket: Duplex): void {
+    const conn = connections.get(socket);
+    const code = err.code ?? 'EPROTO';
+    // A reset or timeout with nothing in flight is just a client going away.
+    if (code === 'ECONNRESET' || code === 'EPIPE' || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
+      socket.destroy();
+      return;
+    }
+    const answer: ProxyAnswer =
+      code === 'HPE_HEADER_OVERFLOW'
+        ? { status: 431, code, message: 'the request head is larger than the proxy accepts (16 KiB)' }
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
+          ? { status: 408, code, message: 'the request head did not arrive in time' }
+          : { status: 400, code, message: `the request is not valid HTTP/1.1: ${err.reason ?? err.message}` };
+
+    if (conn && conn.active.size > 0) {
+      // The error is in the body of an exchange in flight (bad chunked encoding): that exchange
+      // records it, answers if it still can, and the connection closes after.
+      for (const inFlight of conn.active) inFlight.clientRequestFailed(err, answer);
+      socket.end();
+      return;
+    }
+    // Nothing in flight: the request head itself was bad. Record it as its own exchange.
+    const exchange = createExchange('http', conn?.info ?? { address: '', port: 0, connection: 0 }, {
+      method: '',
+      url: '',
+      httpVersion: '',
+      rawHeaders: [],
+    });
+    exchange.url = '';
+    failExchange(exchange, { code, message: answer.message, phase: 'request-head' });
+    events.emit('started', exchange);
+    exchange.timings.responseHead = now();
+    if (socket.writable) exchange.response = writeRawAnswer(socket, answer);
+    else socket.destroy();
+    exchange.timings.end = now();
+    events.emit('finished', exchange);
+    log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');
+  }
+
+  return {
+    events,
+    listen: (host, port) =>
+      new Promise<AddressInfo>((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        server.once('error', onError);
+        server.listen({ host, port }, () => {
+          server.off('error', onError);
+          server.on('error', (err) => log.error({ err }, 'server error'));
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const closing = new Promise<void>((done) => server.close(() => done()));
+        // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
+        const endIdle = (): void => {
+          for (const conn of connections.values()) if (conn.inFlight === 0) conn.socket.end();
+        };
+        endIdle();
+        events.on('finished', () => setImmediate(endIdle));
+        const timer = setTimeout(() => {
+          for (const conn of connections.values()) conn.destroy();
+        }, graceMs);
+        void closing.then(() => {
+          clearTimeout(timer);
+          upstream.close();
+          resolve();
+        });
+      }),
+    connectionCount: () => connections.size,
+  };
+}

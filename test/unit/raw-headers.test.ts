@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { getHeader, getHeaderValues, toHeaderObject, toPairs } from '../../src/core/raw-headers.js';
+
+describe('raw headers', () => {
+  const raw = ['Host', 'h', 'WWW-Authenticate', 'NTLM', 'Set-Cookie', 'a=1', 'www-authenticate', 'Negotiate', 'Set-Cookie', 'b=2'];
+  it('finds values case-insensitively, in wire order', () => {
+    assert.equal(getHeader(raw, 'host'), 'h');
+    assert.deepEqual(getHeaderValues(raw, 'WWW-AUTHENTICATE'), ['NTLM', 'Negotiate']);
+    assert.equal(getHeader(raw, 'missing'), undefined);
+  });
+  it('builds an outgoing header object that keeps first spelling, order and repeats', () => {
+    const obj = toHeaderObject(raw);
+    assert.deepEqual(Object.keys(obj), ['Host', 'WWW-Authenticate', 'Set-Cookie']);
+    assert.deepEqual(obj['WWW-Authenticate'], ['NTLM', 'Negotiate']);
+    assert.deepEqual(obj['Set-Cookie'], ['a=1', 'b=2']);
+  });
+  it('pairs for records', () => {
+    assert.deepEqual(toPairs(['A', '1', 'b', '2']), [['A', '1'], ['b', '2']]);
+  });
+});
