@@ -40,7 +40,9 @@ export function handleConnect(ctx: ConnectContext, conn: ClientConnection, req: 
   const refuse = (status: number, code: string, message: string): void => {
     refused = true;
     failExchange(exchange, { code, message, phase: 'connect' });
-    exchange.response = writeRawAnswer(socket, { status, code, message });
+    const sent = writeRawAnswer(socket, { status, code, message });
+    exchange.response = sent.head;
+    exchange.bytes.response = sent.bodyBytes;
     exchange.ended = 'refused';
     if (socket.destroyed) end(ctx, exchange);
     else socket.once('close', () => end(ctx, exchange));

@@ -112,7 +112,10 @@ class HttpExchange implements InFlight {
   clientRequestFailed(err: NodeJS.ErrnoException, answer: ProxyAnswer): void {
     failExchange(this.exchange, { code: err.code ?? 'EPROTO', message: err.message, phase: 'request-body' });
     this.abortUpstream();
+    // The parser cannot find the next request after a broken body: this connection is done.
+    this.res.shouldKeepAlive = false;
     if (!this.res.headersSent) this.answer(answer, 'request-body');
+    else this.res.destroy();
     this.settled = true;
   }
 
@@ -227,7 +230,9 @@ class HttpExchange implements InFlight {
     this.settled = true;
     if (answer.status >= 400) failExchange(this.exchange, { code: answer.code, message: answer.message, phase });
     this.exchange.timings.responseHead ??= now();
-    this.exchange.response = sendAnswer(this.res, answer);
+    const sent = sendAnswer(this.res, answer);
+    this.exchange.response = sent.head;
+    this.exchange.bytes.response = sent.bodyBytes;
   }
 
   private abortUpstream(): void {

@@ -10,6 +10,8 @@ import { STATUS_CODES } from 'node:http';
 import type { ResponseHead } from '../core/exchange.js';
 import type { RawHeaders } from '../core/raw-headers.js';
 
+const LINGER_MS = 2000;
+
 export interface ProxyAnswer {
   status: number;
   code: string;
@@ -34,21 +36,29 @@ function answerParts(answer: ProxyAnswer, close: boolean): { head: ResponseHead;
   return { head, body };
 }
 
+export interface SentAnswer {
+  head: ResponseHead;
+  bodyBytes: number;
+}
+
 /** Sends the answer on a response whose head has not gone out yet; returns what was sent. */
-export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): ResponseHead {
+export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): SentAnswer {
   const { head, body } = answerParts(answer, false);
   res.writeHead(head.statusCode, head.statusMessage, head.rawHeaders);
   res.end(body);
-  return head;
+  return { head, bodyBytes: body.length };
 }
 
 /** Writes the answer as raw HTTP/1.1 bytes and closes the connection after it. */
-export function writeRawAnswer(socket: Duplex, answer: ProxyAnswer): ResponseHead {
+export function writeRawAnswer(socket: Duplex, answer: ProxyAnswer): SentAnswer {
   const { head, body } = answerParts(answer, true);
-  let text = `HTTP/1.1 ${head.statusCode} ${head.statusMessage}\r\n`;
-  for (let i = 0; i < head.rawHeaders.length; i += 2) text += `${head.rawHeaders[i]!}: ${head.rawHeaders[i + 1]!}\r\n`;
-  socket.end(Buffer.concat([Buffer.from(`${text}\r\n`, 'latin1'), body]));
-  return head;
+  socket.end(Buffer.concat([serializeHead(head.statusCode, head.statusMessage, head.rawHeaders), body]));
+  // Linger briefly so the client can read the answer (closing at once with unread input would
+  // send an RST that can discard it), but never wait on a client that does not close.
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  return { head, bodyBytes: body.length };
 }
 
 /** The raw bytes of a response head, for relaying a head exactly as received (101 answers). */

@@ -95,9 +95,13 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     onClientError(err, socket);
   });
 
+  /** Sockets already answered with a 4xx: the parser keeps failing on the bytes that follow. */
+  const refused = new WeakSet<Duplex>();
+
   function onClientError(err: ClientError, socket: Duplex): void {
     const conn = connections.get(socket);
     const code = err.code ?? 'EPROTO';
+    if (refused.has(socket)) return;
     // A reset or timeout with nothing in flight is just a client going away.
     if (code === 'ECONNRESET' || code === 'EPIPE' || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
       socket.destroy();
@@ -113,8 +117,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     if (conn && conn.active.size > 0) {
       // The error is in the body of an exchange in flight (bad chunked encoding): that exchange
       // records it, answers if it still can, and the connection closes after.
+      refused.add(socket);
       for (const inFlight of conn.active) inFlight.clientRequestFailed(err, answer);
-      socket.end();
       return;
     }
     // Nothing in flight: the request head itself was bad. Record it as its own exchange.
@@ -128,8 +132,14 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     failExchange(exchange, { code, message: answer.message, phase: 'request-head' });
     events.emit('started', exchange);
     exchange.timings.responseHead = now();
-    if (socket.writable) exchange.response = writeRawAnswer(socket, answer);
-    else socket.destroy();
+    refused.add(socket);
+    if (socket.writable) {
+      const sent = writeRawAnswer(socket, answer);
+      exchange.response = sent.head;
+      exchange.bytes.response = sent.bodyBytes;
+    } else {
+      socket.destroy();
+    }
     exchange.timings.end = now();
     events.emit('finished', exchange);
     log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');

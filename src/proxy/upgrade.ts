@@ -44,7 +44,9 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
   const refuse = (status: number, code: string, message: string, phase: 'request-head' | 'connect' | 'response-head'): void => {
     failExchange(exchange, { code, message, phase });
     exchange.timings.responseHead ??= now();
-    exchange.response = writeRawAnswer(socket, { status, code, message });
+    const sent = writeRawAnswer(socket, { status, code, message });
+    exchange.response = sent.head;
+    exchange.bytes.response = sent.bodyBytes;
     if (socket.destroyed) finish();
     else socket.once('close', finish);
   };
