@@ -14,6 +14,7 @@
  * way, so a truncated body never looks complete (DESIGN.md invariant 4).
  */
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createExchange, failExchange, now, type Exchange, type Phase } from '../core/exchange.js';
 import type { ExchangeEvents } from '../core/exchange-events.js';
@@ -24,17 +25,18 @@ import { resolveDestination } from './destination.js';
 import { buildForwardHead } from './forward-head.js';
 import { stripHopByHop, wantsKeepAlive } from './hop-by-hop.js';
 import { sendAnswer, type ProxyAnswer } from './respond.js';
-import type { Upstream } from './upstream.js';
+import { openUpstreamRequest } from './upstream.js';
 
 export interface PipelineContext {
   events: ExchangeEvents;
-  upstream: Upstream;
   /** Reverse mode when set. */
   target: Origin | undefined;
   keepHost: boolean;
   forwarded: boolean;
   upstreamTimeoutMs: number;
   log: Logger;
+  /** True once the server is shutting down: answers then close their connection. */
+  closing(): boolean;
 }
 
 /** What the connection layer may need to know about an exchange in flight on a socket. */
@@ -97,16 +99,22 @@ class HttpExchange implements InFlight {
     if (head.changed || dest.path !== exchange.request.url) {
       exchange.forwarded = { path: dest.path, rawHeaders: head.rawHeaders };
     }
-    ctx.upstream.forward(
-      req,
-      res,
-      { origin: dest.origin, path: dest.path, rawHeaders: head.rawHeaders, agent: conn.agent },
-      {
-        onRequest: (proxyReq) => this.onUpstreamRequest(proxyReq),
-        onResponse: (proxyRes) => this.onUpstreamResponse(proxyRes),
-        onError: (err) => this.onUpstreamError(err),
-      },
-    );
+    const proxyReq = openUpstreamRequest({
+      origin: dest.origin,
+      method: exchange.request.method,
+      path: dest.path,
+      rawHeaders: head.rawHeaders,
+      agent: conn.agent,
+    });
+    this.proxyReq = proxyReq;
+    proxyReq.on('error', (err: NodeJS.ErrnoException) => this.onUpstreamError(err));
+    proxyReq.once('socket', (socket: Socket) => this.onUpstreamSocket(proxyReq, socket));
+    proxyReq.once('response', (proxyRes: IncomingMessage) => this.onUpstreamResponse(proxyRes));
+    proxyReq.on('information', (info: { statusCode: number; rawHeaders: string[] }) => this.relayInformational(info));
+    // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
+    proxyReq.setTimeout(ctx.upstreamTimeoutMs, () => this.onUpstreamTimeout());
+    // The body streams as it arrives, with backpressure both ways.
+    req.pipe(proxyReq);
   }
 
   clientRequestFailed(err: NodeJS.ErrnoException, answer: ProxyAnswer): void {
@@ -119,19 +127,13 @@ class HttpExchange implements InFlight {
     this.settled = true;
   }
 
-  private onUpstreamRequest(proxyReq: ClientRequest): void {
-    this.proxyReq = proxyReq;
-    const socket = proxyReq.socket;
+  private onUpstreamSocket(proxyReq: ClientRequest, socket: Socket): void {
     const connected = (): void => {
       this.exchange.timings.upstreamConnected = now();
-      this.exchange.upstream = { localAddress: socket?.localAddress, localPort: socket?.localPort, reused: proxyReq.reusedSocket };
+      this.exchange.upstream = { localAddress: socket.localAddress, localPort: socket.localPort, reused: proxyReq.reusedSocket };
     };
-    if (socket?.connecting) socket.once('connect', connected);
+    if (socket.connecting) socket.once('connect', connected);
     else connected();
-
-    // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
-    proxyReq.setTimeout(this.ctx.upstreamTimeoutMs, () => this.onUpstreamTimeout());
-    proxyReq.on('information', (info: { statusCode: number; rawHeaders: string[] }) => this.relayInformational(info));
   }
 
   private relayInformational(info: { statusCode: number; rawHeaders: string[] }): void {
@@ -160,8 +162,7 @@ class HttpExchange implements InFlight {
       exchange.upstreamResponse = { ...exchange.response, rawHeaders: proxyRes.rawHeaders };
     }
 
-    // Mirror the upstream's connection decision so the client connection ends with it.
-    if (!wantsKeepAlive(proxyRes.httpVersion, proxyRes.rawHeaders)) res.shouldKeepAlive = false;
+    this.decideKeepAlive(proxyRes);
     // A body delimited by the upstream closing its connection is relayed the same way instead of
     // being re-framed as chunked (RFC 9112 §6.3, rule 8).
     if (isCloseDelimited(proxyRes, this.req.method)) res.useChunkedEncodingByDefault = false;
@@ -188,6 +189,27 @@ class HttpExchange implements InFlight {
       this.settled = true;
       res.destroy();
     });
+  }
+
+  /**
+   * The client connection persists exactly when the upstream's does (affinity), and the
+   * answer says `Connection: close` whenever it will not.
+   */
+  private decideKeepAlive(proxyRes: IncomingMessage): void {
+    const res = this.res as ServerResponse & { _expect_continue?: boolean };
+    if (!wantsKeepAlive(proxyRes.httpVersion, proxyRes.rawHeaders) || this.ctx.closing()) {
+      res.shouldKeepAlive = false;
+      return;
+    }
+    // Node drops keep-alive after a final status to an `Expect: 100-continue` request that got
+    // no 100 ("they may put extra bytes on the wire"). The upstream has already made that call:
+    // it kept its connection, so the body the client may still send flows on to it as it would
+    // on a direct connection. .NET (EWS) clients send Expect by default, and NTLM needs the
+    // connection to survive the 401.
+    res._expect_continue = false;
+    // HTTP/1.1 keeps connections by default: spare the client a `Connection: keep-alive` the
+    // upstream did not send (1.0 clients need it).
+    if (res.shouldKeepAlive && this.req.httpVersion !== '1.0') res.removeHeader('Connection');
   }
 
   private onUpstreamError(err: NodeJS.ErrnoException): void {

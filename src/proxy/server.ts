@@ -16,7 +16,6 @@ import { handleConnect, type ConnectInterceptor } from './connect.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
 import { writeRawAnswer, type ProxyAnswer } from './respond.js';
 import { handleUpgrade } from './upgrade.js';
-import { Upstream } from './upstream.js';
 
 type ClientError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string };
 
@@ -42,11 +41,11 @@ export interface ProxyServer {
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const events = new ExchangeEvents();
   const log = options.logger;
-  const upstream = new Upstream();
   const connections = new Map<Duplex, ClientConnection>();
+  let closing = false;
   const pipeline: PipelineContext = {
+    closing: () => closing,
     events,
-    upstream,
     target: options.target,
     keepHost: options.keepHost,
     forwarded: options.forwarded,
@@ -102,8 +101,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const conn = connections.get(socket);
     const code = err.code ?? 'EPROTO';
     if (refused.has(socket)) return;
-    // A reset or timeout with nothing in flight is just a client going away.
-    if (code === 'ECONNRESET' || code === 'EPIPE' || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
+    // A reset, or a client that hung up mid-message (Node reports the early EOF as a parse
+    // error), is a client going away: the exchange in flight records CLIENT_ABORTED as it closes.
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
       socket.destroy();
       return;
     }
@@ -159,7 +159,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       }),
     close: (graceMs) =>
       new Promise<void>((resolve) => {
-        const closing = new Promise<void>((done) => server.close(() => done()));
+        closing = true;
+        const closed = new Promise<void>((done) => server.close(() => done()));
         // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
         const endIdle = (): void => {
           for (const conn of connections.values()) if (conn.inFlight === 0) conn.socket.end();
@@ -169,9 +170,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         const timer = setTimeout(() => {
           for (const conn of connections.values()) conn.destroy();
         }, graceMs);
-        void closing.then(() => {
+        void closed.then(() => {
           clearTimeout(timer);
-          upstream.close();
           resolve();
         });
       }),

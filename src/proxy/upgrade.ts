@@ -5,7 +5,7 @@
  * as a complete response and the connection closed, since the client's socket has already left
  * the HTTP server.
  */
-import http, { type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createExchange, failExchange, now } from '../core/exchange.js';
@@ -16,6 +16,7 @@ import { resolveDestination } from './destination.js';
 import { buildForwardHead } from './forward-head.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { serializeHead, writeRawAnswer } from './respond.js';
+import { openUpstreamRequest } from './upstream.js';
 
 export interface UpgradeContext {
   events: ExchangeEvents;
@@ -68,14 +69,12 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
   if (forwardHead.changed || dest.path !== exchange.request.url) exchange.forwarded = { path: dest.path, rawHeaders: forwardHead.rawHeaders };
 
   // A connection of its own: after a 101 it is no longer HTTP and belongs to this client alone.
-  const proxyReq = http.request({
-    host: dest.origin.hostname,
-    port: dest.origin.port,
+  const proxyReq = openUpstreamRequest({
+    origin: dest.origin,
     method: exchange.request.method,
     path: dest.path,
-    headers: forwardHead.rawHeaders,
+    rawHeaders: forwardHead.rawHeaders,
     agent: false,
-    setHost: false,
   });
   proxyReq.setTimeout(ctx.upstreamTimeoutMs, () => proxyReq.destroy(Object.assign(new Error(`no answer for ${ctx.upstreamTimeoutMs / 1000} s`), { code: 'UPSTREAM_TIMEOUT' })));
   proxyReq.once('socket', (s) => {
