@@ -70,6 +70,31 @@ export interface Timings {
   end?: number;
 }
 
+/** A judgement of one exchange against the protocol's rules (src/protocols/negotiation.ts). */
+export interface Verdict {
+  /** kebab-case, stable: `accepted`, `rejected-client-too-old`, `header-missing`, … */
+  code: string;
+  /** `ok`: as the spec requires; `notice`: worth knowing; `violation`: a side broke the spec. */
+  level: 'ok' | 'notice' | 'violation';
+  message: string;
+}
+
+/**
+ * What a protocol observer decoded from an exchange, and the verdicts on it. The facts are
+ * plain data, typed by the protocol layer (src/protocols/), which core does not know.
+ */
+export interface ProtocolRecord {
+  protocol: 'mapihttp' | 'fpse';
+  /** One line for logs, e.g. `fpse "server version" client=12.0.0.6415 server=14.0.0.6029 negotiated=12.0.0.6415 accepted`. */
+  summary: string;
+  /** The conversation the exchange belongs to (FPSE: client + host; MAPI/HTTP: X-ClientInfo or session). */
+  conversation: string;
+  facts: object;
+  verdicts: Verdict[];
+  /** Parse problems: the traffic passed unchanged, but could not be decoded in full. */
+  problems: string[];
+}
+
 export interface ClientInfo {
   address: string;
   port: number;
@@ -88,6 +113,8 @@ export interface Exchange {
   response?: ResponseHead;
   upstreamResponse?: ResponseHead;
   upstream?: UpstreamConnection;
+  /** Present when a protocol observer claimed the exchange (MAPI/HTTP, FPSE). */
+  protocol?: ProtocolRecord;
   bytes: ByteCounts;
   timings: Timings;
   /** How a tunnel or upgraded connection ended (`client-closed`, `upstream-closed`, `error`). */
