@@ -1,0 +1,168 @@
+/**
+ * `npm run bench`: the orchestrator. Starts the upstream, then for each run measures every
+ * subject in turn (the order rotates between runs so no subject always goes first or last),
+ * prints progress on stderr, and ends with one markdown table and the acceptance lines on
+ * stdout plus .bench/last.json. It never asserts on speed: it measures and reports.
+ *
+ * While a subject is measured this process only waits on its children, so the two cores are
+ * shared by the upstream, the subject and the load generator alone.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bytesLabel, parseBenchArgs, UsageError, USAGE } from './args.js';
+import { loadAverage, machineBusySeconds, ownTreeSeconds } from './cpu.js';
+import { createUploadFile, curlVersion } from './curl.js';
+import { measure, type SubjectRun, type Tools } from './measure.js';
+import { isRunning, killAll, startService, stopService, waitForListening } from './proc.js';
+import { subjects as allSubjects, type Context } from './subjects.js';
+import { summarize } from './table.js';
+import { ensureTool } from './tools.js';
+import { wrkVersion } from './wrk.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const workDir = path.join(root, '.bench');
+const uploadFile = path.join(workDir, 'upload.bin');
+
+const log = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+// Whatever way this process ends, no child and no 1 GiB file is left behind.
+function cleanUp(): void {
+  killAll();
+  try {
+    fs.rmSync(uploadFile, { force: true });
+  } catch {
+    // Best effort on the way out.
+  }
+}
+process.on('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+async function main(): Promise<number> {
+  let cfg;
+  try {
+    cfg = parseBenchArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`bench: ${err.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (cfg === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+
+  fs.mkdirSync(workDir, { recursive: true });
+  const wrk = await ensureTool('wrk', 'wrk', log);
+  const curl = await ensureTool('curl', 'curl', log);
+  const tools: Tools = { wrk, curl, uploadFile };
+  const streamLabel = bytesLabel(cfg.streamBytes);
+  const subjects = allSubjects().filter((s) => cfg.only.includes(s.id));
+  log(
+    `${cfg.runs} run(s) of ${subjects.map((s) => s.id).join(', ')}; ` +
+      `${cfg.connections} connections × ${cfg.loadSeconds} s (after ${cfg.warmupSeconds} s warm-up), ${streamLabel} down and up`,
+  );
+
+  const loadBefore = loadAverage();
+  if (loadBefore > 0.5) log(`warning: load average ${loadBefore.toFixed(2)} before the run: other programs are using the CPUs, numbers will be noisy`);
+
+  const upstream = startService('upstream', process.execPath, [path.join(root, 'dist', 'bench', 'upstream.js'), '0'], path.join(workDir, 'upstream.log'));
+  const upstreamPort = await waitForListening(upstream, 20_000);
+  const ctx: Context = { root, workDir, upstreamPort };
+  log(`upstream on 127.0.0.1:${upstreamPort}`);
+  createUploadFile(uploadFile, cfg.streamBytes);
+
+  const results: SubjectRun[] = [];
+  const startedAt = new Date();
+  const busyBefore = machineBusySeconds();
+  const oursBefore = ownTreeSeconds();
+  try {
+    for (let run = 1; run <= cfg.runs; run++) {
+      const shift = (run - 1) % subjects.length;
+      const order = [...subjects.slice(shift), ...subjects.slice(0, shift)];
+      log(`run ${run}/${cfg.runs}: ${order.map((s) => s.id).join(' → ')}`);
+      for (const subject of order) {
+        // Without the upstream every later row would fail for a reason that is not its own.
+        if (!isRunning(upstream)) throw new Error(`the upstream exited (${String(upstream.child.exitCode ?? upstream.child.signalCode)}): see .bench/upstream.log`);
+        if (subject.unavailable === undefined) log(` ${subject.label}`);
+        results.push(await measure(subject, ctx, cfg, tools, run, log));
+      }
+    }
+  } finally {
+    await stopService(upstream, 5000);
+    fs.rmSync(uploadFile, { force: true });
+  }
+
+  // Measured after every child has exited, so that their CPU time is in ours.
+  const foreignCpus = otherCpuUse(busyBefore, oursBefore, (Date.now() - startedAt.getTime()) / 1000);
+  const summary = summarize(results, subjects, streamLabel);
+  const machineLine =
+    foreignCpus === undefined
+      ? undefined
+      : `Other programs used ${foreignCpus.toFixed(2)} of ${os.cpus().length} CPUs on average during the run` +
+        `${foreignCpus > 0.1 ? ': numbers are noisier than usual' : ''} (load average before: ${loadBefore.toFixed(2)}).`;
+  const header = cfg.quick ? [`_Quick run (${cfg.loadSeconds} s loads, ${streamLabel} streams, ${cfg.runs} run): indicative only._`, ''] : [];
+  const out = [
+    ...header,
+    summary.table,
+    '',
+    ...summary.acceptance,
+    ...(summary.cpu !== undefined ? ['', summary.cpu] : []),
+    ...(machineLine !== undefined ? [machineLine] : []),
+    ...(summary.notes.length > 0 ? ['', 'Notes:', ...summary.notes.map((n) => `- ${n}`)] : []),
+  ];
+  console.log(out.join('\n'));
+
+  const record = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    config: cfg,
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryBytes: os.totalmem(),
+      kernel: os.release(),
+      node: process.version,
+      wrk: await wrkVersion(wrk),
+      curl: await curlVersion(curl),
+    },
+    units: { rps: 'requests/s', latency: 'ms (table) / µs (raw)', throughput: 'MB/s, MB = 10^6 bytes', rss: 'MB (table) / bytes (raw)' },
+    loadAverageBefore: loadBefore,
+    otherProgramsCpus: foreignCpus,
+    table: summary.table,
+    acceptance: summary.acceptance,
+    notes: summary.notes,
+    rows: summary.rows,
+    runs: results,
+  };
+  fs.writeFileSync(path.join(workDir, 'last.json'), `${JSON.stringify(record, null, 2)}\n`);
+  log(`raw numbers in ${path.relative(process.cwd(), path.join(workDir, 'last.json')) || '.bench/last.json'}`);
+  return 0;
+}
+
+/** Average CPUs busy with programs other than the harness and its children since the start. */
+function otherCpuUse(busyBefore: number | undefined, oursBefore: number | undefined, seconds: number): number | undefined {
+  const busyAfter = machineBusySeconds();
+  const oursAfter = ownTreeSeconds();
+  if (busyBefore === undefined || oursBefore === undefined || busyAfter === undefined || oursAfter === undefined || seconds <= 0) return undefined;
+  return Math.max(0, busyAfter - busyBefore - (oursAfter - oursBefore)) / seconds;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+    cleanUp();
+  },
+);

@@ -1,0 +1,118 @@
+/**
+ * The rows of the table: what each subject is, how it is started, and how clients reach it.
+ * "origin" subjects stand in for the upstream (clients talk to them as to the upstream);
+ * "forward" subjects are HTTP proxies (absolute-form requests, curl -x).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, startService, stopService, waitForListening, waitForPort, type Service } from './proc.js';
+import { which } from './tools.js';
+
+export const SUBJECT_IDS = ['direct', 'floor', 'relay', 'forward', 'reverse', 'mitmdump'] as const;
+export type SubjectId = (typeof SUBJECT_IDS)[number];
+
+export interface Subject {
+  id: SubjectId;
+  label: string;
+  mode: 'origin' | 'forward';
+  /** Why the row cannot run on this machine (e.g. mitmdump not installed). */
+  unavailable?: string;
+}
+
+export interface Context {
+  root: string;
+  workDir: string;
+  upstreamPort: number;
+}
+
+export interface Running {
+  port: number;
+  /** The process whose RSS is measured; none for direct. */
+  pid?: number;
+  service?: Service;
+  /** Stops it; returns a note when it did not stop cleanly. */
+  stop(): Promise<string | undefined>;
+}
+
+const START_TIMEOUT_MS = 20_000;
+// Our proxy waits up to its grace time (5 s by default) for exchanges in flight; none are.
+const STOP_TIMEOUT_MS = 10_000;
+
+export function subjects(): Subject[] {
+  const mitmdump = which('mitmdump');
+  return [
+    { id: 'direct', label: 'direct', mode: 'origin' },
+    { id: 'floor', label: 'floor (http-proxy)', mode: 'forward' },
+    { id: 'relay', label: 'relay (TCP)', mode: 'origin' },
+    { id: 'forward', label: 'proxy forward', mode: 'forward' },
+    { id: 'reverse', label: 'proxy reverse', mode: 'origin' },
+    {
+      id: 'mitmdump',
+      label: 'mitmdump forward',
+      mode: 'forward',
+      ...(mitmdump === undefined ? { unavailable: 'skipped: mitmdump is not on PATH' } : {}),
+    },
+  ];
+}
+
+async function nodeService(ctx: Context, name: string, script: string, args: string[]): Promise<Running> {
+  const service = startService(name, process.execPath, [script, ...args], path.join(ctx.workDir, `${name}.log`));
+  try {
+    const port = await waitForListening(service, START_TIMEOUT_MS);
+    return { port, pid: service.pid, service, stop: () => stopService(service, STOP_TIMEOUT_MS) };
+  } catch (err) {
+    await stopService(service, 2000);
+    throw err;
+  }
+}
+
+export async function startSubject(subject: Subject, ctx: Context): Promise<Running> {
+  const bench = path.join(ctx.root, 'dist', 'bench');
+  const cli = path.join(ctx.root, 'dist', 'src', 'cli.js');
+  if ((subject.id === 'forward' || subject.id === 'reverse') && !fs.existsSync(cli)) {
+    throw new Error('dist/src/cli.js does not exist (the proxy is not built yet)');
+  }
+  switch (subject.id) {
+    case 'direct':
+      return { port: ctx.upstreamPort, stop: () => Promise.resolve(undefined) };
+    case 'floor':
+      return nodeService(ctx, 'floor', path.join(bench, 'floor-proxy.js'), ['0']);
+    case 'relay':
+      return nodeService(ctx, 'relay', path.join(bench, 'relay.js'), ['0', String(ctx.upstreamPort)]);
+    // Our proxy as a user runs it: plain node (no source maps), info logging to a file.
+    case 'forward':
+      return nodeService(ctx, 'proxy-forward', cli, ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+    case 'reverse':
+      return nodeService(ctx, 'proxy-reverse', cli, [
+        'start',
+        '--listen',
+        '127.0.0.1:0',
+        '--log-level',
+        'info',
+        '--target',
+        `http://127.0.0.1:${ctx.upstreamPort}`,
+      ]);
+    case 'mitmdump': {
+      // mitmdump cannot pick its own port and prints nothing with -q: choose one, poll it.
+      const port = await freePort();
+      const service = startService('mitmdump', 'mitmdump', [
+        '--listen-host',
+        '127.0.0.1',
+        '--listen-port',
+        String(port),
+        '-q',
+        // By default mitmproxy buffers whole bodies; streaming above 1 MB is needed for the
+        // large phases and changes nothing for 1 KiB answers, so one process serves both.
+        '--set',
+        'stream_large_bodies=1m',
+      ], path.join(ctx.workDir, 'mitmdump.log'));
+      try {
+        await waitForPort(service, port, START_TIMEOUT_MS);
+      } catch (err) {
+        await stopService(service, 2000);
+        throw err;
+      }
+      return { port, pid: service.pid, service, stop: () => stopService(service, STOP_TIMEOUT_MS) };
+    }
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * From raw per-run numbers to the one table and the acceptance lines. Absolute numbers are
+ * medians over runs; each ratio is the median of per-run ratios, each taken against the
+ * baseline measured in the same run (a minute apart rather than across the whole session, so
+ * slow drift of the machine cancels). Peak RSS is the maximum over runs: a limit is about the
+ * worst case.
+ */
+import type { SubjectRun } from './measure.js';
+import type { Subject, SubjectId } from './subjects.js';
+
+export interface Row {
+  subject: SubjectId;
+  label: string;
+  /** Runs where the subject started. */
+  started: number;
+  runs: number;
+  /** Set when it never started (or was skipped). */
+  failed?: string;
+  rps?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  downMBs?: number;
+  upMBs?: number;
+  rssLoadMB?: number;
+  rssStreamMB?: number;
+  rpsPerDirect?: number;
+  rpsPerFloor?: number;
+  p50PerFloor?: number;
+  downPerRelay?: number;
+  upPerRelay?: number;
+  /** Median CPU time of the subject process per request in the load phase, in µs. */
+  cpuUsPerRequest?: number;
+}
+
+export interface Summary {
+  rows: Row[];
+  notes: string[];
+  table: string;
+  acceptance: string[];
+  cpu: string | undefined;
+}
+
+export function median(values: number[]): number | undefined {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? v[mid] : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+const max = (values: number[]): number | undefined => (values.length === 0 ? undefined : Math.max(...values));
+const defined = <T>(values: (T | undefined)[]): T[] => values.filter((v): v is T => v !== undefined);
+
+type Metric = (r: SubjectRun) => number | undefined;
+const METRICS = {
+  rps: (r: SubjectRun) => r.load?.rps,
+  p50: (r: SubjectRun) => r.load?.p50Us,
+  down: (r: SubjectRun) => r.down?.bytesPerSecond,
+  up: (r: SubjectRun) => r.up?.bytesPerSecond,
+} satisfies Record<string, Metric>;
+
+/** Median over runs of subject/baseline, both from the same run. */
+function ratio(all: SubjectRun[], subject: SubjectId, baseline: SubjectId, metric: Metric): number | undefined {
+  const ratios: number[] = [];
+  for (const r of all.filter((x) => x.subject === subject)) {
+    const b = all.find((x) => x.subject === baseline && x.run === r.run);
+    const num = metric(r);
+    const den = b === undefined ? undefined : metric(b);
+    if (num !== undefined && den !== undefined && den > 0) ratios.push(num / den);
+  }
+  return median(ratios);
+}
+
+export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
+  return subjects.map((s) => {
+    const runs = all.filter((r) => r.subject === s.id);
+    const started = runs.filter((r) => r.startError === undefined);
+    const row: Row = { subject: s.id, label: s.label, started: started.length, runs: runs.length };
+    if (started.length === 0) {
+      row.failed = runs[0]?.startError ?? 'not run';
+      return row;
+    }
+    row.rps = median(defined(started.map(METRICS.rps)));
+    row.p50Ms = ms(median(defined(started.map((r) => r.load?.p50Us))));
+    row.p99Ms = ms(median(defined(started.map((r) => r.load?.p99Us))));
+    row.downMBs = mb(median(defined(started.map(METRICS.down))));
+    row.upMBs = mb(median(defined(started.map(METRICS.up))));
+    row.rssLoadMB = mb(max(defined(started.map((r) => r.rssLoad))));
+    row.rssStreamMB = mb(max(defined(started.map((r) => r.rssStream))));
+    row.cpuUsPerRequest = median(
+      defined(started.map((r) => (r.cpuLoad !== undefined && r.load !== undefined && r.load.requests > 0 ? (r.cpuLoad / r.load.requests) * 1e6 : undefined))),
+    );
+    row.rpsPerDirect = ratio(all, s.id, 'direct', METRICS.rps);
+    row.rpsPerFloor = ratio(all, s.id, 'floor', METRICS.rps);
+    row.p50PerFloor = ratio(all, s.id, 'floor', METRICS.p50);
+    row.downPerRelay = ratio(all, s.id, 'relay', METRICS.down);
+    row.upPerRelay = ratio(all, s.id, 'relay', METRICS.up);
+    return row;
+  });
+}
+
+function ms(us: number | undefined): number | undefined {
+  return us === undefined ? undefined : us / 1000;
+}
+/** MB = 10^6 bytes, as curl and most tools count transfer rates. */
+function mb(bytes: number | undefined): number | undefined {
+  return bytes === undefined ? undefined : bytes / 1e6;
+}
+
+/** Every error and note, once per distinct text, with the runs it happened in. */
+export function collectNotes(all: SubjectRun[], subjects: Subject[]): string[] {
+  const notes: string[] = [];
+  for (const s of subjects) {
+    const seen = new Map<string, number[]>();
+    for (const r of all.filter((x) => x.subject === s.id)) {
+      const texts = [
+        r.startError !== undefined && r.startError !== s.unavailable ? `failed to start: ${r.startError}` : undefined,
+        r.loadError !== undefined ? `req/s load failed: ${r.loadError}` : undefined,
+        r.downError !== undefined ? `download failed: ${r.downError}` : undefined,
+        r.upError !== undefined ? `upload failed: ${r.upError}` : undefined,
+        ...r.notes,
+      ];
+      for (const t of defined(texts)) seen.set(t, [...(seen.get(t) ?? []), r.run]);
+    }
+    for (const [text, runs] of seen) notes.push(`${s.label} (run ${runs.join(', ')}): ${text}`);
+  }
+  return notes;
+}
+
+const cellText = (text: string): string => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+const fixed = (n: number | undefined, digits: number): string => (n === undefined ? '–' : n.toFixed(digits));
+const grouped = (n: number | undefined): string => (n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
+
+export function markdownTable(rows: Row[], all: SubjectRun[], streamLabel: string): string {
+  const header = [
+    'subject',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'down MB/s',
+    'up MB/s',
+    `peak RSS MB (load / ${streamLabel})`,
+    'req/s ÷ direct',
+    'req/s ÷ floor',
+    'p50 ÷ floor',
+    'down ÷ relay',
+    'up ÷ relay',
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const row of rows) {
+    if (row.failed !== undefined) {
+      const reason = row.failed.startsWith('skipped') ? row.failed : `failed: ${row.failed}`;
+      lines.push(`| ${row.label} | ${cellText(reason.slice(0, 160))} |${' – |'.repeat(header.length - 2)}`);
+      continue;
+    }
+    const runs = all.filter((r) => r.subject === row.subject && r.startError === undefined);
+    // A phase that failed in every run says "failed"; the reason is in the notes below.
+    const phase = (value: string, failedAll: boolean): string => (failedAll ? 'failed' : value);
+    const loadFailed = runs.every((r) => r.load === undefined);
+    const downFailed = runs.every((r) => r.down === undefined);
+    const upFailed = runs.every((r) => r.up === undefined);
+    const rss = row.subject === 'direct' ? '–' : `${fixed(row.rssLoadMB, 0)} / ${fixed(row.rssStreamMB, 0)}`;
+    const label = row.started < row.runs ? `${row.label} (${row.started}/${row.runs} runs)` : row.label;
+    lines.push(
+      `| ${[
+        label,
+        phase(grouped(row.rps), loadFailed),
+        phase(fixed(row.p50Ms, 2), loadFailed),
+        phase(fixed(row.p99Ms, 2), loadFailed),
+        phase(fixed(row.downMBs, 0), downFailed),
+        phase(fixed(row.upMBs, 0), upFailed),
+        rss,
+        fixed(row.rpsPerDirect, 2),
+        fixed(row.rpsPerFloor, 2),
+        fixed(row.p50PerFloor, 2),
+        fixed(row.downPerRelay, 2),
+        fixed(row.upPerRelay, 2),
+      ].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
+
+/** The acceptance lines, from the medians in the rows (n/a when a number is missing). */
+export function acceptanceLines(rows: Row[], streamLabel: string): string[] {
+  const byId = new Map(rows.map((r) => [r.subject, r]));
+  const fwd = byId.get('forward');
+  const ours = defined([fwd, byId.get('reverse')]);
+  const name = (r: Row): string => (r.subject === 'forward' ? 'forward' : 'reverse');
+  const lines: string[] = [];
+
+  const rps = fwd?.rpsPerFloor;
+  lines.push(`forward req/s ≥ 0.9× floor: ${rps === undefined ? 'n/a' : `${yesNo(rps >= 0.9)} (${rps.toFixed(2)})`}`);
+  const p50 = fwd?.p50PerFloor;
+  lines.push(`forward p50 ≤ 1.2× floor: ${p50 === undefined ? 'n/a' : `${yesNo(p50 <= 1.2)} (${p50.toFixed(2)})`}`);
+
+  const streams = ours.map((r) => {
+    const { downPerRelay: d, upPerRelay: u } = r;
+    if (d === undefined || u === undefined) return `${name(r)} n/a`;
+    return `${name(r)} ${yesNo(d >= 0.8 && u >= 0.8)} (down ${d.toFixed(2)}, up ${u.toFixed(2)})`;
+  });
+  lines.push(`${streamLabel} down and up ≥ 0.8× relay: ${streams.length > 0 ? streams.join('; ') : 'n/a'}`);
+
+  const rss = ours.map((r) => {
+    const peak = max(defined([r.rssLoadMB, r.rssStreamMB]));
+    return peak === undefined ? `${name(r)} n/a` : `${name(r)} ${yesNo(peak < 150)} (${peak.toFixed(0)} MB)`;
+  });
+  lines.push(`peak RSS < 150 MB: ${rss.length > 0 ? rss.join('; ') : 'n/a'}`);
+  return lines;
+}
+
+/**
+ * CPU per request of each subject process: what other programs on the machine disturb least,
+ * so it backs up (or questions) the req/s ratios on a noisy machine.
+ */
+export function cpuLine(rows: Row[]): string | undefined {
+  const floor = rows.find((r) => r.subject === 'floor')?.cpuUsPerRequest;
+  const parts = rows
+    .filter((r) => r.cpuUsPerRequest !== undefined)
+    .map((r) => {
+      const us = r.cpuUsPerRequest!;
+      const vsFloor = floor !== undefined && r.subject !== 'floor' ? ` (${(us / floor).toFixed(2)}× floor)` : '';
+      return `${r.label} ${us.toFixed(0)} µs${vsFloor}`;
+    });
+  return parts.length === 0 ? undefined : `CPU per request in the subject process (load phase): ${parts.join(', ')}`;
+}
+
+export function summarize(all: SubjectRun[], subjects: Subject[], streamLabel: string): Summary {
+  const rows = buildRows(all, subjects);
+  return {
+    rows,
+    notes: collectNotes(all, subjects),
+    table: markdownTable(rows, all, streamLabel),
+    acceptance: acceptanceLines(rows, streamLabel),
+    cpu: cpuLine(rows),
+  };
+}
