@@ -62,6 +62,7 @@ function logExchange(logger: Logger, x: Exchange): void {
       up: x.bytes.request,
       down: x.bytes.response,
       err: x.error?.code,
+      proto: x.protocol?.summary,
     },
     'exchange',
   );

@@ -6,6 +6,11 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
+import { runDemo } from './demo.js';
+import { runFpseClient } from './simulators/fpse-client.js';
+import { startFpseServer } from './simulators/fpse-server.js';
+import { runMapiClient } from './simulators/mapi-client.js';
+import { startMapiServer } from './simulators/mapi-server.js';
 import { DEFAULTS, parseListen, parseTarget, type ProxyConfig } from './config.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
@@ -83,10 +88,100 @@ function report(err: unknown): never {
   process.exit(1);
 }
 
+/** Runs until SIGINT/SIGTERM, then closes. */
+function runUntilSignal(close: () => Promise<void>): void {
+  const stop = (): void => void close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function simulateCommands(y: Argv) {
+  const listen = { type: 'string', default: '127.0.0.1:0', describe: 'HOST:PORT to listen on (port 0 picks a free one; the log says which)', requiresArg: true } as const;
+  const clientOptions = (c: Argv) =>
+    c
+      .option('server', { type: 'string', demandOption: true, describe: 'origin URL of the server, e.g. http://127.0.0.1:8081', requiresArg: true })
+      .option('via', { type: 'string', describe: 'forward proxy URL, e.g. http://127.0.0.1:8080 (absent: direct)', requiresArg: true });
+  return y
+    .command(
+      'fpse',
+      'an FPSE/SharePoint server: _vti_inf.html, server version, open service, url to web url, error packets',
+      (c) =>
+        c
+          .option('version', { type: 'string', default: '14.0.0.6029', describe: "the server's build", requiresArg: true })
+          .option('min-client', { type: 'string', default: '4.0.2.2611', describe: 'oldest client accepted (older ones get status 262156)', requiresArg: true })
+          .option('echo', { type: 'string', default: 'min', describe: "method-line version: 'min' = Min(client, server), or 'fixed:6.0.0.0'", requiresArg: true })
+          .option('listen', listen),
+      async (args) => {
+        const echo = args.echo === 'min' ? 'min' : /^fixed:(.+)$/.exec(args.echo)?.[1];
+        if (echo === undefined) throw new ProgramError('ERR_BAD_OPTION', `--echo "${args.echo}" is neither min nor fixed:VERSION`, 'e.g. --echo fixed:6.0.0.0');
+        const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
+        const server = await startFpseServer({ version: args.version, minClient: args['min-client'], echo: echo === 'min' ? 'min' : { fixed: echo }, logger }, parseListen(args.listen));
+        logger.info({ url: server.url, version: args.version }, 'fpse simulator listening');
+        runUntilSignal(() => server.close());
+      },
+    )
+    .command(
+      'mapi',
+      'an Exchange MAPI/HTTP server: Connect, Execute, NotificationWait, Disconnect, PING; Bind, Unbind, GetMailboxUrl',
+      (c) =>
+        c
+          .option('server', { type: 'string', default: 'Exchange/15.02.1544.014', describe: 'X-ServerApplication', requiresArg: true })
+          .option('pending-period', { type: 'number', default: 15000, describe: 'ms between PENDING keep-alives in long polls', requiresArg: true })
+          .option('listen', listen),
+      async (args) => {
+        const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
+        const server = await startMapiServer({ server: args.server, pendingPeriodMs: args['pending-period'], logger }, parseListen(args.listen));
+        logger.info({ url: server.url, server: args.server }, 'mapi simulator listening');
+        runUntilSignal(() => server.close());
+      },
+    )
+    .command(
+      'fpse-client',
+      'an Office client: discovery, server version, then calls on the negotiated version; prints what it saw',
+      (c) => clientOptions(c).option('version', { type: 'string', default: '12.0.0.6415', describe: "the client's version", requiresArg: true }),
+      async (args) => {
+        const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
+        const report = await runFpseClient({ server: args.server, via: args.via, version: args.version, logger });
+        console.log(JSON.stringify(report, null, 2));
+      },
+    )
+    .command(
+      'mapi-client',
+      'an Outlook client: Connect, Execute, NotificationWait, PING, Disconnect; Bind, GetMailboxUrl, Unbind; prints what it saw',
+      (c) => clientOptions(c).option('client', { type: 'string', default: 'Outlook/16.0.15928.20006', describe: 'X-ClientApplication', requiresArg: true }),
+      async (args) => {
+        const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
+        const report = await runMapiClient({ server: args.server, via: args.via, client: args.client, notificationWait: true, logger });
+        console.log(JSON.stringify(report, null, 2));
+      },
+    )
+    .demandCommand(1, 'name what to simulate: fpse, mapi, fpse-client or mapi-client');
+}
+
+async function demo(args: { verbose: boolean }): Promise<void> {
+  const logger = createLogger({ level: args.verbose ? 'info' : 'warn', pretty: process.stderr.isTTY });
+  console.error('version-proxy demo: FPSE and MAPI/HTTP simulators behind the proxy, simulated clients talking through it…');
+  const result = await runDemo(logger, { verbose: args.verbose });
+  console.log(formatTable(['scenario', 'protocol', 'operation', 'client', 'server', 'negotiated', 'verdicts'], result.rows.map((r) => [r.scenario, r.protocol, r.operation, r.client, r.server, r.negotiated, r.verdicts])));
+  const errors = result.exchanges.filter((x) => x.error !== undefined);
+  console.log(`
+${result.exchanges.length} exchanges through ${result.proxyUrl}, ${result.rows.length} decoded, ${errors.length} failed.`);
+  logger.flush();
+  process.exit(result.rows.length > 0 && errors.length === 0 ? 0 : 1);
+}
+
+function formatTable(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
 await yargs(hideBin(process.argv))
   .scriptName('./proxy')
   .usage('./proxy <command> [options]\n\nversion-proxy: an intercepting HTTP proxy that understands MAPI/HTTP and FrontPage RPC version negotiation.')
+  .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args).catch(report))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
+  .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
   .demandCommand(1, 'name a command, e.g. ./proxy start')
   .strict()
   .recommendCommands()

@@ -89,6 +89,10 @@ export interface ProtocolRecord {
   summary: string;
   /** The conversation the exchange belongs to (FPSE: client + host; MAPI/HTTP: X-ClientInfo or session). */
   conversation: string;
+  /** FPSE method name (`server version`) or MAPI/HTTP request type (`Connect`). */
+  operation: string;
+  /** Builds as the sides stated them (FPSE numeric, MAPI/HTTP as the header token), and the negotiated version where there is one. */
+  versions: { client?: string; server?: string; negotiated?: string };
   facts: object;
   verdicts: Verdict[];
   /** Parse problems: the traffic passed unchanged, but could not be decoded in full. */

@@ -17,6 +17,8 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createExchange, failExchange, now, type Exchange, type Phase } from '../core/exchange.js';
+import type { Negotiations } from '../protocols/negotiation.js';
+import { observeRequest, type Observation } from '../protocols/observer.js';
 import type { ExchangeEvents } from '../core/exchange-events.js';
 import { originUrl, type Origin } from '../core/origin.js';
 import { getHeader, toPairs } from '../core/raw-headers.js';
@@ -37,6 +39,8 @@ export interface PipelineContext {
   log: Logger;
   /** True once the server is shutting down: answers then close their connection. */
   closing(): boolean;
+  /** Protocol verdicts across exchanges (per conversation). */
+  negotiations: Negotiations;
 }
 
 /** What the connection layer may need to know about an exchange in flight on a socket. */
@@ -53,6 +57,8 @@ class HttpExchange implements InFlight {
   private readonly exchange: Exchange;
   private proxyReq: ClientRequest | undefined;
   private proxyRes: IncomingMessage | undefined;
+  /** The protocol observer that claimed this exchange, if any (steps 2, 4 and 7). */
+  private observation: Observation | undefined;
   /** The proxy answered (or gave up on) the client itself; upstream events no longer matter. */
   private settled = false;
   private finished = false;
@@ -80,7 +86,11 @@ class HttpExchange implements InFlight {
     res.sendDate = false;
     res.once('close', () => this.finish());
     res.on('error', () => undefined); // a client socket error surfaces as 'close' above
-    req.on('data', (chunk: Buffer) => (exchange.bytes.request += chunk.length));
+    req.on('data', (chunk: Buffer) => {
+      exchange.bytes.request += chunk.length;
+      if (this.observation?.wantsRequestBody()) this.observation.requestBody(chunk);
+    });
+    req.once('end', () => this.observation?.requestEnd());
 
     const dest = resolveDestination(exchange.request.url, ctx.target);
     if (!dest.ok) {
@@ -89,6 +99,7 @@ class HttpExchange implements InFlight {
       return;
     }
     exchange.url = originUrl(dest.origin) + dest.path;
+    this.observation = observeRequest({ method: exchange.request.method, path: dest.path, rawHeaders: req.rawHeaders });
     const head = buildForwardHead(req.rawHeaders, {
       mode: ctx.target === undefined ? 'forward' : 'reverse',
       origin: dest.origin,
@@ -175,7 +186,17 @@ class HttpExchange implements InFlight {
       this.answer({ status: 502, code: e.code ?? 'BAD_UPSTREAM_HEAD', message: `the upstream ${exchange.url} sent a response head that cannot be relayed: ${e.message}` }, 'response-head');
       return;
     }
-    proxyRes.on('data', (chunk: Buffer) => (exchange.bytes.response += chunk.length));
+    const observation = this.observation;
+    observation?.responseHead(statusCode, proxyRes.rawHeaders);
+    if (observation?.wantsResponseBody()) {
+      // The observer sees each chunk as it passes: no buffering, no delay (invariant 1).
+      proxyRes.on('data', (chunk: Buffer) => {
+        exchange.bytes.response += chunk.length;
+        observation.responseBody(chunk);
+      });
+    } else {
+      proxyRes.on('data', (chunk: Buffer) => (exchange.bytes.response += chunk.length));
+    }
     proxyRes.pipe(res, { end: false });
     proxyRes.once('end', () => {
       if (proxyRes.rawTrailers.length > 0) res.addTrailers(toPairs(proxyRes.rawTrailers));
@@ -262,6 +283,16 @@ class HttpExchange implements InFlight {
     this.proxyReq?.destroy();
   }
 
+  private judge(observation: Observation): void {
+    try {
+      this.exchange.protocol = this.ctx.negotiations.judge(this.exchange, observation);
+    } catch (err) {
+      // Parsers never throw by contract; if one does, the exchange is still recorded and the
+      // proxy stays up (DESIGN.md invariant 4).
+      this.ctx.log.error({ err, xid: this.exchange.id }, 'protocol observer failed');
+    }
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -273,6 +304,7 @@ class HttpExchange implements InFlight {
       this.abortUpstream();
     }
     exchange.timings.end = now();
+    if (this.observation) this.judge(this.observation);
     this.conn.inFlight -= 1;
     this.conn.active.delete(this);
     this.ctx.events.emit('finished', exchange);

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createExchange, failExchange, now } from '../core/exchange.js';
 import { ExchangeEvents } from '../core/exchange-events.js';
+import { Negotiations } from '../protocols/negotiation.js';
 import type { Origin } from '../core/origin.js';
 import { ClientConnection } from './client-connection.js';
 import { handleConnect, type ConnectInterceptor } from './connect.js';
@@ -45,6 +46,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   let closing = false;
   const pipeline: PipelineContext = {
     closing: () => closing,
+    negotiations: new Negotiations(),
     events,
     target: options.target,
     keepHost: options.keepHost,

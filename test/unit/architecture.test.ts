@@ -27,7 +27,7 @@ const LAYERS: Array<[RegExp, number]> = [
   [/^(proxy|tls|record|simulators)\//, 3],
   [/^control\//, 4],
   [/^(config|errors|log)\.ts$/, 4],
-  [/^app\.ts$/, 5],
+  [/^(app|demo)\.ts$/, 5],
   [/^cli\.ts$/, 6],
 ];
 

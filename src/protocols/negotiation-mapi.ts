@@ -1,0 +1,83 @@
+/**
+ * MAPI/HTTP verdicts. There is no negotiation proper (MS-OXPROTO 2.6.2): the client states its
+ * build in X-ClientApplication on every request, the server its build in X-ServerApplication on
+ * every response (MS-OXCMAPIHTTP 2.2.3.3.x), and each limits itself to what the other supports.
+ * So the verdicts check that both are stated, stay the same within a session, that the server
+ * is new enough to speak MAPI/HTTP at all, and name non-zero X-ResponseCodes.
+ */
+import type { Verdict } from '../core/exchange.js';
+import { compareVersions, parseVersion, type Version, type VersionResult } from '../core/version.js';
+import type { MapiFacts } from './mapihttp-observation.js';
+
+/** Exchange 2013 SP1, the first server with MAPI/HTTP (MS-OXCNOTIF note <1>; PROTOCOLS.md §1.2). */
+export const FIRST_MAPIHTTP_SERVER = (() => {
+  const r = parseVersion('15.0.847.32');
+  if (!r.ok) throw new Error(r.problem);
+  return r.version;
+})();
+
+export interface MapiSession {
+  client?: string;
+  server?: string;
+}
+
+export interface MapiJudgement {
+  verdicts: Verdict[];
+  summary: string;
+  operation: string;
+  versions: { client?: string; server?: string };
+}
+
+export function judgeMapi(session: MapiSession, facts: MapiFacts): MapiJudgement {
+  const verdicts: Verdict[] = [];
+  const { request, response, stream } = facts;
+  if (request.clientApplication === undefined) {
+    verdicts.push({ code: 'header-missing', level: 'violation', message: 'the request has no X-ClientApplication; MS-OXCMAPIHTTP 2.2.3.3.x wants it on every request' });
+  }
+  if (response && response.serverApplication === undefined) {
+    verdicts.push({ code: 'header-missing', level: 'violation', message: 'the response has no X-ServerApplication; MS-OXCMAPIHTTP 2.2.3.3.x wants it on every response' });
+  }
+  const client = request.clientApplication?.trim();
+  const server = response?.serverApplication?.trim();
+  if (client !== undefined && session.client !== undefined && client !== session.client) {
+    verdicts.push({ code: 'build-changed-mid-session', level: 'violation', message: `the client said ${session.client} earlier in this session and now ${client}` });
+  }
+  if (server !== undefined && session.server !== undefined && server !== session.server) {
+    verdicts.push({ code: 'build-changed-mid-session', level: 'violation', message: `the server said ${session.server} earlier in this session and now ${server}` });
+  }
+  const serverVersion = ok(response?.serverVersion);
+  if (serverVersion && compareVersions(serverVersion, FIRST_MAPIHTTP_SERVER) < 0) {
+    verdicts.push({ code: 'server-predates-mapihttp', level: 'violation', message: `the server says ${server ?? '?'}, older than Exchange 2013 SP1 (15.0.847.32), the first with MAPI/HTTP` });
+  }
+  if (response?.responseCode && response.responseCode.value !== 0) {
+    const rc = response.responseCode;
+    verdicts.push({ code: rc.kebab, level: 'notice', message: `X-ResponseCode ${rc.value} (${rc.name}) in the response head` });
+  }
+  if (stream?.responseCode && stream.responseCode.value !== 0) {
+    const rc = stream.responseCode;
+    verdicts.push({ code: rc.kebab, level: 'notice', message: `X-ResponseCode ${rc.value} (${rc.name}) after DONE: the request failed late (MS-OXCMAPIHTTP 2.2.2.2)` });
+  }
+  if (verdicts.length === 0) verdicts.push({ code: 'ok', level: 'ok', message: 'both builds stated, as MS-OXCMAPIHTTP requires' });
+
+  if (client !== undefined) session.client = client;
+  if (server !== undefined) session.server = server;
+  return { verdicts, summary: summarize(facts, client, server, verdicts), operation: request.requestType ?? '?', versions: { client, server } };
+}
+
+function summarize(facts: MapiFacts, client: string | undefined, server: string | undefined, verdicts: Verdict[]): string {
+  const parts = [`mapihttp ${facts.request.requestType ?? '?'}`];
+  if (client) parts.push(`client=${client}`);
+  if (server) parts.push(`server=${server}`);
+  const code = facts.stream?.responseCode ?? facts.response?.responseCode;
+  if (code) parts.push(`code=${code.value}`);
+  const s = facts.stream;
+  if (s && (s.processing > 0 || s.pending > 0 || s.done)) {
+    parts.push([s.processing > 0 ? 'PROCESSING' : '', s.pending > 0 ? `PENDING×${s.pending}` : '', s.done ? 'DONE' : ''].filter(Boolean).join(','));
+  }
+  for (const v of verdicts) parts.push(v.code);
+  return parts.join(' ');
+}
+
+function ok(result: VersionResult | undefined): Version | undefined {
+  return result?.ok ? result.version : undefined;
+}

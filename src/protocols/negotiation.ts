@@ -1,0 +1,55 @@
+/**
+ * Negotiation verdicts, kept per conversation: FPSE by client address + host, MAPI/HTTP by the
+ * X-ClientInfo GUID, else the session cookie (MS-OXCMAPIHTTP 2.2.3.3.x, 3.2.5.1). Conversations
+ * live in bounded LRU maps so a long capture cannot grow memory without end.
+ */
+import { createHash } from 'node:crypto';
+import type { Exchange, ProtocolRecord } from '../core/exchange.js';
+import { LruMap } from '../core/lru-map.js';
+import { FpseObservation } from './fpse-observation.js';
+import { MapiObservation } from './mapihttp-observation.js';
+import { judgeFpse, type FpseConversation } from './negotiation-fpse.js';
+import { judgeMapi, type MapiSession } from './negotiation-mapi.js';
+import type { Observation } from './observer.js';
+
+const CONVERSATION_LIMIT = 10_000;
+
+export class Negotiations {
+  private readonly fpse = new LruMap<string, FpseConversation>(CONVERSATION_LIMIT);
+  private readonly mapi = new LruMap<string, MapiSession>(CONVERSATION_LIMIT);
+
+  /** Concludes the observation and judges it; the result goes on `exchange.protocol`. */
+  judge(exchange: Exchange, observation: Observation): ProtocolRecord {
+    const { facts, problems } = observation.conclude();
+    if (observation instanceof FpseObservation) {
+      const key = `${exchange.client.address} ${hostOf(exchange.url)}`;
+      const conv = this.fpse.get(key) ?? {};
+      this.fpse.set(key, conv);
+      const judged = judgeFpse(conv, facts as ReturnType<FpseObservation['conclude']>['facts']);
+      return { protocol: 'fpse', conversation: key, facts, problems, ...judged };
+    }
+    const mapiFacts = facts as ReturnType<MapiObservation['conclude']>['facts'];
+    const key = mapiSessionKey(mapiFacts.request.clientInfo, (observation as MapiObservation).cookieHeader, exchange.client.address);
+    const session = this.mapi.get(key) ?? {};
+    this.mapi.set(key, session);
+    const judged = judgeMapi(session, mapiFacts);
+    return { protocol: 'mapihttp', conversation: key, facts, problems, ...judged };
+  }
+}
+
+function hostOf(url: string): string {
+  return /^[a-z]+:\/\/([^/]*)/i.exec(url)?.[1]?.toLowerCase() ?? url;
+}
+
+/**
+ * X-ClientInfo is `{GUID}:counter`, the GUID constant per client instance. Without it, the
+ * session cookie's value identifies the session; only a short hash of it is kept, never the
+ * value itself (it is a credential).
+ */
+function mapiSessionKey(clientInfo: string | undefined, cookie: string | undefined, address: string): string {
+  const guid = clientInfo?.split(':')[0]?.trim();
+  if (guid) return `clientinfo ${guid}`;
+  const session = cookie?.split(';').map((c) => c.trim()).find((c) => /^(MapiContext|sid)=/i.test(c));
+  if (session) return `session ${createHash('sha256').update(session).digest('hex').slice(0, 12)}`;
+  return `client ${address}`;
+}
