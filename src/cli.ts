@@ -6,11 +6,6 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
-import { runDemo } from './demo.js';
-import { runFpseClient } from './simulators/fpse-client.js';
-import { startFpseServer } from './simulators/fpse-server.js';
-import { runMapiClient } from './simulators/mapi-client.js';
-import { startMapiServer } from './simulators/mapi-server.js';
 import { DEFAULTS, parseListen, parseTarget, type ProxyConfig } from './config.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
@@ -115,6 +110,7 @@ function simulateCommands(y: Argv) {
         const echo = args.echo === 'min' ? 'min' : /^fixed:(.+)$/.exec(args.echo)?.[1];
         if (echo === undefined) throw new ProgramError('ERR_BAD_OPTION', `--echo "${args.echo}" is neither min nor fixed:VERSION`, 'e.g. --echo fixed:6.0.0.0');
         const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
+        const { startFpseServer } = await import('./simulators/fpse-server.js');
         const server = await startFpseServer({ version: args.version, minClient: args['min-client'], echo: echo === 'min' ? 'min' : { fixed: echo }, logger }, parseListen(args.listen));
         logger.info({ url: server.url, version: args.version }, 'fpse simulator listening');
         runUntilSignal(() => server.close());
@@ -130,6 +126,7 @@ function simulateCommands(y: Argv) {
           .option('listen', listen),
       async (args) => {
         const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
+        const { startMapiServer } = await import('./simulators/mapi-server.js');
         const server = await startMapiServer({ server: args.server, pendingPeriodMs: args['pending-period'], logger }, parseListen(args.listen));
         logger.info({ url: server.url, server: args.server }, 'mapi simulator listening');
         runUntilSignal(() => server.close());
@@ -141,6 +138,7 @@ function simulateCommands(y: Argv) {
       (c) => clientOptions(c).option('version', { type: 'string', default: '12.0.0.6415', describe: "the client's version", requiresArg: true }),
       async (args) => {
         const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
+        const { runFpseClient } = await import('./simulators/fpse-client.js');
         const report = await runFpseClient({ server: args.server, via: args.via, version: args.version, logger });
         console.log(JSON.stringify(report, null, 2));
       },
@@ -151,6 +149,7 @@ function simulateCommands(y: Argv) {
       (c) => clientOptions(c).option('client', { type: 'string', default: 'Outlook/16.0.15928.20006', describe: 'X-ClientApplication', requiresArg: true }),
       async (args) => {
         const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
+        const { runMapiClient } = await import('./simulators/mapi-client.js');
         const report = await runMapiClient({ server: args.server, via: args.via, client: args.client, notificationWait: true, logger });
         console.log(JSON.stringify(report, null, 2));
       },
@@ -161,6 +160,8 @@ function simulateCommands(y: Argv) {
 async function demo(args: { verbose: boolean }): Promise<void> {
   const logger = createLogger({ level: args.verbose ? 'info' : 'warn', pretty: process.stderr.isTTY });
   console.error('version-proxy demo: FPSE and MAPI/HTTP simulators behind the proxy, simulated clients talking through it…');
+  // Simulators load only for the commands that use them, not for `start`.
+  const { runDemo } = await import('./demo.js');
   const result = await runDemo(logger, { verbose: args.verbose });
   console.log(formatTable(['scenario', 'protocol', 'operation', 'client', 'server', 'negotiated', 'verdicts'], result.rows.map((r) => [r.scenario, r.protocol, r.operation, r.client, r.server, r.negotiated, r.verdicts])));
   const errors = result.exchanges.filter((x) => x.error !== undefined);
