@@ -6,11 +6,10 @@ import { fileURLToPath } from 'node:url';
 import type { VersionResult } from '../../src/core/version.js';
 import {
   decodeFpseFirstLine,
-  encodeFpseVersion,
   FPSE_FIRST_LINE_CAP,
   FpseRequestScanner,
-  rewriteFpseMethodValue,
 } from '../../src/protocols/fpse-request.js';
+import { encodeFpseVersion, rewriteFpseMethodValue } from '../../src/protocols/fpse-encoding.js';
 
 const dir = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'test/fixtures/fpse');
 const fixture = (name: string): Buffer => readFileSync(join(dir, name));
