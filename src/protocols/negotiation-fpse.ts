@@ -39,7 +39,9 @@ export function judgeFpse(conv: FpseConversation, facts: FpseFacts): FpseJudgeme
   const isRpc = facts.endpoint !== 'vti-inf';
 
   // Judged against what the conversation already established, before this exchange updates it.
-  if (isRpc && conv.serverTooOld) {
+  // `server version` itself is how the client learns the server's build, so it is never "kept
+  // talking" (MS-FPSE 1.7.1).
+  if (isRpc && conv.serverTooOld && facts.request?.method !== 'server version') {
     verdicts.push({ code: 'client-kept-talking', level: 'violation', message: `the client called again although the server (${versionString(conv.server!)}) is older than ${versionString(MIN_SERVER)}, which MS-FPSE 1.7.1 says clients ignore` });
   }
   if (client && conv.negotiated && compareVersions(client, conv.negotiated) > 0) {
@@ -72,7 +74,9 @@ export function judgeFpse(conv: FpseConversation, facts: FpseFacts): FpseJudgeme
   }
   if (listed && compareVersions(listed, MIN_SERVER) < 0) {
     verdicts.push({ code: 'client-should-reject-server', level: 'notice', message: `the server is ${versionString(listed)}, older than ${versionString(MIN_SERVER)}: MS-FPSE 1.7.1 says a client ignores it` });
-    conv.serverTooOld = true;
+    // Only the server's own answer to `server version` tells a client its build for certain; the
+    // discovery page's FPVersion is a hint the client still confirms with that call.
+    if (packet?.serverVersion?.version?.ok) conv.serverTooOld = true;
   }
 
   if (listed) conv.server = listed;
