@@ -35,7 +35,7 @@ export class FpseObservation implements Observation {
     readonly endpoint: FpseEndpoint,
     head: RequestHeadView,
   ) {
-    this.requestHeaders = observeFpseRequestHeaders(head.rawHeaders);
+    this.requestHeaders = observeFpseRequestHeaders(head.rawHeaders, endpoint);
     // owssvr.dll POSTs carry Cmd=/CAML, not a method= line (MS-FPSE 2.2.2 covers the RPC DLLs).
     if (endpoint !== 'vti-inf' && endpoint !== 'owssvr' && head.method.toUpperCase() === 'POST') this.scanner = new FpseRequestScanner();
   }
