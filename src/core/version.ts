@@ -35,9 +35,37 @@ const PRODUCT = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DIGITS = /^[0-9]+$/;
 const WILDCARD = /^[xX*]$/;
 
+/** The common well-formed case, parsed in one match: `[Product/]a.b.c.d`, each part ≤ 10 digits. */
+const WELL_FORMED = /^\s*(?:([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\/)?(\d{1,10})\.(\d{1,10})\.(\d{1,10})\.(\d{1,10})\s*$/;
+
+/**
+ * Results of recent parses. The same header values (`Outlook/16.0.15928.20006`) come with every
+ * request of a session, so the proxy's hot path mostly hits here. Results are immutable.
+ */
+const recent = new Map<string, VersionResult>();
+const RECENT_LIMIT = 512;
+
 /** Parses `[Product/]a.b.c.d`. §3: decimal fields, maybe zero-padded; compare them as integers. */
 export function parseVersion(text: string): VersionResult {
-  return parseWith(text, 4);
+  if (typeof text !== 'string') return parseWith(text, 4);
+  const known = recent.get(text);
+  if (known !== undefined) return known;
+  const result = parseWellFormed(text) ?? parseWith(text, 4);
+  if (recent.size >= RECENT_LIMIT) recent.clear();
+  recent.set(text, result);
+  return result;
+}
+
+function parseWellFormed(input: string): VersionResult | undefined {
+  if (input.length > MAX_VERSION_TEXT) return undefined; // the full parser refuses it, saying why
+  const m = WELL_FORMED.exec(input);
+  if (!m) return undefined;
+  const pieces = [m[2]!, m[3]!, m[4]!, m[5]!];
+  const parts = pieces.map(Number);
+  if (parts.some((n) => n > MAX_VERSION_PART)) return undefined; // the full parser says why
+  const text = input.trim();
+  const version: Version = { parts: Object.freeze(parts), text, widths: Object.freeze(pieces.map((piece) => piece.length)) };
+  return { ok: true, version: Object.freeze(m[1] === undefined ? version : { ...version, product: m[1] }) };
 }
 
 /**
