@@ -11,6 +11,7 @@ import { createExchange, failExchange, now, type Exchange } from '../core/exchan
 import type { ExchangeEvents } from '../core/exchange-events.js';
 import { parseAuthority } from '../core/origin.js';
 import type { ClientConnection } from './client-connection.js';
+import { requestHeadOf } from './request-head.js';
 import { writeRawAnswer } from './respond.js';
 
 /** The seam for TLS interception: return true when the socket was taken over. */
@@ -27,12 +28,7 @@ export interface ConnectContext {
 }
 
 export function handleConnect(ctx: ConnectContext, conn: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  const exchange = createExchange('tunnel', conn.info, {
-    method: req.method ?? 'CONNECT',
-    url: req.url ?? '',
-    httpVersion: req.httpVersion,
-    rawHeaders: req.rawHeaders,
-  });
+  const exchange = createExchange('tunnel', conn.info, requestHeadOf(req));
   ctx.events.emit('started', exchange);
   socket.on('error', () => undefined); // surfaces as 'close'
 

@@ -3,7 +3,8 @@
  * fields removed (RFC 9110 §7.6.1), Host set the way the mode requires, X-Forwarded-* added only
  * when asked for. Everything else keeps its order, case and repetition.
  */
-import type { Origin } from '../core/origin.js';
+import type { Exchange } from '../core/exchange.js';
+import { originUrl, type Origin } from '../core/origin.js';
 import type { RawHeaders } from '../core/raw-headers.js';
 import { stripHopByHop } from './hop-by-hop.js';
 
@@ -69,4 +70,30 @@ function appendForwarded(headers: RawHeaders, name: string, value: string, list:
     }
   }
   headers.push(name, value);
+}
+
+export interface Routing {
+  /** Reverse mode when set. */
+  target: Origin | undefined;
+  keepHost: boolean;
+  forwarded: boolean;
+}
+
+/**
+ * Plans the forwarded request of an exchange whose destination is known: sets `exchange.url`,
+ * records `exchange.forwarded` when the upstream gets something other than what the client sent,
+ * and returns the head to send.
+ */
+export function planForward(exchange: Exchange, destination: { origin: Origin; path: string }, routing: Routing, upgrade = false): string[] {
+  exchange.url = originUrl(destination.origin) + destination.path;
+  const head = buildForwardHead(exchange.request.rawHeaders, {
+    mode: routing.target === undefined ? 'forward' : 'reverse',
+    origin: destination.origin,
+    keepHost: routing.keepHost,
+    forwarded: routing.forwarded,
+    clientAddress: exchange.client.address,
+    upgrade,
+  });
+  if (head.changed || destination.path !== exchange.request.url) exchange.forwarded = { path: destination.path, rawHeaders: head.rawHeaders };
+  return head.rawHeaders;
 }

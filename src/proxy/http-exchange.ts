@@ -20,12 +20,13 @@ import { createExchange, failExchange, now, type Exchange, type Phase } from '..
 import type { Negotiations } from '../protocols/negotiation.js';
 import { observeRequest, type Observation } from '../protocols/observer.js';
 import type { ExchangeEvents } from '../core/exchange-events.js';
-import { originUrl, type Origin } from '../core/origin.js';
+import type { Origin } from '../core/origin.js';
 import { getHeader, toPairs } from '../core/raw-headers.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
-import { buildForwardHead } from './forward-head.js';
+import { planForward } from './forward-head.js';
 import { stripHopByHop, wantsKeepAlive } from './hop-by-hop.js';
+import { requestHeadOf } from './request-head.js';
 import { sendAnswer, type ProxyAnswer } from './respond.js';
 import { openUpstreamRequest } from './upstream.js';
 
@@ -69,12 +70,7 @@ class HttpExchange implements InFlight {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
   ) {
-    this.exchange = createExchange('http', conn.info, {
-      method: req.method ?? '',
-      url: req.url ?? '',
-      httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
-    });
+    this.exchange = createExchange('http', conn.info, requestHeadOf(req));
   }
 
   start(): void {
@@ -98,23 +94,13 @@ class HttpExchange implements InFlight {
       req.resume();
       return;
     }
-    exchange.url = originUrl(dest.origin) + dest.path;
+    const rawHeaders = planForward(exchange, dest, ctx);
     this.observation = observeRequest({ method: exchange.request.method, path: dest.path, rawHeaders: req.rawHeaders });
-    const head = buildForwardHead(req.rawHeaders, {
-      mode: ctx.target === undefined ? 'forward' : 'reverse',
-      origin: dest.origin,
-      keepHost: ctx.keepHost,
-      forwarded: ctx.forwarded,
-      clientAddress: conn.info.address,
-    });
-    if (head.changed || dest.path !== exchange.request.url) {
-      exchange.forwarded = { path: dest.path, rawHeaders: head.rawHeaders };
-    }
     const proxyReq = openUpstreamRequest({
       origin: dest.origin,
       method: exchange.request.method,
       path: dest.path,
-      rawHeaders: head.rawHeaders,
+      rawHeaders,
       agent: conn.agent,
     });
     this.proxyReq = proxyReq;

@@ -13,7 +13,8 @@ import type { ExchangeEvents } from '../core/exchange-events.js';
 import { originUrl, type Origin } from '../core/origin.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
-import { buildForwardHead } from './forward-head.js';
+import { planForward } from './forward-head.js';
+import { requestHeadOf } from './request-head.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { serializeHead, writeRawAnswer } from './respond.js';
 import { openUpstreamRequest } from './upstream.js';
@@ -27,12 +28,7 @@ export interface UpgradeContext {
 }
 
 export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  const exchange = createExchange('upgrade', conn.info, {
-    method: req.method ?? '',
-    url: req.url ?? '',
-    httpVersion: req.httpVersion,
-    rawHeaders: req.rawHeaders,
-  });
+  const exchange = createExchange('upgrade', conn.info, requestHeadOf(req));
   ctx.events.emit('started', exchange);
   socket.on('error', () => undefined); // surfaces as 'close'
   let finished = false;
@@ -57,23 +53,14 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
     refuse(dest.status, dest.code, dest.message, 'request-head');
     return;
   }
-  exchange.url = originUrl(dest.origin) + dest.path;
-  const forwardHead = buildForwardHead(req.rawHeaders, {
-    mode: ctx.target === undefined ? 'forward' : 'reverse',
-    origin: dest.origin,
-    keepHost: ctx.keepHost,
-    forwarded: ctx.forwarded,
-    clientAddress: conn.info.address,
-    upgrade: true,
-  });
-  if (forwardHead.changed || dest.path !== exchange.request.url) exchange.forwarded = { path: dest.path, rawHeaders: forwardHead.rawHeaders };
+  const rawHeaders = planForward(exchange, dest, ctx, true);
 
   // A connection of its own: after a 101 it is no longer HTTP and belongs to this client alone.
   const proxyReq = openUpstreamRequest({
     origin: dest.origin,
     method: exchange.request.method,
     path: dest.path,
-    rawHeaders: forwardHead.rawHeaders,
+    rawHeaders,
     agent: false,
   });
   proxyReq.setTimeout(ctx.upstreamTimeoutMs, () => proxyReq.destroy(Object.assign(new Error(`no answer for ${ctx.upstreamTimeoutMs / 1000} s`), { code: 'UPSTREAM_TIMEOUT' })));
