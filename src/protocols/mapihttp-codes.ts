@@ -76,6 +76,8 @@ export type ResponseCodeValue = { ok: true; code: ResponseCode; repeated: boolea
  * the reference client would.
  */
 export function parseResponseCodeValues(values: readonly string[]): ResponseCodeValue | undefined {
+  // The usual case, one plain number, without the splitting below.
+  if (values.length === 1 && /^\d{1,9}$/.test(values[0]!)) return { ok: true, code: responseCode(Number(values[0])), repeated: false };
   const parts = values.flatMap((v) => v.split(',')).map((v) => v.trim());
   const last = parts[parts.length - 1];
   if (last === undefined) return undefined;

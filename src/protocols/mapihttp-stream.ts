@@ -83,7 +83,9 @@ export class MapiStreamParser {
   private preview = '';
 
   // headers phase: the partial line, and whether it is still the rest of DONE's line.
-  private readonly line = Buffer.alloc(MAX_LINE_BYTES);
+  // Allocated at the first additional-header byte: most parsers never need it, and the proxy
+  // makes one parser per response.
+  private lineBuffer: Buffer | undefined;
   private lineLength = 0;
   private restOfDoneLine = false;
 
@@ -242,12 +244,13 @@ export class MapiStreamParser {
   private headerByte(b: number): void {
     if (b !== LF) {
       if (this.lineLength >= MAX_LINE_BYTES) this.stop('additional header line over 1 KiB');
-      else this.line[this.lineLength++] = b;
+      else (this.lineBuffer ??= Buffer.allocUnsafe(MAX_LINE_BYTES))[this.lineLength++] = b;
       return;
     }
     let end = this.lineLength;
-    if (end > 0 && this.line[end - 1] === CR) end--;
-    const text = this.line.toString('latin1', 0, end);
+    const line = this.lineBuffer;
+    if (line !== undefined && end > 0 && line[end - 1] === CR) end--;
+    const text = line === undefined ? '' : line.toString('latin1', 0, end);
     this.lineLength = 0;
     if (this.restOfDoneLine) {
       this.restOfDoneLine = false;

@@ -109,6 +109,7 @@ function queryParam(query: string, name: string, problems: string[]): string | u
  */
 function single(raw: RawHeaders, name: string, problems: string[]): string | undefined {
   const values = getHeaderValues(raw, name);
+  if (values.length <= 1) return values[0]; // the usual case, without the Set below
   const distinct = [...new Set(values)];
   if (distinct.length > 1) {
     problems.push(`${name} repeated with different values (${distinct.map((v) => JSON.stringify(v)).join(', ')}); the first counts`);
