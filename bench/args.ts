@@ -10,7 +10,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${SUB
 
   --runs N    runs per subject; every number is the median over runs (default 3; --quick: 1)
   --quick     for development: 2 s per load, 64 MiB streams, 1 run
-  --only a,b  only these subjects (ratios need their baselines: direct, floor, relay)
+  --only a,b  only these subjects (ratios need their baselines: direct, floor, relay;
+              forward-mapi is compared with forward-mapi-plain and forward)
 
 Prints progress on stderr, one markdown table and the acceptance lines on stdout, and writes
 the table and every raw number to .bench/last.json.`;

@@ -2,6 +2,9 @@
  * One subject, one run: start it, warm it up, run the small-response load, then the large
  * download and upload, reading its peak RSS after each phase, and stop it. Every phase fails
  * soft: its error is recorded and the row says so, the other phases and subjects still run.
+ * A load-only subject (the MAPI rows) skips the streams; a MAPI subject's load counts only when
+ * our proxy's log shows it recognised the exchanges as MAPI/HTTP, its unobserved baseline's only
+ * when the log shows no exchange observed by any protocol observer (no "proto" field).
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
@@ -9,7 +12,7 @@ import { cpuSeconds } from './cpu.js';
 import { download, upload, type StreamResult } from './curl.js';
 import { isRunning } from './proc.js';
 import { peakRss, resetPeak } from './rss.js';
-import { startSubject, type Context, type Running, type Subject, type SubjectId } from './subjects.js';
+import { isOurProxy, startSubject, type Context, type Running, type Subject, type SubjectId } from './subjects.js';
 import { runWrk, type WrkResult } from './wrk.js';
 
 export interface BenchConfig {
@@ -45,6 +48,16 @@ export interface SubjectRun {
   rssStream?: number;
   /** CPU seconds the subject process used during the small-response load (not the warm-up). */
   cpuLoad?: number;
+  /** Requests wrk completed in the warm-up (they are in our proxy's log too). */
+  warmupRequests?: number;
+  /** MAPI rows: exchange lines in our proxy's log whose summary says `mapihttp Execute`, and the
+   * requests wrk completed (warm-up and load) that they should match. */
+  mapiExchanges?: number;
+  mapiSent?: number;
+  /** The unobserved MAPI-shaped baseline: exchange lines with a `"proto"` field (there must be
+   * none), and exchange lines in all. */
+  protoExchanges?: number;
+  logExchanges?: number;
   /** Anything odd that did not fail a phase (warnings, unclean exit, log problems). */
   notes: string[];
 }
@@ -79,6 +92,7 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
     connections: cfg.connections,
     threads: cfg.threads,
     workDir: ctx.workDir,
+    traffic: subject.traffic ?? 'small',
   };
   const stream = {
     curl: tools.curl,
@@ -93,7 +107,7 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
   try {
     // Warm-up: JIT, connection pools and buffers settle before anything is counted.
     try {
-      await runWrk({ ...wrkOptions, seconds: cfg.warmupSeconds });
+      result.warmupRequests = (await runWrk({ ...wrkOptions, seconds: cfg.warmupSeconds })).requests;
     } catch (err) {
       result.notes.push(`warm-up: ${message(err)}`);
     }
@@ -115,6 +129,19 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
       log(`  ${subject.label}: load failed: ${result.loadError}`);
     }
 
+    // The streams, unless the row measures the load only (then their cells say "–").
+    if (subject.loadOnly !== true) await streams();
+    if (pid !== undefined) {
+      const mb = (b: number | undefined): string => (b === undefined ? '?' : (b / 1e6).toFixed(0));
+      const streamsRss = subject.loadOnly === true ? '' : `, ${mb(result.rssStream)} MB streams`;
+      log(`  ${subject.label}: peak RSS ${mb(result.rssLoad)} MB load${streamsRss}`);
+    }
+  } finally {
+    const stopNote = await running.stop();
+    if (stopNote !== undefined) result.notes.push(stopNote);
+  }
+
+  async function streams(): Promise<void> {
     if (pid !== undefined) resetPeak(pid);
     try {
       alive();
@@ -133,34 +160,81 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
       log(`  ${subject.label}: upload failed: ${result.upError}`);
     }
     if (pid !== undefined && running.service !== undefined && isRunning(running.service)) result.rssStream = peakRss(pid);
-    if (pid !== undefined) {
-      const mb = (b: number | undefined): string => (b === undefined ? '?' : (b / 1e6).toFixed(0));
-      log(`  ${subject.label}: peak RSS ${mb(result.rssLoad)} MB load, ${mb(result.rssStream)} MB streams`);
-    }
-  } finally {
-    const stopNote = await running.stop();
-    if (stopNote !== undefined) result.notes.push(stopNote);
   }
 
-  if (subject.id === 'forward' || subject.id === 'reverse') {
-    const problems = await proxyLogProblems(running.service?.logFile, result);
-    result.notes.push(...problems);
+  if (isOurProxy(subject.id)) {
+    const { notes, mapiExchanges, protoExchanges, exchanges } = await proxyLog(running.service?.logFile, result);
+    result.notes.push(...notes);
+    if (subject.traffic === 'mapi') checkMapi(result, mapiExchanges, subject.label, log);
+    if (subject.traffic === 'mapi-plain') checkUnobserved(result, protoExchanges, exchanges, subject.label, log);
   }
   for (const note of result.notes) log(`  ${subject.label}: note: ${note}`);
   return result;
 }
 
+export const MAPI_UNRECOGNISED = 'the proxy did not recognise the traffic as MAPI/HTTP';
+
+/**
+ * A MAPI row measures the proxy's protocol observer only if it ran: with no exchange summarised
+ * as `mapihttp Execute` in the log, the load's numbers are those of plain pass-through and do
+ * not count (the row says why). Fewer such lines than requests sent is worth a note.
+ */
+function checkMapi(r: SubjectRun, lines: number | undefined, label: string, log: (line: string) => void): void {
+  r.mapiExchanges = lines ?? 0;
+  const sent = (r.warmupRequests ?? 0) + (r.load?.requests ?? 0);
+  r.mapiSent = sent;
+  log(`  ${label}: ${r.mapiExchanges} "proto":"mapihttp Execute…" line(s) in the proxy's log for ${sent} requests (warm-up and load)`);
+  if (r.mapiExchanges === 0 && r.load !== undefined) {
+    r.loadError = `${MAPI_UNRECOGNISED} (no "proto":"mapihttp Execute…" line in its log for ${sent} requests; ${Math.round(r.load.rps)} req/s not counted)`;
+    delete r.load;
+    delete r.cpuLoad;
+  } else if (r.mapiExchanges < sent) {
+    r.notes.push(`only ${r.mapiExchanges} of ${sent} requests were logged as "mapihttp Execute"`);
+  }
+}
+
+export const BASELINE_OBSERVED = 'the proxy observed the baseline traffic as a protocol';
+
+/**
+ * The unobserved MAPI-shaped baseline measures the MAPI shape without the observer only if no
+ * exchange was observed: any exchange line with a `"proto"` field means some observer claimed
+ * the disguised requests, and the load's numbers do not count (the row says why).
+ */
+function checkUnobserved(r: SubjectRun, proto: number | undefined, exchanges: number | undefined, label: string, log: (line: string) => void): void {
+  r.protoExchanges = proto ?? 0;
+  r.logExchanges = exchanges ?? 0;
+  const sent = (r.warmupRequests ?? 0) + (r.load?.requests ?? 0);
+  r.mapiSent = sent;
+  log(`  ${label}: ${r.protoExchanges} of ${r.logExchanges} exchange line(s) in the proxy's log have a "proto" field (must be 0) for ${sent} requests (warm-up and load)`);
+  if (r.protoExchanges > 0 && r.load !== undefined) {
+    r.loadError = `${BASELINE_OBSERVED} (${r.protoExchanges} "proto" line(s) in its log; ${Math.round(r.load.rps)} req/s not counted)`;
+    delete r.load;
+    delete r.cpuLoad;
+  }
+}
+
 /**
  * Our proxy's log, read after it stopped: warn/error lines are worth a note, and so is an
- * exchange count below the requests completed (logging was off, or lines were lost).
+ * exchange count below the requests completed (logging was off, or lines were lost). Also counts
+ * the exchanges its MAPI/HTTP observer summarised as Execute requests, and those any protocol
+ * observer summarised at all (a `"proto"` field).
  */
-async function proxyLogProblems(file: string | undefined, r: SubjectRun): Promise<string[]> {
-  if (file === undefined || !fs.existsSync(file)) return [];
+async function proxyLog(
+  file: string | undefined,
+  r: SubjectRun,
+): Promise<{ notes: string[]; mapiExchanges?: number; protoExchanges?: number; exchanges?: number }> {
+  if (file === undefined || !fs.existsSync(file)) return { notes: [] };
   let exchanges = 0;
+  let mapiExchanges = 0;
+  let protoExchanges = 0;
   const byLevel = new Map<number, { count: number; first: string }>();
   const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
   for await (const line of lines) {
-    if (line.includes('"msg":"exchange"')) exchanges++;
+    if (line.includes('"msg":"exchange"')) {
+      exchanges++;
+      if (line.includes('"proto":')) protoExchanges++;
+    }
+    if (line.includes('"proto":"mapihttp Execute')) mapiExchanges++;
     const level = /"level":(\d+)/.exec(line);
     if (level === null || Number(level[1]) < 40) continue;
     const n = Number(level[1]);
@@ -175,5 +249,5 @@ async function proxyLogProblems(file: string | undefined, r: SubjectRun): Promis
   }
   const requests = (r.load?.requests ?? 0) + (r.down ? 1 : 0) + (r.up ? 1 : 0);
   if (requests > 0 && exchanges < requests) notes.push(`log has ${exchanges} "exchange" lines for ≥ ${requests} completed requests`);
-  return notes;
+  return { notes, mapiExchanges, protoExchanges, exchanges };
 }

@@ -7,14 +7,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, startService, stopService, waitForListening, waitForPort, type Service } from './proc.js';
 import { which } from './tools.js';
+import type { Traffic } from './wrk.js';
 
-export const SUBJECT_IDS = ['direct', 'floor', 'relay', 'forward', 'reverse', 'mitmdump'] as const;
+export const SUBJECT_IDS = ['direct', 'floor', 'relay', 'forward', 'forward-mapi', 'forward-mapi-plain', 'reverse', 'mitmdump'] as const;
 export type SubjectId = (typeof SUBJECT_IDS)[number];
 
 export interface Subject {
   id: SubjectId;
   label: string;
   mode: 'origin' | 'forward';
+  /** What the load phase sends: `GET /small` (the default), MAPI/HTTP Execute requests, or the
+   * same bytes disguised so that the proxy's MAPI/HTTP observer does not claim them. */
+  traffic?: Traffic;
+  /** Only the small-response load is measured: no large streams (their cells say "–"). */
+  loadOnly?: boolean;
   /** Why the row cannot run on this machine (e.g. mitmdump not installed). */
   unavailable?: string;
 }
@@ -45,6 +51,19 @@ export function subjects(): Subject[] {
     { id: 'floor', label: 'floor (http-proxy)', mode: 'forward' },
     { id: 'relay', label: 'relay (TCP)', mode: 'origin' },
     { id: 'forward', label: 'proxy forward', mode: 'forward' },
+    // The same proxy process, under MAPI/HTTP-shaped load (issue 3): its protocol observer parses
+    // every exchange, which plain pass-through does not pay.
+    { id: 'forward-mapi', label: 'proxy forward (MAPI)', mode: 'forward', traffic: 'mapi', loadOnly: true },
+    // Its baseline: the same request and response bytes, which the observer does not claim (other
+    // path, Content-Type and X-RequestType name). A POST with a body and a chunked three-write
+    // answer cost more than `GET /small` before any observing; this row measures that shape alone.
+    {
+      id: 'forward-mapi-plain',
+      label: 'proxy forward (MAPI shape, unobserved)',
+      mode: 'forward',
+      traffic: 'mapi-plain',
+      loadOnly: true,
+    },
     { id: 'reverse', label: 'proxy reverse', mode: 'origin' },
     {
       id: 'mitmdump',
@@ -53,6 +72,11 @@ export function subjects(): Subject[] {
       ...(mitmdump === undefined ? { unavailable: 'skipped: mitmdump is not on PATH' } : {}),
     },
   ];
+}
+
+/** The rows that run our proxy (dist/src/cli.js), whose log the harness reads afterwards. */
+export function isOurProxy(id: SubjectId): boolean {
+  return id === 'forward' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
 }
 
 async function nodeService(ctx: Context, name: string, script: string, args: string[]): Promise<Running> {
@@ -69,7 +93,7 @@ async function nodeService(ctx: Context, name: string, script: string, args: str
 export async function startSubject(subject: Subject, ctx: Context): Promise<Running> {
   const bench = path.join(ctx.root, 'dist', 'bench');
   const cli = path.join(ctx.root, 'dist', 'src', 'cli.js');
-  if ((subject.id === 'forward' || subject.id === 'reverse') && !fs.existsSync(cli)) {
+  if (isOurProxy(subject.id) && !fs.existsSync(cli)) {
     throw new Error('dist/src/cli.js does not exist (the proxy is not built yet)');
   }
   switch (subject.id) {
@@ -82,6 +106,12 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
     // Our proxy as a user runs it: plain node (no source maps), info logging to a file.
     case 'forward':
       return nodeService(ctx, 'proxy-forward', cli, ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+    // Exactly the configuration of `forward`; its own log, so its MAPI lines can be counted.
+    case 'forward-mapi':
+      return nodeService(ctx, 'proxy-forward-mapi', cli, ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+    // The same again; its own log, so that it can be checked to have no MAPI (no "proto") lines.
+    case 'forward-mapi-plain':
+      return nodeService(ctx, 'proxy-forward-mapi-plain', cli, ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
     case 'reverse':
       return nodeService(ctx, 'proxy-reverse', cli, [
         'start',

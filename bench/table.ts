@@ -5,7 +5,7 @@
  * slow drift of the machine cancels). Peak RSS is the maximum over runs: a limit is about the
  * worst case.
  */
-import type { SubjectRun } from './measure.js';
+import { BASELINE_OBSERVED, MAPI_UNRECOGNISED, type SubjectRun } from './measure.js';
 import type { Subject, SubjectId } from './subjects.js';
 
 export interface Row {
@@ -14,8 +14,11 @@ export interface Row {
   /** Runs where the subject started. */
   started: number;
   runs: number;
-  /** Set when it never started (or was skipped). */
+  /** Set when it never started (or was skipped), or its traffic was never recognised as MAPI
+   * (the MAPI row), or was observed in every run (its unobserved baseline). */
   failed?: string;
+  /** Only the load phase is measured: the stream cells say "–". */
+  loadOnly?: boolean;
   rps?: number;
   p50Ms?: number;
   p99Ms?: number;
@@ -28,6 +31,21 @@ export interface Row {
   p50PerFloor?: number;
   downPerRelay?: number;
   upPerRelay?: number;
+  /** MAPI-shaped rows: req/s against `proxy forward` (GET 1 KiB) of the same run (median of
+   * per-run ratios): information only, it mixes the shape's cost and the observer's. */
+  rpsPerForward?: number;
+  /** MAPI row: req/s and CPU per request against the unobserved MAPI-shaped baseline of the same
+   * run (median of per-run ratios): the observer's cost alone. */
+  rpsPerUnobserved?: number;
+  cpuPerUnobserved?: number;
+  /** MAPI row: medians over runs of the log lines summarised `mapihttp Execute…`, and of the
+   * requests wrk completed (warm-up and load) that they should match. */
+  mapiExchanges?: number;
+  mapiSent?: number;
+  /** Unobserved baseline: medians over runs of its exchange lines with a `"proto"` field (must be
+   * 0) and of all its exchange lines. */
+  protoExchanges?: number;
+  logExchanges?: number;
   /** Median CPU time of the subject process per request in the load phase, in µs. */
   cpuUsPerRequest?: number;
 }
@@ -56,6 +74,7 @@ const METRICS = {
   p50: (r: SubjectRun) => r.load?.p50Us,
   down: (r: SubjectRun) => r.down?.bytesPerSecond,
   up: (r: SubjectRun) => r.up?.bytesPerSecond,
+  cpuPerRequest: (r: SubjectRun) => (r.cpuLoad !== undefined && r.load !== undefined && r.load.requests > 0 ? (r.cpuLoad / r.load.requests) * 1e6 : undefined),
 } satisfies Record<string, Metric>;
 
 /** Median over runs of subject/baseline, both from the same run. */
@@ -75,9 +94,33 @@ export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
     const runs = all.filter((r) => r.subject === s.id);
     const started = runs.filter((r) => r.startError === undefined);
     const row: Row = { subject: s.id, label: s.label, started: started.length, runs: runs.length };
+    if (s.loadOnly === true) row.loadOnly = true;
     if (started.length === 0) {
       row.failed = runs[0]?.startError ?? 'not run';
       return row;
+    }
+    if (s.traffic === 'mapi') {
+      row.mapiExchanges = median(defined(started.map((r) => r.mapiExchanges)));
+      row.mapiSent = median(defined(started.map((r) => r.mapiSent)));
+      // Load numbers the proxy's MAPI observer never saw measure plain pass-through, not this row.
+      if (started.every((r) => r.loadError?.startsWith(MAPI_UNRECOGNISED) === true)) {
+        row.failed = MAPI_UNRECOGNISED;
+        return row;
+      }
+      row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
+      row.rpsPerUnobserved = ratio(all, s.id, 'forward-mapi-plain', METRICS.rps);
+      row.cpuPerUnobserved = ratio(all, s.id, 'forward-mapi-plain', METRICS.cpuPerRequest);
+    }
+    if (s.traffic === 'mapi-plain') {
+      row.protoExchanges = median(defined(started.map((r) => r.protoExchanges)));
+      row.logExchanges = median(defined(started.map((r) => r.logExchanges)));
+      row.mapiSent = median(defined(started.map((r) => r.mapiSent)));
+      // Load numbers of exchanges an observer parsed are not those of unobserved pass-through.
+      if (started.every((r) => r.loadError?.startsWith(BASELINE_OBSERVED) === true)) {
+        row.failed = BASELINE_OBSERVED;
+        return row;
+      }
+      row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
     }
     row.rps = median(defined(started.map(METRICS.rps)));
     row.p50Ms = ms(median(defined(started.map((r) => r.load?.p50Us))));
@@ -86,9 +129,7 @@ export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
     row.upMBs = mb(median(defined(started.map(METRICS.up))));
     row.rssLoadMB = mb(max(defined(started.map((r) => r.rssLoad))));
     row.rssStreamMB = mb(max(defined(started.map((r) => r.rssStream))));
-    row.cpuUsPerRequest = median(
-      defined(started.map((r) => (r.cpuLoad !== undefined && r.load !== undefined && r.load.requests > 0 ? (r.cpuLoad / r.load.requests) * 1e6 : undefined))),
-    );
+    row.cpuUsPerRequest = median(defined(started.map(METRICS.cpuPerRequest)));
     row.rpsPerDirect = ratio(all, s.id, 'direct', METRICS.rps);
     row.rpsPerFloor = ratio(all, s.id, 'floor', METRICS.rps);
     row.p50PerFloor = ratio(all, s.id, 'floor', METRICS.p50);
@@ -156,8 +197,9 @@ export function markdownTable(rows: Row[], all: SubjectRun[], streamLabel: strin
     // A phase that failed in every run says "failed"; the reason is in the notes below.
     const phase = (value: string, failedAll: boolean): string => (failedAll ? 'failed' : value);
     const loadFailed = runs.every((r) => r.load === undefined);
-    const downFailed = runs.every((r) => r.down === undefined);
-    const upFailed = runs.every((r) => r.up === undefined);
+    // A load-only row never ran the streams: "–", not "failed".
+    const downFailed = row.loadOnly !== true && runs.every((r) => r.down === undefined);
+    const upFailed = row.loadOnly !== true && runs.every((r) => r.up === undefined);
     const rss = row.subject === 'direct' ? '–' : `${fixed(row.rssLoadMB, 0)} / ${fixed(row.rssStreamMB, 0)}`;
     const label = row.started < row.runs ? `${row.label} (${row.started}/${row.runs} runs)` : row.label;
     lines.push(
@@ -194,6 +236,38 @@ export function acceptanceLines(rows: Row[], streamLabel: string): string[] {
   lines.push(`forward req/s ≥ 0.9× floor: ${rps === undefined ? 'n/a' : `${yesNo(rps >= 0.9)} (${rps.toFixed(2)})`}`);
   const p50 = fwd?.p50PerFloor;
   lines.push(`forward p50 ≤ 1.2× floor: ${p50 === undefined ? 'n/a' : `${yesNo(p50 <= 1.2)} (${p50.toFixed(2)})`}`);
+
+  // Issue 3: what the MAPI/HTTP observer costs, against the very same bytes unobserved (a POST
+  // with a body and a chunked three-write answer cost more than GET /small before any observing).
+  const mapi = byId.get('forward-mapi');
+  const plain = byId.get('forward-mapi-plain');
+  if (mapi !== undefined || plain !== undefined) {
+    const observerRatio = mapi?.rpsPerUnobserved;
+    const observerVerdict =
+      mapi?.failed === MAPI_UNRECOGNISED
+        ? `no (${MAPI_UNRECOGNISED})`
+        : plain?.failed !== undefined
+          ? `n/a (baseline ${plain.failed})`
+          : observerRatio === undefined
+            ? 'n/a'
+            : `${yesNo(observerRatio >= 0.9)} (${observerRatio.toFixed(2)})`;
+    lines.push(`MAPI/HTTP observer cost: observed ÷ unobserved MAPI-shaped req/s ≥ 0.9×: ${observerVerdict}`);
+    const vsGet = (r: Row | undefined): string => fixed(r?.failed === undefined ? r?.rpsPerForward : undefined, 2).replace('–', 'n/a');
+    lines.push(`MAPI-shaped req/s ÷ plain proxy forward (GET 1 KiB): observed ${vsGet(mapi)}, unobserved ${vsGet(plain)} (information: the MAPI shape's own cost)`);
+    const us = (r: Row | undefined): string => (r?.cpuUsPerRequest === undefined ? 'n/a' : `${r.cpuUsPerRequest.toFixed(0)} µs`);
+    const cpuRatio = mapi?.cpuPerUnobserved === undefined ? '' : ` (observed ÷ unobserved ${mapi.cpuPerUnobserved.toFixed(2)})`;
+    lines.push(`MAPI-shaped CPU per request in the proxy: observed ${us(mapi)}, unobserved ${us(plain)}${cpuRatio}`);
+  }
+  if (mapi?.mapiExchanges !== undefined) {
+    lines.push(
+      `MAPI/HTTP recognised by the proxy: ${Math.round(mapi.mapiExchanges)} log lines with "proto":"mapihttp Execute…" for ${Math.round(mapi.mapiSent ?? 0)} requests completed (warm-up and load; medians over runs)`,
+    );
+  }
+  if (plain?.protoExchanges !== undefined) {
+    lines.push(
+      `Unobserved baseline not observed: ${plain.protoExchanges === 0 ? 'yes' : 'no'}, ${Math.round(plain.protoExchanges)} of ${Math.round(plain.logExchanges ?? 0)} exchange log lines with "proto" for ${Math.round(plain.mapiSent ?? 0)} requests completed (warm-up and load; medians over runs)`,
+    );
+  }
 
   const streams = ours.map((r) => {
     const { downPerRelay: d, upPerRelay: u } = r;

@@ -9,6 +9,15 @@
  *   GET /small          1 KiB body with Content-Length (the req/s load)
  *   GET /down?bytes=N   N bytes with Content-Length, streamed from one reused buffer
  *   PUT /up             counts the body's bytes and answers with the count as text
+ *   POST /mapi/emsmdb/?MailboxId=…
+ *                       a MAPI/HTTP answer shaped like Exchange's (docs: PROTOCOLS.md §1.8):
+ *                       reads the request body, then answers chunked with the X-* headers
+ *                       echoed and the inner stream PROCESSING / DONE + additional headers /
+ *                       a 1 KiB binary body, each written as its own chunk
+ *   POST /pass/emsmdb/?MailboxId=…
+ *                       the same answer, byte for byte, to the same request disguised so that a
+ *                       proxy's MAPI/HTTP observer does not claim it (X-RequestTypf is echoed
+ *                       as X-RequestType): the baseline of the MAPI-shaped row
  */
 import http from 'node:http';
 
@@ -20,6 +29,65 @@ const CHUNK = Buffer.alloc(256 * 1024, 'y');
 function small(res: http.ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(SMALL.length) });
   res.end(SMALL);
+}
+
+// The binary part of the MAPI answer, shaped like an Execute response body (MS-OXCMAPIHTTP
+// 2.2.4.2.2): StatusCode 0, ErrorCode 0, Flags 0, RopBufferSize, RopBuffer, AuxiliaryBufferSize 0.
+const MAPI_BODY = Buffer.alloc(1024, 0x5a);
+MAPI_BODY.writeUInt32LE(0, 0);
+MAPI_BODY.writeUInt32LE(0, 4);
+MAPI_BODY.writeUInt32LE(0, 8);
+MAPI_BODY.writeUInt32LE(MAPI_BODY.length - 20, 12);
+MAPI_BODY.writeUInt32LE(0, MAPI_BODY.length - 4);
+const PROCESSING = Buffer.from('PROCESSING\r\n', 'latin1');
+// The DONE part carries X-StartTime, a date: built once a second, not once a request.
+let doneSecond = -1;
+let done = Buffer.alloc(0);
+function doneChunk(): Buffer {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== doneSecond) {
+    doneSecond = second;
+    done = Buffer.from(`DONE\r\nX-ResponseCode: 0\r\nX-ElapsedTime: 1\r\nX-StartTime: ${new Date(now).toUTCString()}\r\n\r\n`, 'latin1');
+  }
+  return done;
+}
+
+/**
+ * The X-* request headers Exchange echoes, as sent; none when the request had none. The
+ * disguised baseline request names X-RequestType `X-RequestTypf` (same length), and gets it back
+ * as X-RequestType so that both answers are the same bytes.
+ */
+function echoed(req: http.IncomingMessage, disguised: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['X-RequestType', 'X-RequestId', 'X-ClientInfo']) {
+    const sent = disguised && name === 'X-RequestType' ? 'x-requesttypf' : name.toLowerCase();
+    const value = req.headers[sent];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** Exchange's framing: each meta-tag part and the body its own write, so each its own chunk. */
+function mapi(req: http.IncomingMessage, res: http.ServerResponse, disguised = false): void {
+  req.on('data', () => undefined);
+  req.on('end', () => {
+    // Exchange's spelling of the names (Node keeps it on the wire).
+    res.writeHead(200, {
+      'Content-Type': 'application/mapi-http',
+      'Transfer-Encoding': 'chunked',
+      ...echoed(req, disguised),
+      'X-ResponseCode': '0',
+      'X-ServerApplication': 'Exchange/15.02.1544.014',
+      'X-ExpirationInfo': '900000',
+      'X-PendingPeriod': '15000',
+    });
+    res.write(PROCESSING);
+    res.write(doneChunk());
+    res.write(MAPI_BODY);
+    res.end();
+  });
+  req.on('error', () => res.destroy());
 }
 
 function download(res: http.ServerResponse, total: number): void {
@@ -66,6 +134,8 @@ const server = http.createServer((req, res) => {
     if (Number.isSafeInteger(bytes) && bytes >= 0) return download(res, bytes);
   }
   if (req.method === 'PUT' && url.pathname === '/up') return upload(req, res);
+  if (req.method === 'POST' && url.pathname === '/mapi/emsmdb/') return mapi(req, res);
+  if (req.method === 'POST' && url.pathname === '/pass/emsmdb/') return mapi(req, res, true);
   req.resume();
   res.writeHead(404, { 'content-type': 'text/plain', 'content-length': '10' });
   res.end('not found\n');
