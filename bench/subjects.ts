@@ -80,7 +80,15 @@ export function isOurProxy(id: SubjectId): boolean {
 }
 
 async function nodeService(ctx: Context, name: string, script: string, args: string[]): Promise<Running> {
-  const service = startService(name, process.execPath, [script, ...args], path.join(ctx.workDir, `${name}.log`));
+  return service(ctx, name, process.execPath, [script, ...args]);
+}
+
+async function proxyService(ctx: Context, name: string, args: string[]): Promise<Running> {
+  return service(ctx, name, path.join(ctx.root, 'proxy'), args);
+}
+
+async function service(ctx: Context, name: string, command: string, args: string[]): Promise<Running> {
+  const service = startService(name, command, args, path.join(ctx.workDir, `${name}.log`));
   try {
     const port = await waitForListening(service, START_TIMEOUT_MS);
     return { port, pid: service.pid, service, stop: () => stopService(service, STOP_TIMEOUT_MS) };
@@ -103,17 +111,18 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
       return nodeService(ctx, 'floor', path.join(bench, 'floor-proxy.js'), ['0']);
     case 'relay':
       return nodeService(ctx, 'relay', path.join(bench, 'relay.js'), ['0', String(ctx.upstreamPort)]);
-    // Our proxy as a user runs it: plain node (no source maps), info logging to a file.
+    // Our proxy exactly as a user runs it: the ./proxy entry (its node flags included; it execs
+    // node, so the pid is the proxy's), info logging to a file.
     case 'forward':
-      return nodeService(ctx, 'proxy-forward', cli, ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+      return proxyService(ctx, 'proxy-forward', ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
     // Exactly the configuration of `forward`; its own log, so its MAPI lines can be counted.
     case 'forward-mapi':
-      return nodeService(ctx, 'proxy-forward-mapi', cli, ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+      return proxyService(ctx, 'proxy-forward-mapi', ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
     // The same again; its own log, so that it can be checked to have no MAPI (no "proto") lines.
     case 'forward-mapi-plain':
-      return nodeService(ctx, 'proxy-forward-mapi-plain', cli, ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+      return proxyService(ctx, 'proxy-forward-mapi-plain', ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
     case 'reverse':
-      return nodeService(ctx, 'proxy-reverse', cli, [
+      return proxyService(ctx, 'proxy-reverse', [
         'start',
         '--listen',
         '127.0.0.1:0',

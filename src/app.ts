@@ -41,6 +41,8 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (!isLoopback(host)) {
     logger.warn({ address: host }, 'listening beyond loopback: other machines can send traffic through this proxy');
   }
+  // Scripts wait for this line: do not leave it in the log's write batch.
+  logger.flush();
   return {
     proxy,
     address: { host, port: address.port },
