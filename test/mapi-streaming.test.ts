@@ -14,9 +14,7 @@ import type { MapiFacts } from '../src/protocols/mapihttp-observation.js';
 import { clock, delay, header, startRequest, type TimedChunk } from './helpers/client.js';
 import { MODES, startProxyFor, type Mode, type ModeProxy } from './helpers/proxy.js';
 import { readBody, startServer } from './helpers/servers.js';
-
-/** The spec's bound for relaying a piece; loopback takes about 1 ms. */
-const RELAY_BOUND_MS = 100;
+import { arrivalTimes, type Write, RELAY_BOUND_MS } from './helpers/timing.js';
 
 const EMSMDB = '/mapi/emsmdb/?MailboxId=x@example.com';
 const REQUEST_ID = 'E2EA6C1C-E61B-49E9-9CFB-38184F907552:7';
@@ -32,32 +30,12 @@ const DONE = Buffer.concat([
   RESPONSE_TAIL,
 ]);
 
-interface Write {
-  at: number;
-  bytes: Buffer;
-}
-
 /** One piece of the answer: bytes written after waiting `after` ms. */
 interface Step {
   after: number;
   bytes: Buffer;
 }
 
-/**
- * For each written piece, when the receiver had all of it: the first chunk at which the
- * cumulative count of received bytes covers the end of that piece.
- */
-function arrivalTimes(writes: Write[], chunks: TimedChunk[]): Array<number | undefined> {
-  const times: Array<number | undefined> = [];
-  let end = 0;
-  for (const write of writes) {
-    end += write.bytes.length;
-    let received = 0;
-    const chunk = chunks.find((c) => (received += c.data.length) >= end);
-    times.push(chunk?.at);
-  }
-  return times;
-}
 
 function assertEachPieceWithinBound(writes: Write[], chunks: TimedChunk[], who: string): Array<number | undefined> {
   const arrivals = arrivalTimes(writes, chunks);

@@ -11,32 +11,10 @@ import assert from 'node:assert/strict';
 import { clock, delay, header, request, startRequest, type TimedChunk } from './helpers/client.js';
 import { MODES, startProxyFor } from './helpers/proxy.js';
 import { readBody, startServer } from './helpers/servers.js';
-
-/** The spec's bound for relaying a piece; loopback takes about 1 ms. */
-const RELAY_BOUND_MS = 100;
+import { arrivalTimes, type Write, RELAY_BOUND_MS } from './helpers/timing.js';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
-interface Write {
-  at: number;
-  bytes: Buffer;
-}
-
-/**
- * For each written piece, when the receiver had all of it: the first chunk at which the
- * cumulative count of received bytes covers the end of that piece.
- */
-function arrivalTimes(writes: Write[], chunks: TimedChunk[]): Array<number | undefined> {
-  const times: Array<number | undefined> = [];
-  let end = 0;
-  for (const write of writes) {
-    end += write.bytes.length;
-    let received = 0;
-    const chunk = chunks.find((c) => (received += c.data.length) >= end);
-    times.push(chunk?.at);
-  }
-  return times;
-}
 
 function assertEachPieceWithinBound(writes: Write[], chunks: TimedChunk[], who: string): void {
   const arrivals = arrivalTimes(writes, chunks);
