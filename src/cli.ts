@@ -157,6 +157,28 @@ function simulateCommands(y: Argv) {
     .demandCommand(1, 'name what to simulate: fpse, mapi, fpse-client or mapi-client');
 }
 
+function rulesCommands(y: Argv) {
+  return y
+    .command(
+      'check <paths..>',
+      'validate rule files or folders: every issue as file:line:col, exit 1 on any',
+      (c) => c.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'rule files (.yaml, .yml, .json) or folders of them' }),
+      async (args) => {
+        const { loadRuleFiles, formatIssue } = await import('./rules/load.js');
+        const result = await loadRuleFiles(args.paths);
+        for (const issue of result.issues) console.error(formatIssue(issue));
+        for (const rule of result.rules) console.log(`${rule.file}:${rule.line}: ${rule.id}${rule.description ? ` — ${rule.description}` : ''}${rule.enabled ? '' : ' (disabled)'}`);
+        const summary = `${result.rules.length} rules in ${result.files.length} files, ${result.issues.length} issues`;
+        if (result.issues.length > 0) {
+          console.error(summary);
+          process.exit(1);
+        }
+        console.log(summary);
+      },
+    )
+    .demandCommand(1, 'name a rules command: check');
+}
+
 async function demo(args: { verbose: boolean }): Promise<void> {
   const logger = createLogger({ level: args.verbose ? 'info' : 'warn', pretty: process.stderr.isTTY });
   console.error('version-proxy demo: FPSE and MAPI/HTTP simulators behind the proxy, simulated clients talking through it…');
@@ -183,6 +205,7 @@ await yargs(hideBin(process.argv))
   .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args).catch(report))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
   .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
+  .command('rules', 'rule files: check', rulesCommands)
   .demandCommand(1, 'name a command, e.g. ./proxy start')
   .strict()
   .recommendCommands()
