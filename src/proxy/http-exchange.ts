@@ -1,14 +1,17 @@
 /**
  * One HTTP exchange, from the client's request head to the end of the response:
  *
- *   1 open      Exchange record, event 'started'
- *   2 route     destination from the request-target (forward) or --target (reverse)
+ *   1 open      Exchange record, event 'started'; destination from the request-target
+ *               (forward) or --target (reverse)
+ *   2 observe   the protocol observer that claims the head, if any (src/protocols/)
+ *   4 read      request body bytes go to the observer as they pass (FPSE: first line only)
  *   6 forward   head rebuilt from raw headers; body streamed through upstream.ts on the
  *               client connection's own upstream connection
- *   7 relay     1xx relayed; response head written from raw headers; body streamed
- *   10 close    timings, error-as-data, event 'finished'
+ *   7 observe   response head, then body chunks as they pass (MAPI/HTTP meta-tags)
+ *   9 write     1xx relayed; response head written from raw headers; body streamed
+ *  10 close     timings, error-as-data, verdicts (negotiation.ts), event 'finished'
  *
- * (Steps 3–5 and 8–9, observe/plan/decide, belong to the protocol and rule layers.)
+ * (Steps 3, 5 and 8, plan and decide, belong to the rules engine, still to come.)
  * Failures never throw: they become `exchange.error` plus the answer a client can act on
  * (502 refused, 504 silent upstream) or a closed connection when a response was already under
  * way, so a truncated body never looks complete (DESIGN.md invariant 4).
