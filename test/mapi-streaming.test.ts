@@ -11,10 +11,10 @@ import type http from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MapiFacts } from '../src/protocols/mapihttp-observation.js';
-import { clock, delay, header, startRequest, type TimedChunk } from './helpers/client.js';
+import { clock, delay, header, startRequest } from './helpers/client.js';
 import { MODES, startProxyFor, type Mode, type ModeProxy } from './helpers/proxy.js';
 import { readBody, startServer } from './helpers/servers.js';
-import { arrivalTimes, type Write, RELAY_BOUND_MS } from './helpers/timing.js';
+import { assertEachPieceWithinBound, type Write, RELAY_BOUND_MS } from './helpers/timing.js';
 
 const EMSMDB = '/mapi/emsmdb/?MailboxId=x@example.com';
 const REQUEST_ID = 'E2EA6C1C-E61B-49E9-9CFB-38184F907552:7';
@@ -36,21 +36,6 @@ interface Step {
   bytes: Buffer;
 }
 
-
-function assertEachPieceWithinBound(writes: Write[], chunks: TimedChunk[], who: string): Array<number | undefined> {
-  const arrivals = arrivalTimes(writes, chunks);
-  writes.forEach((write, i) => {
-    const at = arrivals[i];
-    assert.ok(at !== undefined, `${who}: piece ${i} (${JSON.stringify(write.bytes.subarray(0, 12).toString('latin1'))}) never arrived`);
-    const latency = at - write.at;
-    assert.ok(
-      latency < RELAY_BOUND_MS,
-      `${who}: piece ${i} (${JSON.stringify(write.bytes.subarray(0, 12).toString('latin1'))}) arrived ${latency.toFixed(1)} ms after it was written (bound ${RELAY_BOUND_MS} ms); ` +
-        `pieces arrived at +${arrivals.map((a) => (a === undefined ? '∞' : (a - writes[0]!.at).toFixed(0))).join(', +')} ms`,
-    );
-  });
-  return arrivals;
-}
 
 interface Seen {
   method?: string;

@@ -11,24 +11,10 @@ import assert from 'node:assert/strict';
 import { clock, delay, header, request, startRequest, type TimedChunk } from './helpers/client.js';
 import { MODES, startProxyFor } from './helpers/proxy.js';
 import { readBody, startServer } from './helpers/servers.js';
-import { arrivalTimes, type Write, RELAY_BOUND_MS } from './helpers/timing.js';
+import { assertEachPieceWithinBound, type Write, RELAY_BOUND_MS } from './helpers/timing.js';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
-
-function assertEachPieceWithinBound(writes: Write[], chunks: TimedChunk[], who: string): void {
-  const arrivals = arrivalTimes(writes, chunks);
-  writes.forEach((write, i) => {
-    const at = arrivals[i];
-    assert.ok(at !== undefined, `${who}: piece ${i} (${JSON.stringify(write.bytes.subarray(0, 12).toString('latin1'))}) never arrived`);
-    const latency = at - write.at;
-    assert.ok(
-      latency < RELAY_BOUND_MS,
-      `${who}: piece ${i} arrived ${latency.toFixed(1)} ms after it was written (bound ${RELAY_BOUND_MS} ms); ` +
-        `pieces arrived at +${arrivals.map((a) => (a === undefined ? '∞' : (a - writes[0]!.at).toFixed(0))).join(', +')} ms`,
-    );
-  });
-}
 
 for (const mode of MODES) {
   describe(`streaming, ${mode} mode`, () => {
