@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   ERR_BAD_OPTION: 'an option has a value the proxy cannot use',
   ERR_ADDRESS_IN_USE: 'the listen address is taken by another program',
   ERR_LISTEN_FAILED: 'the proxy could not open its listening socket',
+  ERR_BAD_RULES: 'a rule file has issues (each is printed as file:line:col)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -48,7 +48,7 @@ export interface ActionSpec {
   phase(arg: unknown): { phase: ActionPhase; toResponse?: string };
 }
 
-export const RULE_KEYS = ['id', 'description', 'match', 'actions', 'chance', 'times', 'skip', 'priority', 'enabled'] as const;
+export const RULE_KEYS = ['id', 'description', 'match', 'actions', 'chance', 'times', 'skip', 'every', 'priority', 'enabled'] as const;
 
 /** How a value reads in a message: strings quoted, maps and lists by kind. */
 export function shown(field: Field): string {

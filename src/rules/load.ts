@@ -27,6 +27,8 @@ export interface RuleDefinition {
   chance?: number;
   times?: number;
   skip?: number;
+  /** Fire on every Nth matching exchange (after skip). */
+  every?: number;
   /** 0 unless written. */
   priority: number;
   /** true unless written. */
@@ -240,6 +242,7 @@ function validateRule(file: string, item: Field, walker: Walker, place: Partial<
     ...(value<number>('chance') !== undefined && { chance: value<number>('chance') }),
     ...(value<number>('times') !== undefined && { times: value<number>('times') }),
     ...(value<number>('skip') !== undefined && { skip: value<number>('skip') }),
+    ...(value<number>('every') !== undefined && { every: value<number>('every') }),
     priority: value<number>('priority') ?? 0,
     enabled: value<boolean>('enabled') ?? true,
   };

@@ -30,6 +30,8 @@ export const RULE_SCALARS: Readonly<Record<string, (field: Field) => void>> = Ob
   },
   times: (f) => void integer(f, 'times', 1, Number.MAX_SAFE_INTEGER, 'times: 10'),
   skip: (f) => void integer(f, 'skip', 0, Number.MAX_SAFE_INTEGER, 'skip: 3'),
+  // Fires on every Nth matching exchange (the 10th, 20th …): "lose the session every tenth request".
+  every: (f) => void integer(f, 'every', 1, Number.MAX_SAFE_INTEGER, 'every: 10'),
   priority: (f) => void integer(f, 'priority', -1_000_000, 1_000_000, 'priority: 10'),
   enabled: (f) => {
     if (typeof f.value !== 'boolean') f.report(`enabled must be true or false (got ${shown(f)}); write enabled: false to turn the rule off`);
