@@ -9,17 +9,31 @@ import { durationOf, type Exchange } from './core/exchange.js';
 import { originUrl } from './core/origin.js';
 import { ProgramError } from './errors.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
+import { compileRules, EMPTY_RULES, type RuleSet } from './rules/compile.js';
+import { randomSeed } from './rules/random.js';
+import { RuleStore } from './rules/store.js';
 
 export interface App {
   proxy: ProxyServer;
   address: { host: string; port: number };
   /** `http://host:port` of the listening socket. */
   url: string;
+  /** The live rule set, when --rules was given (reload() for SIGHUP). */
+  rules?: RuleStore<RuleSet>;
+  /** The seed behind every `chance` decision of this run. */
+  seed: number;
   close(graceMs?: number): Promise<void>;
 }
 
 export async function startApp(config: ProxyConfig, logger: Logger): Promise<App> {
+  const seed = config.seed ?? randomSeed();
+  const rules = config.rules === undefined || config.rules.length === 0 ? undefined : await RuleStore.open<RuleSet>({
+    paths: config.rules,
+    compile: (defs, previous) => compileRules(defs, { seed }, previous),
+    logger,
+  });
   const proxy = createProxyServer({
+    rules: rules === undefined ? () => EMPTY_RULES : () => rules.current,
     target: config.target,
     keepHost: config.keepHost,
     forwarded: config.forwarded,
@@ -32,12 +46,15 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   try {
     address = await proxy.listen(config.listen.host, config.listen.port);
   } catch (err) {
+    rules?.close();
     throw listenError(err as NodeJS.ErrnoException, config.listen.host, config.listen.port);
   }
   const host = address.address;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   const mode = config.target ? 'reverse' : 'forward';
-  logger.info({ url, address: host, port: address.port, mode, target: config.target ? originUrl(config.target) : undefined }, 'listening');
+  // The seed is logged so a run's chance decisions can be replayed with --seed.
+  logger.info({ url, address: host, port: address.port, mode, target: config.target ? originUrl(config.target) : undefined, ...(rules !== undefined && { rules: rules.current.size, seed }) }, 'listening');
+  for (const rule of rules?.current.all ?? []) logger.debug({ rule: rule.id, explain: rule.explain() }, 'rule');
   if (!isLoopback(host)) {
     logger.warn({ address: host }, 'listening beyond loopback: other machines can send traffic through this proxy');
   }
@@ -47,7 +64,12 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     proxy,
     address: { host, port: address.port },
     url,
-    close: (graceMs = config.graceMs) => proxy.close(graceMs),
+    ...(rules !== undefined && { rules }),
+    seed,
+    close: (graceMs = config.graceMs) => {
+      rules?.close();
+      return proxy.close(graceMs);
+    },
   };
 }
 
@@ -65,6 +87,7 @@ function logExchange(logger: Logger, x: Exchange): void {
       down: x.bytes.response,
       err: x.error?.code,
       proto: x.protocol?.summary,
+      rules: x.rules?.filter((r) => r.outcome !== 'passed').map((r) => (r.outcome === 'applied' ? r.id : `${r.id} (skipped)`)),
     },
     'exchange',
   );

@@ -6,7 +6,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
-import { DEFAULTS, parseListen, parseTarget, type ProxyConfig } from './config.js';
+import { DEFAULTS, parseListen, parseSeed, parseTarget, type ProxyConfig } from './config.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 
@@ -14,7 +14,10 @@ const EXAMPLES = `Examples:
   ./proxy start                                   forward proxy on 127.0.0.1:8080
                                                   (curl -x http://127.0.0.1:8080 http://example.test/)
   ./proxy start --target http://127.0.0.1:8081    stand in for one server (point clients at the proxy)
-  ./proxy start --listen 127.0.0.1:0              pick a free port (the log says which)`;
+  ./proxy start --listen 127.0.0.1:0              pick a free port (the log says which)
+  ./proxy start --rules rules/mapi-context-lost.yaml --seed 42
+                                                  apply a shipped scenario, with replayable chance
+  ./proxy rules list                              the shipped scenarios`;
 
 function startOptions(y: Argv) {
   return y
@@ -26,6 +29,8 @@ function startOptions(y: Argv) {
     .option('forwarded', { type: 'boolean', default: false, describe: 'add X-Forwarded-For, -Proto and -Host to forwarded requests' })
     .option('grace', { type: 'number', default: DEFAULTS.graceSeconds, describe: 'seconds SIGINT/SIGTERM waits for exchanges in flight', requiresArg: true })
     .option('log-level', { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'pino log level; JSON on a pipe, readable on a terminal' })
+    .option('rules', { type: 'string', array: true, describe: 'rule files or folders (YAML or JSON); reloaded within 1 s of a save, and on SIGHUP', requiresArg: true })
+    .option('seed', { type: 'string', describe: 'seed for chance and jitter, to replay the same decisions (a random one is logged when absent)', requiresArg: true })
     .epilogue(EXAMPLES);
 }
 
@@ -46,6 +51,8 @@ function toConfig(args: StartArgs): ProxyConfig {
     upstreamTimeoutMs: seconds('upstream-timeout', args['upstream-timeout'], 0.001) * 1000,
     graceMs: seconds('grace', args.grace, 0) * 1000,
     logLevel: args['log-level'],
+    ...(args.rules !== undefined && { rules: args.rules }),
+    ...(args.seed !== undefined && { seed: parseSeed(args.seed) }),
   };
 }
 
@@ -70,6 +77,11 @@ async function start(args: StartArgs): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // SIGHUP reloads the rules (the store logs the outcome); without rules it is only noted.
+  process.on('SIGHUP', () => {
+    if (app.rules === undefined) logger.info('SIGHUP: no --rules to reload');
+    else app.rules.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'rule reload failed'));
+  });
 }
 
 function fail(message: string): never {
@@ -165,9 +177,13 @@ function rulesCommands(y: Argv) {
       (c) => c.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'rule files (.yaml, .yml, .json) or folders of them' }),
       async (args) => {
         const { loadRuleFiles, formatIssue } = await import('./rules/load.js');
+        const { compileRules } = await import('./rules/compile.js');
         const result = await loadRuleFiles(args.paths);
         for (const issue of result.issues) console.error(formatIssue(issue));
-        for (const rule of result.rules) console.log(`${rule.file}:${rule.line}: ${rule.id}${rule.description ? ` — ${rule.description}` : ''}${rule.enabled ? '' : ' (disabled)'}`);
+        // Each valid rule as the engine will run it: its explain(), the words the record uses.
+        for (const rule of compileRules(result.rules, { seed: 0 }).all) {
+          console.log(`${rule.file}:${rule.line}: ${rule.id}${rule.description ? ` — ${rule.description}` : ''}\n    ${rule.explain()}`);
+        }
         const summary = `${result.rules.length} rules in ${result.files.length} files, ${result.issues.length} issues`;
         if (result.issues.length > 0) {
           console.error(summary);
@@ -176,7 +192,17 @@ function rulesCommands(y: Argv) {
         console.log(summary);
       },
     )
-    .demandCommand(1, 'name a rules command: check');
+    .command(
+      'list',
+      'the shipped scenarios in rules/: what each simulates and the spec section it exercises',
+      (c) => c,
+      async () => {
+        const { listScenarios, formatScenarioList } = await import('./rules/scenarios.js');
+        console.log(formatScenarioList(await listScenarios()));
+        console.log('\nRun one: ./proxy start --rules rules/<name>.yaml   (or --rules rules/ for all of them)');
+      },
+    )
+    .demandCommand(1, 'name a rules command: check or list');
 }
 
 async function demo(args: { verbose: boolean }): Promise<void> {
@@ -205,7 +231,7 @@ await yargs(hideBin(process.argv))
   .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args).catch(report))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
   .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
-  .command('rules', 'rule files: check', rulesCommands)
+  .command('rules', 'rule files: check, list', rulesCommands)
   .demandCommand(1, 'name a command, e.g. ./proxy start')
   .strict()
   .recommendCommands()

@@ -26,6 +26,10 @@ export interface ProxyConfig {
   /** How long SIGINT/SIGTERM waits for exchanges in flight before closing them. */
   graceMs: number;
   logLevel: LogLevel;
+  /** Rule files or folders (`--rules`), hot-reloaded; none by default. */
+  rules?: string[];
+  /** Seed of every `chance` and jitter decision (`--seed`); a random one, logged, when unset. */
+  seed?: number;
 }
 
 export const DEFAULTS = {
@@ -84,4 +88,13 @@ export function parseTarget(text: string): Origin {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** `--seed N`: a whole number from 0 to 2^32 - 1, so a logged seed can be passed back as is. */
+export function parseSeed(value: unknown): number {
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new ProgramError('ERR_BAD_OPTION', `--seed ${String(value)} is not a whole number from 0 to 4294967295`, 'pass the seed a previous run logged, e.g. --seed 42');
+  }
+  return n;
 }

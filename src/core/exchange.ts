@@ -51,8 +51,8 @@ export interface ResponseHead {
   statusMessage: string;
   httpVersion: string;
   rawHeaders: RawHeaders;
-  /** `upstream` when relayed, `proxy` when the proxy answered itself (errors, refusals). */
-  source: 'upstream' | 'proxy';
+  /** `upstream` when relayed, `proxy` when the proxy answered itself (errors), `rule` when a rule did (reject, respond). */
+  source: 'upstream' | 'proxy' | 'rule';
 }
 
 export interface ByteCounts {
@@ -99,6 +99,32 @@ export interface ProtocolRecord {
   problems: string[];
 }
 
+/** One change a rule action made: what it touched, the text before and after. */
+export interface RuleChange {
+  action: string;
+  /** `X-ClientApplication`, `request body: method`, `status`, `response body: server version` … */
+  target: string;
+  before?: string;
+  after?: string;
+}
+
+/** What the record keeps of one rule that matched an exchange (src/rules/engine.ts). */
+export interface RuleRecord {
+  id: string;
+  /** The rule's explain(), the same words `rules check` prints. */
+  explain: string;
+  /** Where it was decided. */
+  stage: 'request-head' | 'request-body' | 'response-head' | 'response-body';
+  /**
+   * `applied`: its actions ran (see `changes`); `passed`: it matched but `skip`, `every`,
+   * `chance` or `times` let the exchange through; `skipped`: it matched but could not run
+   * (`reason` says why, e.g. a body over the buffer cap).
+   */
+  outcome: 'applied' | 'passed' | 'skipped';
+  reason?: string;
+  changes: RuleChange[];
+}
+
 export interface ClientInfo {
   address: string;
   port: number;
@@ -121,6 +147,8 @@ export interface Exchange {
   protocol?: ProtocolRecord;
   bytes: ByteCounts;
   timings: Timings;
+  /** Rules that matched, in the order they were met: applied (with their changes), passed or skipped. */
+  rules?: RuleRecord[];
   /** How a tunnel or upgraded connection ended (`client-closed`, `upstream-closed`, `error`). */
   ended?: string;
   error?: TrafficError;

@@ -4,14 +4,22 @@
  *   1 open      Exchange record, event 'started'; destination from the request-target
  *               (forward) or --target (reverse)
  *   2 observe   the protocol observer that claims the head, if any (src/protocols/)
- *   4 read      request body bytes go to the observer as they pass (FPSE: first line only)
+ *   3 plan      rules that could match this host and protocol (none: steps 4-9 stream as is)
+ *   4 read      request body bytes go to the observer as they pass (FPSE: first line only);
+ *               held until the first line is in when an undecided rule reads it
+ *   5 decide    request-side actions edit a draft of the request; a final action (reject,
+ *               respond, close, reset, hang) ends the exchange here
  *   6 forward   head rebuilt from raw headers; body streamed through upstream.ts on the
  *               client connection's own upstream connection
- *   7 observe   response head, then body chunks as they pass (MAPI/HTTP meta-tags)
+ *   7 observe   response head, then body chunks as they pass (MAPI/HTTP meta-tags); an FPSE
+ *               packet is collected (capped) when a rule reads or rewrites it
+ *   8 decide    response-side actions edit a draft of the response
  *   9 write     1xx relayed; response head written from raw headers; body streamed
  *  10 close     timings, error-as-data, verdicts (negotiation.ts), event 'finished'
  *
- * (Steps 3, 5 and 8, plan and decide, belong to the rules engine, still to come.)
+ * Under rules, the observer sees the request as forwarded and the response as delivered, so the
+ * verdicts judge the negotiation the client took part in; the record keeps both sides of every
+ * change (`forwarded`, `upstreamResponse`, `rules[].changes`).
  * Failures never throw: they become `exchange.error` plus the answer a client can act on
  * (502 refused, 504 silent upstream) or a closed connection when a response was already under
  * way, so a truncated body never looks complete (DESIGN.md invariant 4).
@@ -22,15 +30,23 @@ import type { Logger } from 'pino';
 import { createExchange, failExchange, now, type Exchange, type Phase } from '../core/exchange.js';
 import type { Negotiations } from '../protocols/negotiation.js';
 import { observeRequest, type Observation } from '../protocols/observer.js';
+import { FPSE_PACKET_CAP } from '../protocols/fpse-packet.js';
+import { FPSE_FIRST_LINE_CAP } from '../protocols/fpse-request.js';
 import type { ExchangeEvents } from '../core/exchange-events.js';
 import type { Origin } from '../core/origin.js';
-import { getHeader, toPairs } from '../core/raw-headers.js';
+import { getHeader, toPairs, type RawHeaders } from '../core/raw-headers.js';
+import type { RequestDraft, ResponseDraft } from '../rules/actions.js';
+import type { RuleSet } from '../rules/compile.js';
+import { RuleRun } from '../rules/engine.js';
+import { addFirstLine, addResponseBody, addResponseHead, requestFacts } from '../rules/facts.js';
+import { collectBody, holdFirstLine, type Held } from './body-hold.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
 import { planForward } from './forward-head.js';
 import { stripHopByHop, wantsKeepAlive } from './hop-by-hop.js';
 import { requestHeadOf } from './request-head.js';
 import { sendAnswer, type ProxyAnswer } from './respond.js';
+import { Throttle } from './throttle.js';
 import { openUpstreamRequest } from './upstream.js';
 
 export interface PipelineContext {
@@ -45,6 +61,8 @@ export interface PipelineContext {
   closing(): boolean;
   /** Protocol verdicts across exchanges (per conversation). */
   negotiations: Negotiations;
+  /** The rules in force now; read once per exchange, so a reload never changes one in flight. */
+  rules(): RuleSet;
 }
 
 /** What the connection layer may need to know about an exchange in flight on a socket. */
@@ -57,12 +75,36 @@ export function handleHttpExchange(ctx: PipelineContext, conn: ClientConnection,
   new HttpExchange(ctx, conn, req, res).start();
 }
 
+interface Destination {
+  origin: Origin;
+  path: string;
+}
+
+/** What the response path needs to know from the request side when rules are in play. */
+interface ForwardOptions {
+  /** Body bytes already read (the held first line, maybe rewritten), sent before the rest. */
+  prefix?: Buffer;
+  /** The request body ended within the prefix. */
+  ended?: boolean;
+  /** Bytes per second for the request body (throttle). */
+  throttle?: number;
+}
+
 class HttpExchange implements InFlight {
   private readonly exchange: Exchange;
   private proxyReq: ClientRequest | undefined;
   private proxyRes: IncomingMessage | undefined;
   /** The protocol observer that claimed this exchange, if any (steps 2, 4 and 7). */
   private observation: Observation | undefined;
+  /** The rules of this exchange, when any could match (steps 3, 5 and 8). */
+  private run: RuleRun | undefined;
+  /** The client version as forwarded, for FPSE's Min(client, server) on the response side. */
+  private forwardedDraft: RequestDraft | undefined;
+  /** A pending delay action, cleared if the exchange ends first. */
+  private timer: NodeJS.Timeout | undefined;
+  private throttles: Throttle[] = [];
+  /** A rule ended the exchange on purpose (close, reset, hang): not a client abort. */
+  private endedByRule = false;
   /** The proxy answered (or gave up on) the client itself; upstream events no longer matter. */
   private settled = false;
   private finished = false;
@@ -98,7 +140,82 @@ class HttpExchange implements InFlight {
       return;
     }
     const rawHeaders = planForward(exchange, dest, ctx);
-    this.observation = observeRequest({ method: exchange.request.method, path: dest.path, rawHeaders: req.rawHeaders });
+    const rules = ctx.rules();
+    const run = rules.size === 0 ? undefined : RuleRun.of(rules, requestFacts({ method: exchange.request.method, host: dest.origin.hostname, path: dest.path, client: conn.info.address, rawHeaders: req.rawHeaders }));
+    if (run === undefined) {
+      this.observe(dest.path, req.rawHeaders);
+      this.forward(dest, rawHeaders);
+      return;
+    }
+    this.run = run;
+    // Nothing moves until the request-side rules have run (a delay must not lose body bytes).
+    req.pause();
+    if (!run.waitsForRequestBody()) return this.decideRequest(dest, rawHeaders, undefined);
+    // The FPSE method and client version are in the body's first line (MS-FPSE 2.2.2). A client
+    // that sent `Expect: 100-continue` waits for a 100 before sending it; the proxy gives that
+    // 100 itself and drops Expect from the forwarded head, so the upstream does not send one more.
+    let forwardHeaders = rawHeaders;
+    if (getHeader(rawHeaders, 'expect') !== undefined && req.httpVersion !== '1.0') {
+      res.writeContinue();
+      forwardHeaders = withoutHeader(rawHeaders, 'expect');
+      exchange.forwarded = { path: dest.path, rawHeaders: forwardHeaders };
+    }
+    holdFirstLine(req, FPSE_FIRST_LINE_CAP, (held) => this.decideRequest(dest, forwardHeaders, held));
+  }
+
+  clientRequestFailed(err: NodeJS.ErrnoException, answer: ProxyAnswer): void {
+    failExchange(this.exchange, { code: err.code ?? 'EPROTO', message: err.message, phase: 'request-body' });
+    this.abortUpstream();
+    // The parser cannot find the next request after a broken body: this connection is done.
+    this.res.shouldKeepAlive = false;
+    if (!this.res.headersSent) this.answer(answer, 'request-body');
+    else this.res.destroy();
+    this.settled = true;
+  }
+
+  /** Creates the observer from the head as forwarded; under rules, after request-side edits. */
+  private observe(path: string, rawHeaders: RawHeaders): void {
+    this.observation = observeRequest({ method: this.exchange.request.method, path, rawHeaders });
+  }
+
+  /** Step 5: request-side rules on a draft, then forward it, answer, or end the connection. */
+  private decideRequest(dest: Destination, rawHeaders: RawHeaders, held: Held | undefined): void {
+    if (this.settled || this.finished) return;
+    const run = this.run!;
+    const line = held?.lineLength === undefined ? undefined : held.bytes.subarray(0, held.lineLength);
+    if (held !== undefined) addFirstLine(run.facts, line);
+    const draft: RequestDraft = { facts: run.facts, rawHeaders, clientVersion: run.facts.clientVersion, delayMs: 0, throttle: {} };
+    if (line !== undefined) draft.firstLine = line;
+    run.applyRequest(draft, held === undefined ? 'request-head' : 'request-body');
+    this.forwardedDraft = draft;
+
+    let prefix = held?.bytes;
+    if (held !== undefined && line !== undefined && draft.firstLine !== line) {
+      // Only the first line changed: the rest of the body (a `put document` tail) follows as is.
+      prefix = Buffer.concat([draft.firstLine!, held.bytes.subarray(line.length)]);
+      draft.rawHeaders = adjustContentLength(draft.rawHeaders, draft.firstLine!.length - line.length);
+    }
+    if (draft.rawHeaders !== rawHeaders) this.exchange.forwarded = { path: dest.path, rawHeaders: draft.rawHeaders };
+    const ended = held?.ended ?? false;
+    if (draft.end !== undefined) return this.endByRule(draft, dest.path, prefix, ended);
+    this.after(draft.delayMs, () => {
+      this.observe(dest.path, draft.rawHeaders);
+      this.observeRequestBytes(prefix, ended);
+      this.forward(dest, draft.rawHeaders, { ...(prefix && { prefix }), ended, ...(draft.throttle.request !== undefined && { throttle: draft.throttle.request }) });
+    });
+  }
+
+  /** Bytes read before the observer existed (the held first line) reach it now, as forwarded. */
+  private observeRequestBytes(prefix: Buffer | undefined, ended: boolean): void {
+    const observation = this.observation;
+    if (observation === undefined) return;
+    if (prefix !== undefined && prefix.length > 0 && observation.wantsRequestBody()) observation.requestBody(prefix);
+    if (ended) observation.requestEnd();
+  }
+
+  /** Step 6: the upstream request on the client connection's own upstream connection. */
+  private forward(dest: Destination, rawHeaders: RawHeaders, options?: ForwardOptions): void {
+    const { ctx, conn, req, exchange } = this;
     const proxyReq = openUpstreamRequest({
       origin: dest.origin,
       method: exchange.request.method,
@@ -113,18 +230,59 @@ class HttpExchange implements InFlight {
     proxyReq.on('information', (info: { statusCode: number; rawHeaders: string[] }) => this.relayInformational(info));
     // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
     proxyReq.setTimeout(ctx.upstreamTimeoutMs, () => this.onUpstreamTimeout());
+    if (options?.prefix !== undefined && options.prefix.length > 0) proxyReq.write(options.prefix);
+    if (options?.ended === true) {
+      proxyReq.end();
+      return;
+    }
     // The body streams as it arrives, with backpressure both ways.
-    req.pipe(proxyReq);
+    if (options?.throttle === undefined) req.pipe(proxyReq);
+    else req.pipe(this.throttle(options.throttle)).pipe(proxyReq);
   }
 
-  clientRequestFailed(err: NodeJS.ErrnoException, answer: ProxyAnswer): void {
-    failExchange(this.exchange, { code: err.code ?? 'EPROTO', message: err.message, phase: 'request-body' });
-    this.abortUpstream();
-    // The parser cannot find the next request after a broken body: this connection is done.
-    this.res.shouldKeepAlive = false;
-    if (!this.res.headersSent) this.answer(answer, 'request-body');
-    else this.res.destroy();
+  /** A final action: answer in the protocol's own terms, or end the connection as asked. */
+  private endByRule(draft: RequestDraft, path: string, prefix: Buffer | undefined, ended: boolean): void {
+    const { req, res, exchange } = this;
+    const end = draft.end!;
     this.settled = true;
+    this.endedByRule = true;
+    if (end.kind === 'close') return void req.socket.destroy();
+    if (end.kind === 'reset') return void req.socket.resetAndDestroy();
+    // The rest of the request body is read and dropped, so the client is never stuck sending.
+    req.resume();
+    // hang: never answered; the client's own timeout (or the proxy's shutdown) ends it.
+    if (end.kind !== 'answer') return;
+
+    this.observe(path, draft.rawHeaders);
+    this.observeRequestBytes(prefix, ended);
+    const { answer } = end;
+    const response: ResponseDraft = {
+      facts: draft.facts,
+      clientVersion: draft.clientVersion,
+      status: answer.status,
+      statusMessage: answer.statusMessage,
+      rawHeaders: answer.rawHeaders,
+      body: answer.body,
+      // A request-side delay still holds the answer back: a slow refusal is a refusal.
+      delayMs: draft.delayMs,
+    };
+    addResponseHead(draft.facts, answer.status, answer.rawHeaders);
+    this.run!.applyResponse(response, 'response-head');
+    this.after(response.delayMs, () => {
+      if (this.ctx.closing()) res.shouldKeepAlive = false;
+      exchange.timings.responseHead = now();
+      const body = response.body ?? Buffer.alloc(0);
+      const rawHeaders = setContentLength(response.rawHeaders, body.length);
+      exchange.response = { statusCode: response.status, statusMessage: response.statusMessage, httpVersion: '1.1', rawHeaders, source: 'rule' };
+      exchange.bytes.response = body.length;
+      res.writeHead(response.status, response.statusMessage, rawHeaders);
+      this.observation?.responseHead(response.status, rawHeaders);
+      if (this.observation?.wantsResponseBody()) this.observation.responseBody(body);
+      if (response.throttle === undefined) return void res.end(body);
+      const throttle = this.throttle(response.throttle);
+      throttle.pipe(res);
+      throttle.end(body);
+    });
   }
 
   private onUpstreamSocket(proxyReq: ClientRequest, socket: Socket): void {
@@ -157,40 +315,11 @@ class HttpExchange implements InFlight {
     const statusCode = proxyRes.statusCode ?? 502;
     const statusMessage = proxyRes.statusMessage ?? '';
     const stripped = stripHopByHop(proxyRes.rawHeaders);
-    exchange.response = { statusCode, statusMessage, httpVersion: proxyRes.httpVersion, rawHeaders: stripped.headers, source: 'upstream' };
-    if (stripped.removed.length > 0) {
-      exchange.upstreamResponse = { ...exchange.response, rawHeaders: proxyRes.rawHeaders };
-    }
-
     this.decideKeepAlive(proxyRes);
     // A body delimited by the upstream closing its connection is relayed the same way instead of
     // being re-framed as chunked (RFC 9112 §6.3, rule 8).
     if (isCloseDelimited(proxyRes, this.req.method)) res.useChunkedEncodingByDefault = false;
-    try {
-      res.writeHead(statusCode, statusMessage, stripped.headers);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      failExchange(exchange, { code: e.code ?? 'BAD_UPSTREAM_HEAD', message: e.message, phase: 'response-head' });
-      proxyRes.destroy();
-      this.answer({ status: 502, code: e.code ?? 'BAD_UPSTREAM_HEAD', message: `the upstream ${exchange.url} sent a response head that cannot be relayed: ${e.message}` }, 'response-head');
-      return;
-    }
-    const observation = this.observation;
-    observation?.responseHead(statusCode, proxyRes.rawHeaders);
-    if (observation?.wantsResponseBody()) {
-      // The observer sees each chunk as it passes: no buffering, no delay (invariant 1).
-      proxyRes.on('data', (chunk: Buffer) => {
-        exchange.bytes.response += chunk.length;
-        observation.responseBody(chunk);
-      });
-    } else {
-      proxyRes.on('data', (chunk: Buffer) => (exchange.bytes.response += chunk.length));
-    }
-    proxyRes.pipe(res, { end: false });
-    proxyRes.once('end', () => {
-      if (proxyRes.rawTrailers.length > 0) res.addTrailers(toPairs(proxyRes.rawTrailers));
-      res.end();
-    });
+    proxyRes.on('data', (chunk: Buffer) => (exchange.bytes.response += chunk.length));
     proxyRes.once('close', () => {
       if (proxyRes.complete || this.settled) return;
       // Reset or closed mid-body: close the client's connection too, so it cannot mistake a
@@ -199,6 +328,99 @@ class HttpExchange implements InFlight {
       this.settled = true;
       res.destroy();
     });
+
+    const run = this.run;
+    const draft: ResponseDraft = { facts: run?.facts ?? NO_FACTS, clientVersion: this.forwardedDraft?.clientVersion, status: statusCode, statusMessage, rawHeaders: stripped.headers, delayMs: 0 };
+    if (run === undefined || run.ended) return this.deliver(proxyRes, draft, undefined, stripped.headers);
+    if (this.forwardedDraft?.throttle.response !== undefined) draft.throttle = this.forwardedDraft.throttle.response;
+    addResponseHead(run.facts, statusCode, proxyRes.rawHeaders);
+    if (!run.needsResponseBody()) {
+      run.applyResponse(draft, 'response-head');
+      return this.deliver(proxyRes, draft, undefined, stripped.headers);
+    }
+    // An FPSE packet is small HTML: collected (capped) so a rule can read or rewrite it.
+    collectBody(proxyRes, FPSE_PACKET_CAP, ({ bytes, complete }) => {
+      if (this.settled) return;
+      if (complete) draft.body = bytes;
+      else draft.bodyMissing = `the response body is over the ${FPSE_PACKET_CAP / 1024} KiB buffer cap, so it streamed unchanged`;
+      addResponseBody(run.facts, draft.body);
+      run.applyResponse(draft, 'response-body');
+      this.deliver(proxyRes, draft, complete ? undefined : bytes, stripped.headers);
+    });
+  }
+
+  /**
+   * Step 9: the response head as the draft has it, then the body: the draft's whole body when
+   * one was collected, else the upstream's bytes as they arrive (after `prefix`, when the
+   * collector stopped at its cap). `relayed` is the upstream's head less its hop-by-hop fields.
+   */
+  private deliver(proxyRes: IncomingMessage, draft: ResponseDraft, prefix: Buffer | undefined, relayed: RawHeaders): void {
+    if (draft.delayMs > 0) proxyRes.pause();
+    this.after(draft.delayMs, () => {
+      if (this.settled) return;
+      const { res, exchange } = this;
+      let rawHeaders = draft.rawHeaders;
+      if (draft.body !== undefined && getHeader(rawHeaders, 'content-length') !== undefined) rawHeaders = setContentLength(rawHeaders, draft.body.length);
+      try {
+        res.writeHead(draft.status, draft.statusMessage, rawHeaders);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        failExchange(exchange, { code: e.code ?? 'BAD_UPSTREAM_HEAD', message: e.message, phase: 'response-head' });
+        proxyRes.destroy();
+        this.answer({ status: 502, code: e.code ?? 'BAD_UPSTREAM_HEAD', message: `the upstream ${exchange.url} sent a response head that cannot be relayed: ${e.message}` }, 'response-head');
+        return;
+      }
+      const upstream = { statusCode: proxyRes.statusCode ?? 502, statusMessage: proxyRes.statusMessage ?? '', httpVersion: proxyRes.httpVersion, rawHeaders: proxyRes.rawHeaders, source: 'upstream' as const };
+      exchange.response = { ...upstream, statusCode: draft.status, statusMessage: draft.statusMessage, rawHeaders };
+      // What the upstream really sent, whenever the client got something else.
+      if (rawHeaders !== relayed || relayed.length !== proxyRes.rawHeaders.length || draft.status !== upstream.statusCode) exchange.upstreamResponse = upstream;
+      const observation = this.observation;
+      // Under rules the observer sees the head as delivered; without, exactly what arrived.
+      observation?.responseHead(draft.status, this.run === undefined ? proxyRes.rawHeaders : rawHeaders);
+      if (draft.body !== undefined) {
+        if (observation?.wantsResponseBody()) observation.responseBody(draft.body);
+        this.writeBody(draft.body, draft.throttle);
+        return;
+      }
+      if (prefix !== undefined) {
+        if (observation?.wantsResponseBody()) observation.responseBody(prefix);
+        res.write(prefix);
+      }
+      // The observer sees each chunk as it passes: no buffering, no delay (invariant 1).
+      if (observation?.wantsResponseBody()) proxyRes.on('data', (chunk: Buffer) => observation.responseBody(chunk));
+      const sink = draft.throttle === undefined ? res : this.throttle(draft.throttle);
+      if (sink !== res) sink.pipe(res, { end: false });
+      proxyRes.pipe(sink, { end: false });
+      proxyRes.once('end', () => {
+        if (proxyRes.rawTrailers.length > 0) res.addTrailers(toPairs(proxyRes.rawTrailers));
+        if (sink === res) return void res.end();
+        sink.once('end', () => res.end());
+        sink.end();
+      });
+    });
+  }
+
+  private writeBody(body: Buffer, throttle: number | undefined): void {
+    if (throttle === undefined) return void this.res.end(body);
+    const sink = this.throttle(throttle);
+    sink.pipe(this.res);
+    sink.end(body);
+  }
+
+  /** A throttle for one direction of this exchange, destroyed with it. */
+  private throttle(bytesPerSecond: number): Throttle {
+    const throttle = new Throttle(bytesPerSecond);
+    this.throttles.push(throttle);
+    return throttle;
+  }
+
+  /** Runs `step` now, or after a delay action's wait; the wait ends with the exchange. */
+  private after(ms: number, step: () => void): void {
+    if (ms <= 0) return step();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.finished) step();
+    }, ms);
   }
 
   /**
@@ -286,25 +508,69 @@ class HttpExchange implements InFlight {
     if (this.finished) return;
     this.finished = true;
     const { exchange, res, req } = this;
-    if (!res.writableFinished) {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const throttle of this.throttles) throttle.destroy();
+    if (!res.writableFinished && !this.endedByRule) {
       // The client went away first: nothing is left to deliver, so free the upstream at once.
       const phase: Phase = !req.complete ? 'request-body' : res.headersSent ? 'response-body' : 'response-head';
       failExchange(exchange, { code: 'CLIENT_ABORTED', message: 'the client closed the connection before the exchange was complete', phase });
-      this.abortUpstream();
     }
+    if (!res.writableFinished) this.abortUpstream();
     exchange.timings.end = now();
     if (this.observation) this.judge(this.observation);
+    if (this.run !== undefined && this.run.applied.length > 0) this.recordRules(this.run);
     this.conn.inFlight -= 1;
     this.conn.active.delete(this);
     this.ctx.events.emit('finished', exchange);
   }
+
+  /** The record lists every rule met; the log names the ones that acted or could not. */
+  private recordRules(run: RuleRun): void {
+    const { exchange, ctx } = this;
+    exchange.rules = run.applied;
+    for (const rule of run.applied) {
+      if (rule.outcome === 'applied') ctx.log.info({ xid: exchange.id, rule: rule.id, changes: rule.changes }, 'rule applied');
+      else if (rule.outcome === 'skipped') ctx.log.warn({ xid: exchange.id, rule: rule.id, reason: rule.reason }, 'rule skipped');
+    }
+  }
 }
+
+/** Facts of an exchange no rule looks at: the response draft still needs the field. */
+const NO_FACTS = Object.freeze({ method: '', host: '', path: '', client: '', requestHeaders: [], protocol: 'http' as const });
 
 /** RFC 9112 §6.3: no Content-Length, no Transfer-Encoding, and a status that has a body. */
 function isCloseDelimited(res: IncomingMessage, method: string | undefined): boolean {
   const status = res.statusCode ?? 0;
   if (method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) return false;
   return getHeader(res.rawHeaders, 'content-length') === undefined && getHeader(res.rawHeaders, 'transfer-encoding') === undefined;
+}
+
+/** A body edited by a rule keeps its framing honest: Content-Length follows the new length. */
+function adjustContentLength(raw: RawHeaders, delta: number): RawHeaders {
+  const current = getHeader(raw, 'content-length');
+  if (current === undefined || delta === 0) return raw;
+  return setContentLength(raw, Number(current) + delta);
+}
+
+/** Sets Content-Length in place of the old one (or appends it), keeping the other fields as they are. */
+function setContentLength(raw: RawHeaders, length: number): RawHeaders {
+  const out: RawHeaders = [];
+  let placed = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'content-length') out.push(raw[i]!, raw[i + 1]!);
+    else if (!placed) {
+      out.push(raw[i]!, String(length));
+      placed = true;
+    }
+  }
+  if (!placed && getHeader(raw, 'transfer-encoding') === undefined) out.push('Content-Length', String(length));
+  return out;
+}
+
+function withoutHeader(raw: RawHeaders, name: string): RawHeaders {
+  const out: RawHeaders = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== name) out.push(raw[i]!, raw[i + 1]!);
+  return out;
 }
 
 function originOf(url: string): string {

@@ -14,6 +14,7 @@ import { Negotiations } from '../protocols/negotiation.js';
 import type { Origin } from '../core/origin.js';
 import { ClientConnection } from './client-connection.js';
 import { handleConnect, type ConnectInterceptor } from './connect.js';
+import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
 import { writeRawAnswer, type ProxyAnswer } from './respond.js';
 import { handleUpgrade } from './upgrade.js';
@@ -28,6 +29,8 @@ export interface ProxyServerOptions {
   logger: Logger;
   /** The TLS-interception seam for CONNECT; tunnels bytes untouched when absent. */
   intercept?: ConnectInterceptor;
+  /** The rules in force now (hot-reloaded by the caller); none when absent. */
+  rules?: () => RuleSet;
 }
 
 export interface ProxyServer {
@@ -53,6 +56,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     forwarded: options.forwarded,
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     log,
+    rules: options.rules ?? (() => EMPTY_RULES),
   };
 
   const server = http.createServer({

@@ -45,28 +45,5 @@ export interface MatchFacts {
   responseHeaders?: RawHeaders;
 }
 
-/** One change an action made, for the record: what it touched, the text before and after. */
-export interface Change {
-  action: string;
-  /** `X-ClientApplication`, `request body: method line`, `status`, `response body: server version` … */
-  target: string;
-  before?: string;
-  after?: string;
-}
-
-/** What the record of an exchange keeps of one rule that matched it. */
-export interface AppliedRule {
-  id: string;
-  /** The rule's explain(), the same words `rules check` prints. */
-  explain: string;
-  /** Where it was decided. */
-  stage: Stage;
-  /**
-   * `applied`: its actions ran (see `changes`); `passed`: it matched but `skip`, `every`,
-   * `chance` or `times` let the exchange through; `skipped`: it matched but could not run
-   * (`reason` says why, e.g. a body over the buffer cap).
-   */
-  outcome: 'applied' | 'passed' | 'skipped';
-  reason?: string;
-  changes: Change[];
-}
+/** The record's shapes live in core (the Exchange carries them); rules fill them. */
+export type { RuleChange as Change, RuleRecord as AppliedRule } from '../core/exchange.js';

@@ -1,0 +1,363 @@
+/**
+ * Actions, compiled from validated `actions:` entries (DESIGN.md "Action syntax"), found by name
+ * in one table (STYLE.md habit 2). An action edits a draft, never a socket: the request draft
+ * before forwarding, the response draft before the head is written (STYLE.md habit 8). The
+ * pipeline (src/proxy/) then carries the drafts out: delays, throttles, answers and faults.
+ * An action that cannot run on this exchange returns the reason, and the record lists the
+ * rule as skipped with it.
+ */
+import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import { dirname, resolve } from 'node:path';
+import { getHeader, getHeaderValues, type RawHeaders } from '../core/raw-headers.js';
+import { parseVersion, type Version } from '../core/version.js';
+import { parseDuration, parseRate } from './field-checks.js';
+import type { RuleFacts } from './facts.js';
+import { fpseRejectAnswer, httpRejectAnswer, mapiRejectAnswer, parseFpseRejectStatus, type RuleAnswer } from './reject-answers.js';
+import { rewriteFpseClientVersion } from './rewrite-fpse-request.js';
+import { rewriteFpseServerVersion, rewriteVtiInfVersion } from './rewrite-fpse-response.js';
+import { rewriteProductToken } from './rewrite-product-token.js';
+import type { ActionSide, Change } from './rule.js';
+
+export type { RuleAnswer } from './reject-answers.js';
+
+/** How a final action ends the exchange. */
+export type RuleEnding = { kind: 'answer'; answer: RuleAnswer } | { kind: 'close' | 'reset' | 'hang' };
+
+export interface RequestDraft {
+  readonly facts: RuleFacts;
+  /** The head as it will be forwarded. */
+  rawHeaders: RawHeaders;
+  /** FPSE: the first line of the body (without its LF), when the rules held it. */
+  firstLine?: Buffer;
+  /** The client version the upstream will see (the client's own unless an action changed it). */
+  clientVersion: Version | null | undefined;
+  delayMs: number;
+  throttle: { request?: number; response?: number };
+  end?: RuleEnding;
+}
+
+export interface ResponseDraft {
+  readonly facts: RuleFacts;
+  /** The client version the upstream saw, for FPSE's Min(client, server) (MS-FPSE 1.7.1). */
+  readonly clientVersion: Version | null | undefined;
+  status: number;
+  statusMessage: string;
+  rawHeaders: RawHeaders;
+  /** The whole body, when the pipeline buffered it (FPSE packets, answers made by rules). */
+  body?: Buffer;
+  /** Why the body was not buffered, for actions that needed it. */
+  bodyMissing?: string;
+  delayMs: number;
+  throttle?: number;
+}
+
+/** Numbers for jitter, from the rule's own seeded stream. */
+export interface ActionContext {
+  random(): number;
+}
+
+/** Changes made, or the reason the action could not run here. */
+export type ActionOutcome = Change[] | string;
+
+export interface CompiledAction {
+  readonly name: string;
+  /** Ends the exchange (reject, respond, close, reset, hang). */
+  readonly final: boolean;
+  /** e.g. `reject client-too-old`, `delay 600ms ± 100ms before the response head`. */
+  readonly explain: string;
+  /** True when the response side needs the body buffered on this exchange (FPSE packets). */
+  needsResponseBody?(facts: RuleFacts): boolean;
+  request?(draft: RequestDraft, ctx: ActionContext): ActionOutcome;
+  response?(draft: ResponseDraft, ctx: ActionContext): ActionOutcome;
+}
+
+/** Where an action written without a side runs: the side its rule decides on. */
+type Compile = (arg: unknown, ruleSide: ActionSide, ruleFile: string) => CompiledAction;
+
+const NO_CHANGE: Change[] = [];
+
+// ---- versions -------------------------------------------------------------------------------
+
+function clientVersion(arg: unknown): CompiledAction {
+  const spec = String(arg);
+  const bare = bareVersion(spec);
+  return {
+    name: 'clientVersion',
+    final: false,
+    explain: `present the client as ${spec}`,
+    request(draft) {
+      const { protocol } = draft.facts;
+      if (protocol === 'mapihttp') {
+        const changes = replaceHeader(draft, 'clientVersion', 'X-ClientApplication', (old) => rewriteProductToken(old, spec, 'Outlook'));
+        draft.clientVersion = versionOf(getHeader(draft.rawHeaders, 'X-ClientApplication'));
+        return changes;
+      }
+      if (protocol !== 'fpse') return 'plain HTTP carries no client version';
+      if (draft.firstLine === undefined) return 'the request has no FPSE method line (only RPC POSTs carry the client version)';
+      const rewritten = rewriteFpseClientVersion(draft.firstLine, bare);
+      if ('problem' in rewritten) return rewritten.problem;
+      draft.firstLine = rewritten.line;
+      draft.clientVersion = versionOf(bare);
+      return [rewritten.change];
+    },
+  };
+}
+
+function serverVersion(arg: unknown): CompiledAction {
+  const { version: spec, only } = typeof arg === 'object' && arg !== null ? (arg as { version: string; only?: 'method-line' | 'server-list' }) : { version: String(arg), only: undefined };
+  const bare = bareVersion(spec);
+  return {
+    name: 'serverVersion',
+    final: false,
+    explain: `present the server as ${spec}${only === undefined ? '' : ` (${only} only)`}`,
+    needsResponseBody: (facts) => facts.protocol === 'fpse',
+    response(draft) {
+      const { protocol } = draft.facts;
+      if (protocol === 'mapihttp') {
+        // Header only: the body keeps streaming (DESIGN.md invariant 1).
+        return replaceHeader(draft, 'serverVersion', 'X-ServerApplication', (old) => rewriteProductToken(old, spec, 'Exchange'));
+      }
+      if (protocol !== 'fpse') return 'plain HTTP carries no server version';
+      if (draft.body === undefined) return draft.bodyMissing ?? 'the response body was not buffered';
+      const clientV = draft.clientVersion ?? undefined;
+      const vtiInf = draft.facts.fpseEndpoint === 'vti-inf';
+      // _vti_inf.html has no method line; its FPVersion is the server's build (MS-FPSE 2.2.1).
+      if (vtiInf && only === 'method-line') return NO_CHANGE;
+      const rewritten = vtiInf ? rewriteVtiInfVersion(draft.body, bare) : rewriteFpseServerVersion(draft.body, { version: bare, ...(only && { only }), ...(clientV && { clientVersion: clientV }) });
+      if ('problem' in rewritten) return rewritten.problem;
+      draft.body = rewritten.body;
+      const changes = [...rewritten.changes];
+      // SharePoint names its build in a header too (PROTOCOLS.md §2.7); a server of the new
+      // build would send the new one.
+      if (only !== 'method-line' && getHeader(draft.rawHeaders, 'MicrosoftSharePointTeamServices') !== undefined) {
+        changes.push(...replaceHeader(draft, 'serverVersion', 'MicrosoftSharePointTeamServices', () => bare));
+      }
+      return changes;
+    },
+  };
+}
+
+/** `Outlook/14.0.7268.5000` → `14.0.7268.5000`; FPSE versions carry no product. */
+function bareVersion(spec: string): string {
+  const slash = spec.indexOf('/');
+  return slash < 0 ? spec : spec.slice(slash + 1);
+}
+
+function versionOf(text: string | undefined): Version | null {
+  if (text === undefined) return null;
+  const parsed = parseVersion(text);
+  return parsed.ok ? parsed.version : null;
+}
+
+// ---- answers --------------------------------------------------------------------------------
+
+function reject(arg: unknown): CompiledAction {
+  const written = typeof arg === 'string' ? arg.trim() : String(arg);
+  return {
+    name: 'reject',
+    final: true,
+    explain: `reject with ${written}`,
+    request(draft) {
+      const { facts } = draft;
+      let answer: RuleAnswer;
+      if (facts.protocol === 'fpse') {
+        if (typeof arg === 'string' && written !== 'client-too-old' && !/^(0x[0-9a-f]+|-?\d+)$/i.test(written)) return `${written} is not an FPSE status`;
+        answer = fpseRejectAnswer(parseFpseRejectStatus(typeof arg === 'number' ? arg : written), {
+          ...(facts.fpseMethod !== undefined && { method: facts.fpseMethod }),
+        });
+      } else if (facts.protocol === 'mapihttp') {
+        if (written === 'client-too-old') return 'client-too-old is an FPSE refusal; this is a MAPI/HTTP exchange';
+        answer = mapiRejectAnswer(typeof arg === 'number' ? arg : written, { requestHeaders: facts.requestHeaders });
+      } else {
+        const status = typeof arg === 'number' ? arg : Number.NaN;
+        if (!(Number.isInteger(status) && status >= 400 && status <= 599)) return `${written} is not an HTTP status; this is a plain HTTP exchange`;
+        answer = httpRejectAnswer(status);
+      }
+      draft.end = { kind: 'answer', answer };
+      return [{ action: 'reject', target: 'response', after: answer.summary }];
+    },
+  };
+}
+
+interface RespondArg {
+  status?: number;
+  headers?: Record<string, string | number>;
+  body?: string;
+  file?: string;
+}
+
+function respond(arg: unknown, _side: ActionSide, ruleFile: string): CompiledAction {
+  const spec = arg as RespondArg;
+  const status = spec.status ?? 200;
+  let body: Buffer | string;
+  if (spec.file !== undefined) {
+    // Read once, when the rules are (re)loaded: traffic never waits on the disk.
+    const path = resolve(dirname(ruleFile), spec.file);
+    try {
+      body = readFileSync(path);
+    } catch (err) {
+      body = `respond file ${spec.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+  } else body = Buffer.from(spec.body ?? '', 'utf8');
+  return {
+    name: 'respond',
+    final: true,
+    explain: `respond ${status}${spec.file === undefined ? '' : ` with ${spec.file}`}`,
+    request(draft) {
+      if (typeof body === 'string') return body;
+      const rawHeaders: RawHeaders = [];
+      for (const [name, value] of Object.entries(spec.headers ?? {})) rawHeaders.push(name, String(value));
+      if (getHeader(rawHeaders, 'Content-Length') === undefined) rawHeaders.push('Content-Length', String(body.length));
+      const answer: RuleAnswer = { status, statusMessage: STATUS_CODES[status] ?? '', rawHeaders, body, summary: `HTTP ${status}, ${body.length} bytes` };
+      draft.end = { kind: 'answer', answer };
+      return [{ action: 'respond', target: 'response', after: answer.summary }];
+    },
+  };
+}
+
+function ending(kind: 'close' | 'reset' | 'hang', explain: string): Compile {
+  return () => ({
+    name: kind,
+    final: true,
+    explain,
+    request(draft) {
+      draft.end = { kind };
+      return [{ action: kind, target: 'connection', after: explain }];
+    },
+  });
+}
+
+// ---- heads ----------------------------------------------------------------------------------
+
+function status(arg: unknown): CompiledAction {
+  const code = Number(arg);
+  return {
+    name: 'status',
+    final: false,
+    explain: `answer with status ${code}`,
+    response(draft) {
+      const before = `${draft.status} ${draft.statusMessage}`;
+      draft.status = code;
+      draft.statusMessage = STATUS_CODES[code] ?? '';
+      return [{ action: 'status', target: 'status', before, after: `${code} ${draft.statusMessage}` }];
+    },
+  };
+}
+
+interface HeaderArg {
+  name: string;
+  value?: string | number;
+  on?: ActionSide;
+}
+
+function setHeader(arg: unknown, ruleSide: ActionSide): CompiledAction {
+  const { name, value, on = ruleSide } = arg as HeaderArg;
+  const text = String(value);
+  const edit = (draft: { rawHeaders: RawHeaders }): Change[] => replaceHeader(draft, 'setHeader', name, () => text);
+  return { name: 'setHeader', final: false, explain: `set ${on} header ${name}: ${text}`, [on]: edit };
+}
+
+function removeHeader(arg: unknown, ruleSide: ActionSide): CompiledAction {
+  const { name, on = ruleSide } = typeof arg === 'object' && arg !== null ? (arg as HeaderArg) : { name: String(arg) };
+  const edit = (draft: { rawHeaders: RawHeaders }): Change[] => {
+    const before = getHeaderValues(draft.rawHeaders, name);
+    if (before.length === 0) return NO_CHANGE;
+    draft.rawHeaders = withoutHeader(draft.rawHeaders, name);
+    return [{ action: 'removeHeader', target: name, before: before.join(', ') }];
+  };
+  return { name: 'removeHeader', final: false, explain: `remove ${on} header ${name}`, [on]: edit };
+}
+
+/**
+ * Replaces every value of `name` with one value (appended when absent), keeping its position and
+ * spelling; records the change when the text differs.
+ */
+function replaceHeader(draft: { rawHeaders: RawHeaders }, action: string, name: string, next: (old: string | undefined) => string): Change[] {
+  const lower = name.toLowerCase();
+  const raw = draft.rawHeaders;
+  const old = getHeaderValues(raw, name);
+  const before = old.length === 0 ? undefined : old.join(', ');
+  const after = next(old[0]);
+  if (before === after) return NO_CHANGE;
+  const out: RawHeaders = [];
+  let placed = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== lower) out.push(raw[i]!, raw[i + 1]!);
+    else if (!placed) {
+      out.push(raw[i]!, after);
+      placed = true;
+    }
+  }
+  if (!placed) out.push(name, after);
+  draft.rawHeaders = out;
+  return [{ action, target: name, ...(before !== undefined && { before }), after }];
+}
+
+function withoutHeader(raw: RawHeaders, name: string): RawHeaders {
+  const lower = name.toLowerCase();
+  const out: RawHeaders = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== lower) out.push(raw[i]!, raw[i + 1]!);
+  return out;
+}
+
+// ---- faults ---------------------------------------------------------------------------------
+
+interface DelayArg {
+  duration: string | number;
+  jitter?: string | number;
+  phase?: 'request-head' | 'response-head';
+}
+
+function delay(arg: unknown, ruleSide: ActionSide): CompiledAction {
+  const spec: DelayArg = typeof arg === 'object' && arg !== null ? (arg as DelayArg) : { duration: arg as string | number };
+  const base = parseDuration(spec.duration) as number;
+  const jitter = spec.jitter === undefined ? 0 : (parseDuration(spec.jitter) as number);
+  const side: ActionSide = spec.phase === 'request-head' ? 'request' : spec.phase === 'response-head' ? 'response' : ruleSide;
+  const where = side === 'request' ? 'before forwarding the request' : 'before the response head';
+  const edit = (draft: { delayMs: number }, ctx: ActionContext): Change[] => {
+    // Uniform in [base - jitter, base + jitter], from the rule's seeded stream.
+    const ms = Math.max(0, Math.round(base + (jitter === 0 ? 0 : (ctx.random() * 2 - 1) * jitter)));
+    draft.delayMs += ms;
+    return [{ action: 'delay', target: side === 'request' ? 'request-head' : 'response-head', after: `${ms} ms` }];
+  };
+  return { name: 'delay', final: false, explain: `delay ${String(spec.duration)}${jitter === 0 ? '' : ` ± ${String(spec.jitter)}`} ${where}`, [side]: edit };
+}
+
+function throttle(arg: unknown, ruleSide: ActionSide): CompiledAction {
+  const spec = typeof arg === 'object' && arg !== null ? (arg as { rate: string | number; direction?: 'request' | 'response' | 'both' }) : { rate: arg as string | number };
+  const rate = parseRate(spec.rate) as number;
+  // Unsaid, a request-side rule slows both directions; a rule decided on the response can
+  // only slow the response.
+  const direction = spec.direction ?? (ruleSide === 'request' ? 'both' : 'response');
+  const action: CompiledAction = { name: 'throttle', final: false, explain: `throttle ${direction === 'both' ? 'both directions' : `the ${direction}`} to ${String(spec.rate)}` };
+  const change = (target: string): Change[] => [{ action: 'throttle', target, after: `${rate} bytes/s` }];
+  if (direction !== 'response') {
+    action.request = (draft) => {
+      draft.throttle.request = Math.min(draft.throttle.request ?? Infinity, rate);
+      return change('request body');
+    };
+  }
+  if (direction !== 'request') {
+    action.response = (draft) => {
+      draft.throttle = Math.min(draft.throttle ?? Infinity, rate);
+      return change('response body');
+    };
+  }
+  return action;
+}
+
+export const ACTION_COMPILERS: Readonly<Record<string, Compile>> = Object.freeze({
+  clientVersion,
+  serverVersion,
+  reject,
+  respond,
+  status,
+  setHeader,
+  removeHeader,
+  delay,
+  throttle,
+  close: ending('close', 'close the connection without an answer'),
+  reset: ending('reset', 'reset the connection (TCP RST)'),
+  hang: ending('hang', 'never answer'),
+});

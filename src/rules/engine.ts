@@ -1,0 +1,170 @@
+/**
+ * The rules of one exchange (DESIGN.md "One exchange", steps 3, 5 and 8). A rule is decided as
+ * soon as the facts its matchers read are known: MAPI/HTTP rules and most others at the request
+ * head, FPSE rules on the first line of the request body, `serverVersion` matchers on the
+ * response. Then, at two points, the matched rules run in priority order until a final action
+ * ends the exchange:
+ *
+ *   request   before forwarding: request-side actions edit the request draft
+ *   response  before the response head is written: response-side actions edit the response draft
+ *
+ * A rule's `skip`, `every`, `times` and `chance` are consulted once, when its turn comes, so a
+ * rule cut off by an earlier final action does not use up its `times`.
+ */
+import type { ActionContext, CompiledAction, RequestDraft, ResponseDraft } from './actions.js';
+import type { RuleFacts } from './facts.js';
+import type { Rule, RuleSet } from './compile.js';
+import type { AppliedRule, Change, Stage } from './rule.js';
+
+interface Entry {
+  rule: Rule;
+  stage: Stage;
+}
+
+export class RuleRun {
+  /** Candidates not decided yet. */
+  private pending: Rule[];
+  /** Matched, waiting for their turn. */
+  private matched: Entry[] = [];
+  /** Applied on the request side; their response-side actions are still to run. */
+  private fired: Array<{ rule: Rule; record: AppliedRule }> = [];
+  /** What the record keeps, in the order rules were met. */
+  readonly applied: AppliedRule[] = [];
+  /** A final action ended the exchange: no further rule runs. */
+  ended = false;
+
+  constructor(
+    candidates: readonly Rule[],
+    readonly facts: RuleFacts,
+  ) {
+    this.pending = candidates.slice();
+    this.decide('request-head');
+  }
+
+  static of(set: RuleSet, facts: RuleFacts): RuleRun | undefined {
+    const candidates = set.candidates(facts.protocol, facts.host);
+    return candidates.length === 0 ? undefined : new RuleRun(candidates, facts);
+  }
+
+  /** Some undecided rule waits for facts of the request body (FPSE: the method line). */
+  waitsForRequestBody(): boolean {
+    return this.pending.length > 0 && (this.facts.fpseMethod === undefined || this.facts.clientVersion === undefined);
+  }
+
+  /** The response body must be buffered: an undecided rule reads it, or an action edits it. */
+  needsResponseBody(): boolean {
+    if (this.ended) return false;
+    this.decide('response-head');
+    if (this.pending.length > 0 && this.facts.serverVersion === undefined) return true;
+    const wants = (a: CompiledAction): boolean => a.response !== undefined && a.needsResponseBody?.(this.facts) === true;
+    return this.fired.some((f) => f.rule.actions.some(wants)) || this.matched.some((e) => e.rule.actions.some(wants));
+  }
+
+  /** Runs the request side of every rule matched so far; call once the request facts are complete. */
+  applyRequest(draft: RequestDraft, stage: Stage): void {
+    this.decide(stage);
+    for (const { rule, stage: decidedAt } of this.takeMatched()) {
+      const record = this.turn(rule, decidedAt);
+      if (record === undefined) continue;
+      this.fired.push({ rule, record });
+      for (const action of rule.actions) {
+        if (action.request === undefined) continue;
+        if (!this.run(record, action, () => action.request!(draft, gateContext(rule)))) break;
+        if (action.final) {
+          this.ended = true;
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * Runs the response side: the response actions of rules fired on the request, and every rule
+   * decided now. Also used on an answer a rule made, so a delay or header still applies to it.
+   */
+  applyResponse(draft: ResponseDraft, stage: Stage): void {
+    const fired = this.fired;
+    this.fired = [];
+    const turns: Array<{ rule: Rule; record: AppliedRule }> = [...fired];
+    if (!this.ended) {
+      this.decide(stage);
+      this.settlePending(draft.bodyMissing);
+      for (const { rule, stage: decidedAt } of this.takeMatched()) {
+        const record = this.turn(rule, decidedAt);
+        if (record !== undefined) turns.push({ rule, record });
+      }
+    }
+    turns.sort((a, b) => rank(a.rule) - rank(b.rule));
+    for (const { rule, record } of turns) {
+      for (const action of rule.actions) {
+        if (action.response === undefined) continue;
+        if (!this.run(record, action, () => action.response!(draft, gateContext(rule)))) break;
+      }
+    }
+  }
+
+  /** Tests every undecided rule against the facts known now. */
+  private decide(stage: Stage): void {
+    if (this.pending.length === 0) return;
+    const still: Rule[] = [];
+    for (const rule of this.pending) {
+      let verdict: boolean | undefined = true;
+      for (const m of rule.matchers) {
+        const r = m.test(this.facts);
+        if (r === false) {
+          verdict = false;
+          break;
+        }
+        if (r === undefined) verdict = undefined;
+      }
+      if (verdict === true) this.matched.push({ rule, stage });
+      else if (verdict === undefined) still.push(rule);
+    }
+    this.pending = still;
+  }
+
+  /** Rules still undecided once every fact is in could not be judged: the record says why. */
+  private settlePending(why: string | undefined): void {
+    for (const rule of this.pending) {
+      this.applied.push({ id: rule.id, explain: rule.explain(), stage: 'response-body', outcome: 'skipped', reason: why ?? 'the facts it matches on never arrived', changes: [] });
+    }
+    this.pending = [];
+  }
+
+  private takeMatched(): Entry[] {
+    const out = this.matched.sort((a, b) => rank(a.rule) - rank(b.rule));
+    this.matched = [];
+    return out;
+  }
+
+  /** The rule's turn: its gate decides; the record notes a pass. */
+  private turn(rule: Rule, stage: Stage): AppliedRule | undefined {
+    const passed = rule.gate.decide();
+    const record: AppliedRule = { id: rule.id, explain: rule.explain(), stage, outcome: passed === undefined ? 'applied' : 'passed', changes: [] };
+    if (passed !== undefined) record.reason = passed;
+    this.applied.push(record);
+    return passed === undefined ? record : undefined;
+  }
+
+  /** Runs one action; false when it could not run here (the rule is then marked skipped). */
+  private run(record: AppliedRule, action: CompiledAction, apply: () => Change[] | string): boolean {
+    const outcome = apply();
+    if (typeof outcome === 'string') {
+      record.outcome = 'skipped';
+      record.reason = `${action.name}: ${outcome}`;
+      return false;
+    }
+    // A rewrite to the value already there changed nothing: the record lists real changes only.
+    for (const change of outcome) if (change.before !== change.after || change.before === undefined) record.changes.push(change);
+    return true;
+  }
+}
+
+function rank(rule: Rule): number {
+  // Higher priority first, then file order (RuleSet.rules is sorted the same way).
+  return -rule.priority * 1e6 + rule.order;
+}
+
+function gateContext(rule: Rule): ActionContext {
+  return { random: rule.gate.random };
+}
