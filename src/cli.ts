@@ -209,12 +209,14 @@ async function demo(args: { verbose: boolean }): Promise<void> {
   const logger = createLogger({ level: args.verbose ? 'info' : 'warn', pretty: process.stderr.isTTY });
   console.error('version-proxy demo: FPSE and MAPI/HTTP simulators behind the proxy, simulated clients talking through it…');
   // Simulators load only for the commands that use them, not for `start`.
-  const { runDemo } = await import('./demo.js');
+  const { runDemo, DEMO_SCENARIOS } = await import('./demo.js');
+  const DEMO_LIST = DEMO_SCENARIOS.join(', ');
   const result = await runDemo(logger, { verbose: args.verbose });
-  console.log(formatTable(['scenario', 'protocol', 'operation', 'client', 'server', 'negotiated', 'verdicts'], result.rows.map((r) => [r.scenario, r.protocol, r.operation, r.client, r.server, r.negotiated, r.verdicts])));
+  console.log(formatTable(['scenario', 'protocol', 'operation', 'client', 'server', 'negotiated', 'verdicts', 'rules applied'], result.rows.map((r) => [r.scenario, r.protocol, r.operation, r.client, r.server, r.negotiated, r.verdicts, r.rules])));
   const errors = result.exchanges.filter((x) => x.error !== undefined);
   console.log(`
-${result.exchanges.length} exchanges through ${result.proxyUrl}, ${result.rows.length} decoded, ${errors.length} failed.`);
+${result.exchanges.length} exchanges, ${result.rows.length} decoded, ${errors.length} failed. The rows marked "rules:" went through a
+second proxy running shipped scenarios (${DEMO_LIST}); see ./proxy rules list.`);
   logger.flush();
   process.exit(result.rows.length > 0 && errors.length === 0 ? 0 : 1);
 }

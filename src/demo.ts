@@ -4,7 +4,9 @@
  * CLI to print; exits nothing and prints nothing itself.
  */
 import type { Logger } from 'pino';
+import { join } from 'node:path';
 import { startApp } from './app.js';
+import { scenarioDir } from './rules/scenarios.js';
 import type { Exchange } from './core/exchange.js';
 import { runFpseClient } from './simulators/fpse-client.js';
 import { startFpseServer } from './simulators/fpse-server.js';
@@ -19,7 +21,12 @@ export interface DemoRow {
   server: string;
   negotiated: string;
   verdicts: string;
+  /** Rules that changed or answered the exchange (second half of the demo). */
+  rules: string;
 }
+
+/** Shipped scenarios the demo runs behind a second proxy, to show what rules do to a conversation. */
+export const DEMO_SCENARIOS = ['fpse-downgrade-to-fp2002', 'fpse-client-at-floor', 'mapi-server-predates-mapihttp', 'mapi-endpoint-disabled'] as const;
 
 export interface DemoResult {
   rows: DemoRow[];
@@ -41,18 +48,22 @@ export async function runDemo(logger: Logger, options: { verbose?: boolean } = {
     const exchange = await startMapiServer({ server: 'Exchange/15.02.1544.014', pendingPeriodMs: 150, notificationWaitMs: 500, logger: quiet }, LOOPBACK);
     closers.push(() => exchange.close());
 
-    const app = await startApp(
-      { listen: LOOPBACK, keepHost: false, forwarded: false, upstreamTimeoutMs: 30_000, graceMs: 1000, logLevel: 'warn' },
-      quiet,
-    );
-    closers.unshift(() => app.close(1000));
     const exchanges: Exchange[] = [];
     const scenarioOf = new Map<string, string>();
     let scenario = '';
-    app.proxy.events.on('started', (x) => scenarioOf.set(x.id, scenario));
-    app.proxy.events.on('finished', (x) => exchanges.push(x));
+    const proxy = async (rules?: string[]): Promise<string> => {
+      const app = await startApp(
+        { listen: LOOPBACK, keepHost: false, forwarded: false, upstreamTimeoutMs: 30_000, graceMs: 1000, logLevel: 'warn', ...(rules && { rules, seed: 42 }) },
+        quiet,
+      );
+      closers.unshift(() => app.close(1000));
+      app.proxy.events.on('started', (x) => scenarioOf.set(x.id, scenario));
+      app.proxy.events.on('finished', (x) => exchanges.push(x));
+      return app.url;
+    };
 
-    const via = app.url;
+    // Part 1: the traffic as it is, observed and judged.
+    const via = await proxy();
     scenario = 'Office 2007 → SharePoint 2010';
     await runFpseClient({ server: sharePoint.url, via, version: '12.0.0.6415', logger: quiet });
     scenario = 'FrontPage 98 → SharePoint 2010';
@@ -61,6 +72,15 @@ export async function runDemo(logger: Logger, options: { verbose?: boolean } = {
     await runFpseClient({ server: wss2.url, via, version: '12.0.0.6415', logger: quiet });
     scenario = 'Outlook 2016 → Exchange 2019';
     await runMapiClient({ server: exchange.url, via, client: 'Outlook/16.0.15928.20006', notificationWait: true, logger: quiet });
+
+    // Part 2: the same servers behind a proxy running shipped scenarios from rules/.
+    const ruled = await proxy(DEMO_SCENARIOS.map((name) => join(scenarioDir(), `${name}.yaml`)));
+    scenario = 'rules: SharePoint 2010 as FrontPage 2002';
+    await runFpseClient({ server: sharePoint.url, via: ruled, version: '12.0.0.6415', logger: quiet });
+    scenario = 'rules: 4.0.2.2610 below the floor';
+    await runFpseClient({ server: sharePoint.url, via: ruled, version: '4.0.2.2610', logger: quiet });
+    scenario = 'rules: Exchange 2013 RTM, endpoint off';
+    await runMapiClient({ server: exchange.url, via: ruled, client: 'Outlook/16.0.15928.20006', logger: quiet }).catch(() => undefined);
 
     // Records arrive on 'finished'; the last may trail the client's own completion by a tick.
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -76,6 +96,7 @@ export async function runDemo(logger: Logger, options: { verbose?: boolean } = {
           server: p.versions.server ?? '–',
           negotiated: p.versions.negotiated ?? '–',
           verdicts: p.verdicts.map((v) => v.code).join(', ') || '–',
+          rules: x.rules?.filter((r) => r.outcome === 'applied').map((r) => r.id).join(', ') || '–',
         };
       });
     return { rows, exchanges, proxyUrl: via };

@@ -41,7 +41,7 @@ const RULE_EXTENSIONS = ['.yaml', '.yml', '.json'];
  * The repo's `rules/` folder. This module runs compiled from dist/src/rules/, three levels below
  * the repo root; run from its source (src/rules/) it is two.
  */
-function defaultDir(): string {
+export function scenarioDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const compiled = basename(resolve(here, '../..')) === 'dist';
   return resolve(here, compiled ? '../../..' : '../..', 'rules');
@@ -49,7 +49,7 @@ function defaultDir(): string {
 
 /** The shipped scenarios in `dir` (default: the repo's rules/ folder), sorted by name. */
 export async function listScenarios(dir?: string): Promise<Scenario[]> {
-  const folder = dir ?? defaultDir();
+  const folder = dir ?? scenarioDir();
   const names = (await readdir(folder)).filter((name) => RULE_EXTENSIONS.includes(extname(name).toLowerCase()));
   const scenarios = await Promise.all(
     names.map(async (fileName): Promise<Scenario> => {
