@@ -183,6 +183,7 @@ class HttpExchange implements InFlight {
     if (this.settled || this.finished) return;
     const run = this.run!;
     const line = held?.lineLength === undefined ? undefined : held.bytes.subarray(0, held.lineLength);
+    if (held !== undefined && line === undefined) run.skipWaitingForRequestBody(`the first line of the request body is over the ${FPSE_FIRST_LINE_CAP / 1024} KiB cap, so it was forwarded unread`);
     if (held !== undefined) addFirstLine(run.facts, line);
     const draft: RequestDraft = { facts: run.facts, rawHeaders, clientVersion: run.facts.clientVersion, delayMs: 0, throttle: {} };
     if (line !== undefined) draft.firstLine = line;

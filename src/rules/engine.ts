@@ -46,9 +46,25 @@ export class RuleRun {
     return candidates.length === 0 ? undefined : new RuleRun(candidates, facts);
   }
 
-  /** Some undecided rule waits for facts of the request body (FPSE: the method line). */
+  /**
+   * The request facts wait for the body (FPSE RPC: method and client version are on its first
+   * line). Read whenever a rule is in play, not only for undecided matchers: a `serverVersion`
+   * rewrite needs the client version too, for the Min(client, server) of MS-FPSE 1.7.1.
+   */
   waitsForRequestBody(): boolean {
-    return this.pending.length > 0 && (this.facts.fpseMethod === undefined || this.facts.clientVersion === undefined);
+    return this.facts.fpseMethod === undefined || this.facts.clientVersion === undefined;
+  }
+
+  /**
+   * The request body's first line could not be read (over the cap, or the client sent none that
+   * fits): rules waiting for it are recorded as skipped, with the reason, instead of vanishing.
+   */
+  skipWaitingForRequestBody(reason: string): void {
+    const waits = (rule: Rule): boolean => rule.matchers.some((m) => (m.name === 'fpseMethod' || m.name === 'clientVersion') && m.test(this.facts) === undefined);
+    for (const rule of this.pending.filter(waits)) {
+      this.applied.push({ id: rule.id, explain: rule.explain(), stage: 'request-body', outcome: 'skipped', reason, changes: [] });
+    }
+    this.pending = this.pending.filter((rule) => !waits(rule));
   }
 
   /** The response body must be buffered: an undecided rule reads it, or an action edits it. */
