@@ -4,14 +4,20 @@
  */
 import { parseArgs } from 'node:util';
 import type { BenchConfig } from './measure.js';
+import { PROBE_IDS, type ProbeId } from './probes.js';
 import { SUBJECT_IDS, type SubjectId } from './subjects.js';
 
-export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${SUBJECT_IDS.join(',')}]
+/** Everything --only can name: the table's subjects, then the probes of issue 4. */
+export const BENCH_IDS: ReadonlyArray<SubjectId | ProbeId> = [...SUBJECT_IDS, ...PROBE_IDS];
+
+export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BENCH_IDS.join(',')}]
 
   --runs N    runs per subject; every number is the median over runs (default 3; --quick: 1)
-  --quick     for development: 2 s per load, 64 MiB streams, 1 run
+  --quick     for development: 2 s per load, 64 MiB streams, 1 run; short probes
   --only a,b  only these subjects (ratios need their baselines: direct, floor, relay;
-              forward-mapi is compared with forward-mapi-plain and forward)
+              forward-mapi is compared with forward-mapi-plain and forward,
+              forward-rules100 with forward); fpse-rewrite and mapi-stream are the
+              rule probes of issue 4, each with its own no-rule baseline
 
 Prints progress on stderr, one markdown table and the acceptance lines on stdout, and writes
 the table and every raw number to .bench/last.json.`;
@@ -47,15 +53,15 @@ export function parseBenchArgs(argv: string[]): BenchConfig | 'help' {
     if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number ≥ 1 (got "${values.runs}")`);
   }
 
-  let only: SubjectId[] = [...SUBJECT_IDS];
+  let only: Array<SubjectId | ProbeId> = [...BENCH_IDS];
   if (values.only !== undefined) {
     const names = values.only.split(',').map((s) => s.trim()).filter(Boolean);
-    const unknown = names.filter((n) => !(SUBJECT_IDS as readonly string[]).includes(n));
+    const unknown = names.filter((n) => !(BENCH_IDS as readonly string[]).includes(n));
     if (unknown.length > 0 || names.length === 0) {
-      throw new UsageError(`--only takes subjects from ${SUBJECT_IDS.join(', ')} (got "${values.only}")`);
+      throw new UsageError(`--only takes subjects from ${BENCH_IDS.join(', ')} (got "${values.only}")`);
     }
     // Table order stays the canonical one whatever order was typed.
-    only = SUBJECT_IDS.filter((id) => names.includes(id));
+    only = BENCH_IDS.filter((id) => names.includes(id));
   }
 
   return {
@@ -68,6 +74,12 @@ export function parseBenchArgs(argv: string[]): BenchConfig | 'help' {
     connections: 50,
     // Two cores: one wrk thread per core; wrk mostly waits on the subject anyway.
     threads: 2,
+    // Issue 4 probes: about 1 ms a request, so ~10 s for both sides (--quick: ~1 s).
+    fpseRequests: quick ? 300 : 2000,
+    fpseWarmup: quick ? 50 : 200,
+    // Each long poll is two PENDING periods; three series (direct, no rule, rule): ~18 s (--quick: ~5 s).
+    mapiPolls: quick ? 3 : 12,
+    mapiPendingMs: 250,
   };
 }
 

@@ -4,7 +4,8 @@
  * soft: its error is recorded and the row says so, the other phases and subjects still run.
  * A load-only subject (the MAPI rows) skips the streams; a MAPI subject's load counts only when
  * our proxy's log shows it recognised the exchanges as MAPI/HTTP, its unobserved baseline's only
- * when the log shows no exchange observed by any protocol observer (no "proto" field).
+ * when the log shows no exchange observed by any protocol observer (no "proto" field). A row run
+ * with rules (issue 4) counts only when the log shows them all loaded and none applied.
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
@@ -14,16 +15,24 @@ import { isRunning } from './proc.js';
 import { peakRss, resetPeak } from './rss.js';
 import { isOurProxy, startSubject, type Context, type Running, type Subject, type SubjectId } from './subjects.js';
 import { runWrk, type WrkResult } from './wrk.js';
+import type { ProbeId } from './probes.js';
 
 export interface BenchConfig {
   runs: number;
   quick: boolean;
-  only: SubjectId[];
+  /** Table subjects and probes (bench/probes.ts) selected with --only. */
+  only: Array<SubjectId | ProbeId>;
   loadSeconds: number;
   warmupSeconds: number;
   streamBytes: number;
   connections: number;
   threads: number;
+  /** FPSE rewrite latency probe: sequential requests per side, after this many warm-up ones. */
+  fpseRequests: number;
+  fpseWarmup: number;
+  /** MAPI/HTTP stream timing probe: long polls per side, and the simulator's PENDING period. */
+  mapiPolls: number;
+  mapiPendingMs: number;
 }
 
 export interface Tools {
@@ -58,6 +67,10 @@ export interface SubjectRun {
    * none), and exchange lines in all. */
   protoExchanges?: number;
   logExchanges?: number;
+  /** A row run with --rules: the rule count of the proxy's `rules loaded` line, and its exchange
+   * lines that list a rule (`"rules":[…]`; there must be none). */
+  rulesLoaded?: number;
+  ruleExchanges?: number;
   /** Anything odd that did not fail a phase (warnings, unclean exit, log problems). */
   notes: string[];
 }
@@ -163,10 +176,11 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
   }
 
   if (isOurProxy(subject.id)) {
-    const { notes, mapiExchanges, protoExchanges, exchanges } = await proxyLog(running.service?.logFile, result);
+    const { notes, mapiExchanges, protoExchanges, exchanges, rulesLoaded, ruleExchanges } = await proxyLog(running.service?.logFile, result);
     result.notes.push(...notes);
     if (subject.traffic === 'mapi') checkMapi(result, mapiExchanges, subject.label, log);
     if (subject.traffic === 'mapi-plain') checkUnobserved(result, protoExchanges, exchanges, subject.label, log);
+    if (subject.rules !== undefined) checkRules(result, subject.rules.count, rulesLoaded, ruleExchanges ?? 0, exchanges ?? 0, subject.label, log);
   }
   for (const note of result.notes) log(`  ${subject.label}: note: ${note}`);
   return result;
@@ -213,26 +227,54 @@ function checkUnobserved(r: SubjectRun, proto: number | undefined, exchanges: nu
   }
 }
 
+export const RULES_NOT_LOADED = 'the proxy did not load the rule file';
+export const RULES_APPLIED = 'a rule applied to the bench traffic';
+
+/**
+ * A row run with rules measures "rules loaded, none matching" only if both hold: the proxy's
+ * `rules loaded` line counts every rule of the file, and no exchange line lists a rule. Otherwise
+ * the load's numbers measure something else and do not count (the row says why).
+ */
+function checkRules(r: SubjectRun, expected: number, loaded: number | undefined, applied: number, exchanges: number, label: string, log: (line: string) => void): void {
+  r.rulesLoaded = loaded ?? 0;
+  r.ruleExchanges = applied;
+  r.logExchanges = exchanges;
+  log(`  ${label}: ${r.rulesLoaded} rule(s) loaded (${expected} expected), ${applied} of ${exchanges} exchange line(s) list a rule (must be 0)`);
+  if (r.load === undefined) return;
+  const rps = `${Math.round(r.load.rps)} req/s not counted`;
+  if (r.rulesLoaded !== expected) r.loadError = `${RULES_NOT_LOADED} (${r.rulesLoaded} of ${expected} rules in its "rules loaded" line; ${rps})`;
+  else if (applied > 0) r.loadError = `${RULES_APPLIED} (${applied} exchange line(s) list a rule; ${rps})`;
+  else return;
+  delete r.load;
+  delete r.cpuLoad;
+}
+
 /**
  * Our proxy's log, read after it stopped: warn/error lines are worth a note, and so is an
  * exchange count below the requests completed (logging was off, or lines were lost). Also counts
  * the exchanges its MAPI/HTTP observer summarised as Execute requests, and those any protocol
- * observer summarised at all (a `"proto"` field).
+ * observer summarised at all (a `"proto"` field), the rules it loaded (its `rules loaded` line)
+ * and the exchanges that list a rule applied, passed or skipped (a `"rules":[` field).
  */
 async function proxyLog(
   file: string | undefined,
   r: SubjectRun,
-): Promise<{ notes: string[]; mapiExchanges?: number; protoExchanges?: number; exchanges?: number }> {
+): Promise<{ notes: string[]; mapiExchanges?: number; protoExchanges?: number; exchanges?: number; rulesLoaded?: number; ruleExchanges?: number }> {
   if (file === undefined || !fs.existsSync(file)) return { notes: [] };
   let exchanges = 0;
   let mapiExchanges = 0;
   let protoExchanges = 0;
+  let ruleExchanges = 0;
+  let rulesLoaded: number | undefined;
   const byLevel = new Map<number, { count: number; first: string }>();
   const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
   for await (const line of lines) {
     if (line.includes('"msg":"exchange"')) {
       exchanges++;
       if (line.includes('"proto":')) protoExchanges++;
+      if (line.includes('"rules":[')) ruleExchanges++;
+    } else if (line.includes('"msg":"rules loaded"')) {
+      rulesLoaded = loadedCount(line) ?? rulesLoaded;
     }
     if (line.includes('"proto":"mapihttp Execute')) mapiExchanges++;
     const level = /"level":(\d+)/.exec(line);
@@ -249,5 +291,15 @@ async function proxyLog(
   }
   const requests = (r.load?.requests ?? 0) + (r.down ? 1 : 0) + (r.up ? 1 : 0);
   if (requests > 0 && exchanges < requests) notes.push(`log has ${exchanges} "exchange" lines for ≥ ${requests} completed requests`);
-  return { notes, mapiExchanges, protoExchanges, exchanges };
+  return { notes, mapiExchanges, protoExchanges, exchanges, ruleExchanges, ...(rulesLoaded !== undefined && { rulesLoaded }) };
+}
+
+/** `{"rules":100,"files":[…],"msg":"rules loaded"}` → 100. */
+function loadedCount(line: string): number | undefined {
+  try {
+    const parsed = JSON.parse(line) as { rules?: unknown };
+    return typeof parsed.rules === 'number' ? parsed.rules : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,8 @@
  * `npm run bench`: the orchestrator. Starts the upstream, then for each run measures every
  * subject in turn (the order rotates between runs so no subject always goes first or last),
  * prints progress on stderr, and ends with one markdown table and the acceptance lines on
- * stdout plus .bench/last.json. It never asserts on speed: it measures and reports.
+ * stdout plus .bench/last.json. It never asserts on speed: it measures and reports. The rule
+ * probes of issue 4 (probes.ts) run in each run after the subjects; their lines follow the table's.
  *
  * While a subject is measured this process only waits on its children, so the two cores are
  * shared by the upstream, the subject and the load generator alone.
@@ -16,8 +17,10 @@ import { loadAverage, machineBusySeconds, ownTreeSeconds } from './cpu.js';
 import { createUploadFile, curlVersion } from './curl.js';
 import { measure, type SubjectRun, type Tools } from './measure.js';
 import { isRunning, killAll, startService, stopService, waitForListening } from './proc.js';
-import { subjects as allSubjects, type Context } from './subjects.js';
-import { summarize } from './table.js';
+import { benchRulesFile, subjects as allSubjects, type Context } from './subjects.js';
+import { ruleCandidates } from './probe-kit.js';
+import { isProbeId, probeLines, probeNotes, runProbe, type ProbeRun } from './probes.js';
+import { summarize, type RuleCandidates } from './table.js';
 import { ensureTool } from './tools.js';
 import { wrkVersion } from './wrk.js';
 
@@ -66,9 +69,11 @@ async function main(): Promise<number> {
   const tools: Tools = { wrk, curl, uploadFile };
   const streamLabel = bytesLabel(cfg.streamBytes);
   const subjects = allSubjects().filter((s) => cfg.only.includes(s.id));
+  const probes = cfg.only.filter(isProbeId);
   log(
-    `${cfg.runs} run(s) of ${subjects.map((s) => s.id).join(', ')}; ` +
-      `${cfg.connections} connections × ${cfg.loadSeconds} s (after ${cfg.warmupSeconds} s warm-up), ${streamLabel} down and up`,
+    `${cfg.runs} run(s) of ${[...subjects.map((s) => s.id), ...probes].join(', ')}; ` +
+      `${cfg.connections} connections × ${cfg.loadSeconds} s (after ${cfg.warmupSeconds} s warm-up), ${streamLabel} down and up` +
+      (probes.length > 0 ? `; probes: ${cfg.fpseRequests} FPSE requests a side, ${cfg.mapiPolls} long polls a side` : ''),
   );
 
   const loadBefore = loadAverage();
@@ -78,9 +83,11 @@ async function main(): Promise<number> {
   const upstreamPort = await waitForListening(upstream, 20_000);
   const ctx: Context = { root, workDir, upstreamPort };
   log(`upstream on 127.0.0.1:${upstreamPort}`);
-  createUploadFile(uploadFile, cfg.streamBytes);
+  // Only subjects that run the streams read the upload file (a 1 GiB read warms the page cache).
+  if (subjects.some((s) => s.loadOnly !== true && s.unavailable === undefined)) createUploadFile(uploadFile, cfg.streamBytes);
 
   const results: SubjectRun[] = [];
+  const probeResults: ProbeRun[] = [];
   const startedAt = new Date();
   const busyBefore = machineBusySeconds();
   const oursBefore = ownTreeSeconds();
@@ -95,6 +102,10 @@ async function main(): Promise<number> {
         if (subject.unavailable === undefined) log(` ${subject.label}`);
         results.push(await measure(subject, ctx, cfg, tools, run, log));
       }
+      const probeShift = (run - 1) % Math.max(1, probes.length);
+      for (const probe of [...probes.slice(probeShift), ...probes.slice(0, probeShift)]) {
+        probeResults.push(await runProbe(probe, ctx, cfg, run, log));
+      }
     }
   } finally {
     await stopService(upstream, 5000);
@@ -103,7 +114,11 @@ async function main(): Promise<number> {
 
   // Measured after every child has exited, so that their CPU time is in ours.
   const foreignCpus = otherCpuUse(busyBefore, oursBefore, (Date.now() - startedAt.getTime()) / 1000);
-  const summary = summarize(results, subjects, streamLabel);
+  const rulesSubject = subjects.find((s) => s.rules !== undefined);
+  const candidates: RuleCandidates | undefined = rulesSubject?.rules === undefined ? undefined : await ruleCandidates(benchRulesFile(ctx, rulesSubject.rules.file));
+  const summary = summarize(results, subjects, streamLabel, candidates);
+  const probeAcceptance = probeLines(probeResults, probes);
+  const notes = [...summary.notes, ...probeNotes(probeResults)];
   const machineLine =
     foreignCpus === undefined
       ? undefined
@@ -112,12 +127,12 @@ async function main(): Promise<number> {
   const header = cfg.quick ? [`_Quick run (${cfg.loadSeconds} s loads, ${streamLabel} streams, ${cfg.runs} run): indicative only._`, ''] : [];
   const out = [
     ...header,
-    summary.table,
-    '',
-    ...summary.acceptance,
+    ...(subjects.length > 0 ? [summary.table, ''] : []),
+    ...(subjects.length > 0 ? summary.acceptance : []),
+    ...probeAcceptance,
     ...(summary.cpu !== undefined ? ['', summary.cpu] : []),
     ...(machineLine !== undefined ? [machineLine] : []),
-    ...(summary.notes.length > 0 ? ['', 'Notes:', ...summary.notes.map((n) => `- ${n}`)] : []),
+    ...(notes.length > 0 ? ['', 'Notes:', ...notes.map((n) => `- ${n}`)] : []),
   ];
   console.log(out.join('\n'));
 
@@ -138,10 +153,12 @@ async function main(): Promise<number> {
     loadAverageBefore: loadBefore,
     otherProgramsCpus: foreignCpus,
     table: summary.table,
-    acceptance: summary.acceptance,
-    notes: summary.notes,
+    acceptance: [...summary.acceptance, ...probeAcceptance],
+    notes,
     rows: summary.rows,
+    ruleCandidates: candidates,
     runs: results,
+    probes: probeResults,
   };
   fs.writeFileSync(path.join(workDir, 'last.json'), `${JSON.stringify(record, null, 2)}\n`);
   log(`raw numbers in ${path.relative(process.cwd(), path.join(workDir, 'last.json')) || '.bench/last.json'}`);

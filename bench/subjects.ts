@@ -9,7 +9,7 @@ import { freePort, startService, stopService, waitForListening, waitForPort, typ
 import { which } from './tools.js';
 import type { Traffic } from './wrk.js';
 
-export const SUBJECT_IDS = ['direct', 'floor', 'relay', 'forward', 'forward-mapi', 'forward-mapi-plain', 'reverse', 'mitmdump'] as const;
+export const SUBJECT_IDS = ['direct', 'floor', 'relay', 'forward', 'forward-rules100', 'forward-mapi', 'forward-mapi-plain', 'reverse', 'mitmdump'] as const;
 export type SubjectId = (typeof SUBJECT_IDS)[number];
 
 export interface Subject {
@@ -23,6 +23,9 @@ export interface Subject {
   loadOnly?: boolean;
   /** Why the row cannot run on this machine (e.g. mitmdump not installed). */
   unavailable?: string;
+  /** Our proxy runs with `--rules` on this file (under bench/rules/), none of which may apply to the
+   * load: the row checks the log for the rules loaded and for exchanges that list a rule. */
+  rules?: { file: string; count: number };
 }
 
 export interface Context {
@@ -41,6 +44,18 @@ export interface Running {
 }
 
 const START_TIMEOUT_MS = 20_000;
+
+/** The 100 rules of the `forward-rules100` row (issue 4), none of which matches `GET /small`. */
+export const HUNDRED_RULES = 'hundred-nonmatching.yaml';
+
+/** Rule files used by the bench live in the source tree (bench/rules/), not under dist/. */
+export function benchRulesFile(ctx: Pick<Context, 'root'>, name: string): string {
+  return path.join(ctx.root, 'bench', 'rules', name);
+}
+
+/** Seed for every proxy started with --rules: none of the bench's rules rolls a chance that
+ * matters, but a fixed seed keeps the runs the same. */
+export const BENCH_SEED = '1';
 // Our proxy waits up to its grace time (5 s by default) for exchanges in flight; none are.
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -51,6 +66,15 @@ export function subjects(): Subject[] {
     { id: 'floor', label: 'floor (http-proxy)', mode: 'forward' },
     { id: 'relay', label: 'relay (TCP)', mode: 'origin' },
     { id: 'forward', label: 'proxy forward', mode: 'forward' },
+    // Issue 4: the same process, options and load with 100 loaded rules that match none of it.
+    // Load only: the acceptance is about req/s, and the streams meet the same rule decisions.
+    {
+      id: 'forward-rules100',
+      label: 'proxy forward (100 rules, none matching)',
+      mode: 'forward',
+      loadOnly: true,
+      rules: { file: HUNDRED_RULES, count: 100 },
+    },
     // The same proxy process, under MAPI/HTTP-shaped load (issue 3): its protocol observer parses
     // every exchange, which plain pass-through does not pay.
     { id: 'forward-mapi', label: 'proxy forward (MAPI)', mode: 'forward', traffic: 'mapi', loadOnly: true },
@@ -76,14 +100,15 @@ export function subjects(): Subject[] {
 
 /** The rows that run our proxy (dist/src/cli.js), whose log the harness reads afterwards. */
 export function isOurProxy(id: SubjectId): boolean {
-  return id === 'forward' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
+  return id === 'forward' || id === 'forward-rules100' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
 }
 
 async function nodeService(ctx: Context, name: string, script: string, args: string[]): Promise<Running> {
   return service(ctx, name, process.execPath, [script, ...args]);
 }
 
-async function proxyService(ctx: Context, name: string, args: string[]): Promise<Running> {
+/** Our proxy through ./proxy (as a user runs it), its output in .bench/NAME.log. */
+export async function proxyService(ctx: Context, name: string, args: string[]): Promise<Running> {
   return service(ctx, name, path.join(ctx.root, 'proxy'), args);
 }
 
@@ -115,6 +140,19 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
     // node, so the pid is the proxy's), info logging to a file.
     case 'forward':
       return proxyService(ctx, 'proxy-forward', ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+    // Exactly `forward` plus --rules (and a fixed --seed); its own log, checked for rules applied.
+    case 'forward-rules100':
+      return proxyService(ctx, 'proxy-forward-rules100', [
+        'start',
+        '--listen',
+        '127.0.0.1:0',
+        '--log-level',
+        'info',
+        '--rules',
+        benchRulesFile(ctx, HUNDRED_RULES),
+        '--seed',
+        BENCH_SEED,
+      ]);
     // Exactly the configuration of `forward`; its own log, so its MAPI lines can be counted.
     case 'forward-mapi':
       return proxyService(ctx, 'proxy-forward-mapi', ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);

@@ -5,7 +5,7 @@
  * slow drift of the machine cancels). Peak RSS is the maximum over runs: a limit is about the
  * worst case.
  */
-import { BASELINE_OBSERVED, MAPI_UNRECOGNISED, type SubjectRun } from './measure.js';
+import { BASELINE_OBSERVED, MAPI_UNRECOGNISED, RULES_APPLIED, RULES_NOT_LOADED, type SubjectRun } from './measure.js';
 import type { Subject, SubjectId } from './subjects.js';
 
 export interface Row {
@@ -32,8 +32,15 @@ export interface Row {
   downPerRelay?: number;
   upPerRelay?: number;
   /** MAPI-shaped rows: req/s against `proxy forward` (GET 1 KiB) of the same run (median of
-   * per-run ratios): information only, it mixes the shape's cost and the observer's. */
+   * per-run ratios): information only, it mixes the shape's cost and the observer's. The rules
+   * row: the same ratio, its acceptance (issue 4). */
   rpsPerForward?: number;
+  /** The rules row: CPU per request against `proxy forward` of the same run (median of per-run ratios). */
+  cpuPerForward?: number;
+  /** The rules row: medians over runs of the rules its proxy loaded, of its exchange lines that
+   * list a rule (must be 0), and of all its exchange lines. */
+  rulesLoaded?: number;
+  ruleExchanges?: number;
   /** MAPI row: req/s and CPU per request against the unobserved MAPI-shaped baseline of the same
    * run (median of per-run ratios): the observer's cost alone. */
   rpsPerUnobserved?: number;
@@ -121,6 +128,20 @@ export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
         return row;
       }
       row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
+    }
+    if (s.rules !== undefined) {
+      row.rulesLoaded = median(defined(started.map((r) => r.rulesLoaded)));
+      row.ruleExchanges = median(defined(started.map((r) => r.ruleExchanges)));
+      row.logExchanges = median(defined(started.map((r) => r.logExchanges)));
+      // Load numbers without the rules loaded, or with a rule acting on the load, measure something else.
+      for (const reason of [RULES_NOT_LOADED, RULES_APPLIED]) {
+        if (started.every((r) => r.loadError?.startsWith(reason) === true)) {
+          row.failed = reason;
+          return row;
+        }
+      }
+      row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
+      row.cpuPerForward = ratio(all, s.id, 'forward', METRICS.cpuPerRequest);
     }
     row.rps = median(defined(started.map(METRICS.rps)));
     row.p50Ms = ms(median(defined(started.map((r) => r.load?.p50Us))));
@@ -224,8 +245,11 @@ export function markdownTable(rows: Row[], all: SubjectRun[], streamLabel: strin
 
 const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
 
+/** The acceptance bound of issue 4 for 100 loaded rules that match nothing. */
+export const RULES_MIN_RATIO = 0.95;
+
 /** The acceptance lines, from the medians in the rows (n/a when a number is missing). */
-export function acceptanceLines(rows: Row[], streamLabel: string): string[] {
+export function acceptanceLines(rows: Row[], streamLabel: string, candidates?: RuleCandidates): string[] {
   const byId = new Map(rows.map((r) => [r.subject, r]));
   const fwd = byId.get('forward');
   const ours = defined([fwd, byId.get('reverse')]);
@@ -236,6 +260,36 @@ export function acceptanceLines(rows: Row[], streamLabel: string): string[] {
   lines.push(`forward req/s ≥ 0.9× floor: ${rps === undefined ? 'n/a' : `${yesNo(rps >= 0.9)} (${rps.toFixed(2)})`}`);
   const p50 = fwd?.p50PerFloor;
   lines.push(`forward p50 ≤ 1.2× floor: ${p50 === undefined ? 'n/a' : `${yesNo(p50 <= 1.2)} (${p50.toFixed(2)})`}`);
+
+  // Issue 4: 100 loaded rules that match none of the traffic, against the same load without rules.
+  const rules = byId.get('forward-rules100');
+  if (rules !== undefined) {
+    const r = rules.rpsPerForward;
+    const verdict =
+      rules.failed !== undefined
+        ? `no (${rules.failed})`
+        : fwd?.failed !== undefined || fwd === undefined
+          ? 'n/a (needs the forward row in the same run: --only forward,forward-rules100)'
+          : r === undefined
+            ? 'n/a'
+            : `${yesNo(r >= RULES_MIN_RATIO)} (${r.toFixed(2)})`;
+    lines.push(`100 loaded rules, none matching: req/s ≥ ${RULES_MIN_RATIO}× no-rule proxy forward: ${verdict}`);
+    const us = (row: Row | undefined): string => (row?.cpuUsPerRequest === undefined ? 'n/a' : `${row.cpuUsPerRequest.toFixed(0)} µs`);
+    const cpuRatio = rules.cpuPerForward === undefined ? '' : ` (with ÷ without ${rules.cpuPerForward.toFixed(2)})`;
+    lines.push(`CPU per request in the proxy with 100 non-matching rules: ${us(rules)}, without rules ${us(fwd)}${cpuRatio}`);
+    if (rules.rulesLoaded !== undefined) {
+      const tested =
+        candidates === undefined
+          ? ''
+          : candidates.error !== undefined
+            ? ` (which rules are tested per request: n/a, ${candidates.error})`
+            : ` (${candidates.tested} tested on every request and rejected; ${candidates.loaded - candidates.tested} set aside by protocol or host)`;
+      const none = rules.ruleExchanges === 0 && rules.rulesLoaded === 100;
+      lines.push(
+        `100 rules loaded, none applied: ${yesNo(none)}, ${Math.round(rules.rulesLoaded)} loaded${tested}; ${Math.round(rules.ruleExchanges ?? 0)} of ${Math.round(rules.logExchanges ?? 0)} exchange log lines list a rule (medians over runs)`,
+      );
+    }
+  }
 
   // Issue 3: what the MAPI/HTTP observer costs, against the very same bytes unobserved (a POST
   // with a body and a chunked three-write answer cost more than GET /small before any observing).
@@ -300,13 +354,21 @@ export function cpuLine(rows: Row[]): string | undefined {
   return parts.length === 0 ? undefined : `CPU per request in the subject process (load phase): ${parts.join(', ')}`;
 }
 
-export function summarize(all: SubjectRun[], subjects: Subject[], streamLabel: string): Summary {
+/** How the rule file of the rules row splits for the bench's traffic (plain HTTP to 127.0.0.1). */
+export interface RuleCandidates {
+  loaded: number;
+  /** Rules the proxy tests on each request of that traffic (not set aside by protocol or host). */
+  tested: number;
+  error?: string;
+}
+
+export function summarize(all: SubjectRun[], subjects: Subject[], streamLabel: string, candidates?: RuleCandidates): Summary {
   const rows = buildRows(all, subjects);
   return {
     rows,
     notes: collectNotes(all, subjects),
     table: markdownTable(rows, all, streamLabel),
-    acceptance: acceptanceLines(rows, streamLabel),
+    acceptance: acceptanceLines(rows, streamLabel, candidates),
     cpu: cpuLine(rows),
   };
 }

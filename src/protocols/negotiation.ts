@@ -17,6 +17,7 @@ const CONVERSATION_LIMIT = 10_000;
 export class Negotiations {
   private readonly fpse = new LruMap<string, FpseConversation>(CONVERSATION_LIMIT);
   private readonly mapi = new LruMap<string, MapiSession>(CONVERSATION_LIMIT);
+  private readonly mapiServers = new LruMap<string, string>(CONVERSATION_LIMIT);
 
   /** Concludes the observation and judges it; the result goes on `exchange.protocol`. */
   judge(exchange: Exchange, observation: Observation): ProtocolRecord {
@@ -33,7 +34,17 @@ export class Negotiations {
     const session = this.mapi.get(key) ?? {};
     this.mapi.set(key, session);
     const judged = judgeMapi(session, mapiFacts);
+    const server = mapiFacts.response?.serverApplication;
+    if (server !== undefined && exchange.response?.source !== 'rule') this.mapiServers.set(hostOf(exchange.url), server);
     return { protocol: 'mapihttp', conversation: key, facts, problems, ...judged };
+  }
+
+  /**
+   * The X-ServerApplication an upstream host last sent, so a refusal the proxy makes in its
+   * place names the same server build (MS-OXCMAPIHTTP 2.2.3.3.6: every response carries it).
+   */
+  lastMapiServer(url: string): string | undefined {
+    return this.mapiServers.get(hostOf(url));
   }
 }
 

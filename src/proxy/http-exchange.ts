@@ -141,13 +141,18 @@ class HttpExchange implements InFlight {
     }
     const rawHeaders = planForward(exchange, dest, ctx);
     const rules = ctx.rules();
-    const run = rules.size === 0 ? undefined : RuleRun.of(rules, requestFacts({ method: exchange.request.method, host: dest.origin.hostname, path: dest.path, client: conn.info.address, rawHeaders: req.rawHeaders }));
+    const facts = rules.size === 0 ? undefined : requestFacts({ method: exchange.request.method, host: dest.origin.hostname, path: dest.path, client: conn.info.address, rawHeaders: req.rawHeaders });
+    const run = facts === undefined ? undefined : RuleRun.of(rules, facts);
     if (run === undefined) {
       this.observe(dest.path, req.rawHeaders);
       this.forward(dest, rawHeaders);
       return;
     }
     this.run = run;
+    if (run.facts.protocol === 'mapihttp') {
+      const known = ctx.negotiations.lastMapiServer(exchange.url);
+      if (known !== undefined) run.facts.knownServer = known;
+    }
     // Nothing moves until the request-side rules have run (a delay must not lose body bytes).
     req.pause();
     if (!run.waitsForRequestBody()) return this.decideRequest(dest, rawHeaders, undefined);
@@ -206,6 +211,21 @@ class HttpExchange implements InFlight {
     });
   }
 
+  /**
+   * `close`: a FIN without an answer. Unread request bytes would turn a plain destroy into a TCP
+   * RST (then `close` looks like `reset`), so the rest of the body is read and dropped first,
+   * and the socket is destroyed when the client closes its side, or after a short linger.
+   */
+  private closeWithoutAnswer(): void {
+    const socket = this.req.socket;
+    this.req.resume();
+    socket.on('data', () => undefined);
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
   /** Bytes read before the observer existed (the held first line) reach it now, as forwarded. */
   private observeRequestBytes(prefix: Buffer | undefined, ended: boolean): void {
     const observation = this.observation;
@@ -231,14 +251,17 @@ class HttpExchange implements InFlight {
     proxyReq.on('information', (info: { statusCode: number; rawHeaders: string[] }) => this.relayInformational(info));
     // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
     proxyReq.setTimeout(ctx.upstreamTimeoutMs, () => this.onUpstreamTimeout());
-    if (options?.prefix !== undefined && options.prefix.length > 0) proxyReq.write(options.prefix);
-    if (options?.ended === true) {
-      proxyReq.end();
-      return;
+    // The body streams as it arrives, with backpressure both ways; a throttle paces the held
+    // prefix too (it may be the whole body).
+    let sink: NodeJS.WritableStream = proxyReq;
+    if (options?.throttle !== undefined) {
+      const throttle = this.throttle(options.throttle);
+      throttle.pipe(proxyReq);
+      sink = throttle;
     }
-    // The body streams as it arrives, with backpressure both ways.
-    if (options?.throttle === undefined) req.pipe(proxyReq);
-    else req.pipe(this.throttle(options.throttle)).pipe(proxyReq);
+    if (options?.prefix !== undefined && options.prefix.length > 0) sink.write(options.prefix);
+    if (options?.ended === true) sink.end();
+    else req.pipe(sink);
   }
 
   /** A final action: answer in the protocol's own terms, or end the connection as asked. */
@@ -247,7 +270,9 @@ class HttpExchange implements InFlight {
     const end = draft.end!;
     this.settled = true;
     this.endedByRule = true;
-    if (end.kind === 'close') return void req.socket.destroy();
+    // The upstream never saw this request: the record must not say it received a head.
+    delete exchange.forwarded;
+    if (end.kind === 'close') return this.closeWithoutAnswer();
     if (end.kind === 'reset') return void req.socket.resetAndDestroy();
     // The rest of the request body is read and dropped, so the client is never stuck sending.
     req.resume();
@@ -535,6 +560,9 @@ class HttpExchange implements InFlight {
     }
   }
 }
+
+/** How long a `close` waits for the client to close its side before letting go of the socket. */
+const CLOSE_LINGER_MS = 2000;
 
 /** Facts of an exchange no rule looks at: the response draft still needs the field. */
 const NO_FACTS = Object.freeze({ method: '', host: '', path: '', client: '', requestHeaders: [], protocol: 'http' as const });

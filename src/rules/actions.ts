@@ -11,6 +11,7 @@ import { STATUS_CODES } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { getHeader, getHeaderValues, type RawHeaders } from '../core/raw-headers.js';
 import { parseVersion, type Version } from '../core/version.js';
+import { responseCodeByName } from '../protocols/mapihttp-codes.js';
 import { parseDuration, parseRate } from './field-checks.js';
 import type { RuleFacts } from './facts.js';
 import { fpseRejectAnswer, httpRejectAnswer, mapiRejectAnswer, parseFpseRejectStatus, type RuleAnswer } from './reject-answers.js';
@@ -163,12 +164,18 @@ function reject(arg: unknown): CompiledAction {
       let answer: RuleAnswer;
       if (facts.protocol === 'fpse') {
         if (typeof arg === 'string' && written !== 'client-too-old' && !/^(0x[0-9a-f]+|-?\d+)$/i.test(written)) return `${written} is not an FPSE status`;
+        // The SDK error format names the method and the client's version (MS-FPSE 2.2.3; §2.5).
         answer = fpseRejectAnswer(parseFpseRejectStatus(typeof arg === 'number' ? arg : written), {
           ...(facts.fpseMethod !== undefined && { method: facts.fpseMethod }),
+          ...(facts.clientVersion != null && { methodVersion: facts.clientVersion.text }),
         });
       } else if (facts.protocol === 'mapihttp') {
+        // A rule without a protocol may carry a number meant for FPSE or HTTP (262156, 403):
+        // only the codes of MS-OXCMAPIHTTP 2.2.3.3.3 are a MAPI/HTTP refusal.
         if (written === 'client-too-old') return 'client-too-old is an FPSE refusal; this is a MAPI/HTTP exchange';
-        answer = mapiRejectAnswer(typeof arg === 'number' ? arg : written, { requestHeaders: facts.requestHeaders });
+        const code = typeof arg === 'number' ? (Number.isInteger(arg) ? responseCodeByName(String(arg)) : undefined) : responseCodeByName(written);
+        if (code === undefined || code.value === 0) return `${written} is not a failure X-ResponseCode (MS-OXCMAPIHTTP 2.2.3.3.3); this is a MAPI/HTTP exchange`;
+        answer = mapiRejectAnswer(code.value, { requestHeaders: facts.requestHeaders, ...(facts.knownServer !== undefined && { serverApplication: facts.knownServer }) });
       } else {
         const status = typeof arg === 'number' ? arg : Number.NaN;
         if (!(Number.isInteger(status) && status >= 400 && status <= 599)) return `${written} is not an HTTP status; this is a plain HTTP exchange`;
@@ -240,7 +247,20 @@ function status(arg: unknown): CompiledAction {
       const before = `${draft.status} ${draft.statusMessage}`;
       draft.status = code;
       draft.statusMessage = STATUS_CODES[code] ?? '';
-      return [{ action: 'status', target: 'status', before, after: `${code} ${draft.statusMessage}` }];
+      const changes: Change[] = [{ action: 'status', target: 'status', before, after: `${code} ${draft.statusMessage}` }];
+      // RFC 9110 §15.3.5, §15.2: a 204 or 1xx has no content, so its framing fields go too, and
+      // the record says the body was dropped rather than leaving Node to drop it unsaid.
+      if (code === 204 || code < 200) {
+        for (const name of ['Content-Length', 'Transfer-Encoding']) {
+          const old = getHeaderValues(draft.rawHeaders, name);
+          if (old.length === 0) continue;
+          draft.rawHeaders = withoutHeader(draft.rawHeaders, name);
+          changes.push({ action: 'status', target: name, before: old.join(', ') });
+        }
+        delete draft.body;
+        changes.push({ action: 'status', target: 'body', after: `none (a ${code} has no content)` });
+      }
+      return changes;
     },
   };
 }
@@ -321,7 +341,7 @@ function delay(arg: unknown, ruleSide: ActionSide): CompiledAction {
     draft.delayMs += ms;
     return [{ action: 'delay', target: side === 'request' ? 'request-head' : 'response-head', after: `${ms} ms` }];
   };
-  return { name: 'delay', final: false, explain: `delay ${String(spec.duration)}${jitter === 0 ? '' : ` ± ${String(spec.jitter)}`} ${where}`, [side]: edit };
+  return { name: 'delay', final: false, explain: `delay ${withUnit(spec.duration, 'ms')}${jitter === 0 ? '' : ` ± ${withUnit(spec.jitter!, 'ms')}`} ${where}`, [side]: edit };
 }
 
 function throttle(arg: unknown, ruleSide: ActionSide): CompiledAction {
@@ -330,7 +350,7 @@ function throttle(arg: unknown, ruleSide: ActionSide): CompiledAction {
   // Unsaid, a request-side rule slows both directions; a rule decided on the response can
   // only slow the response.
   const direction = spec.direction ?? (ruleSide === 'request' ? 'both' : 'response');
-  const action: CompiledAction = { name: 'throttle', final: false, explain: `throttle ${direction === 'both' ? 'both directions' : `the ${direction}`} to ${String(spec.rate)}` };
+  const action: CompiledAction = { name: 'throttle', final: false, explain: `throttle ${direction === 'both' ? 'both directions' : `the ${direction}`} to ${withUnit(spec.rate, ' bytes/s')}` };
   const change = (target: string): Change[] => [{ action: 'throttle', target, after: `${rate} bytes/s` }];
   if (direction !== 'response') {
     action.request = (draft) => {
@@ -345,6 +365,11 @@ function throttle(arg: unknown, ruleSide: ActionSide): CompiledAction {
     };
   }
   return action;
+}
+
+/** A bare number in a rule is milliseconds or bytes per second; say so in explanations. */
+function withUnit(value: string | number, unit: string): string {
+  return typeof value === 'number' ? `${value}${unit}` : value;
 }
 
 export const ACTION_COMPILERS: Readonly<Record<string, Compile>> = Object.freeze({

@@ -10,7 +10,7 @@ import { ACTION_COMPILERS, type CompiledAction } from './actions.js';
 import type { RuleDefinition } from './load.js';
 import { MATCHER_COMPILERS, type Matcher } from './matchers.js';
 import { createChance } from './random.js';
-import type { ActionSide, Protocol } from './rule.js';
+import type { ActionSide, MatchFacts, Protocol } from './rule.js';
 
 export interface CompileOptions {
   /** The --seed behind every `chance` and `jitter` decision. */
@@ -82,21 +82,25 @@ export class RuleSet {
   }
 
   /**
-   * The rules that can match an exchange of this protocol and host, cached per pair: host and
-   * protocol are known at the request head and rarely vary, so a hundred rules for other hosts
-   * cost one map lookup per exchange, not a hundred pattern tests.
+   * The rules that can match an exchange with these connection-level facts, cached per
+   * combination: protocol, method, host and client address are known at the request head and
+   * take few values, so a hundred rules for other hosts, methods or clients cost one map lookup
+   * per exchange, not a hundred pattern tests.
    */
-  candidates(protocol: Protocol, host: string): readonly Rule[] {
-    const key = `${protocol} ${host}`;
+  candidates(facts: Pick<MatchFacts, 'protocol' | 'method' | 'host' | 'client'>): readonly Rule[] {
+    const key = `${facts.protocol} ${facts.method} ${facts.host} ${facts.client}`;
     let found = this.candidatesByKey.get(key);
     if (found === undefined) {
-      const probe = { protocol, host } as Parameters<Matcher['test']>[0];
-      found = this.rules.filter((r) => (r.protocol === undefined || r.protocol === protocol) && r.matchers.every((m) => m.name !== 'host' || m.test(probe) === true));
+      const probe = facts as MatchFacts;
+      found = this.rules.filter((r) => (r.protocol === undefined || r.protocol === facts.protocol) && r.matchers.every((m) => !PREFILTER.has(m.name) || m.test(probe) === true));
       this.candidatesByKey.set(key, found);
     }
     return found;
   }
 }
+
+/** Matchers that read only the facts `candidates()` is keyed by. */
+const PREFILTER: ReadonlySet<string> = new Set(['protocol', 'method', 'host', 'client']);
 
 export const EMPTY_RULES = new RuleSet([], 0);
 
@@ -162,5 +166,6 @@ function ordinal(n: number): string {
 
 /** What makes two definitions the same rule for carrying counters across a reload. */
 function signatureOf(def: RuleDefinition): string {
-  return JSON.stringify([def.match, def.actions.map((a) => [a.name, a.arg]), def.skip, def.every, def.chance, def.times]);
+  const match = Object.fromEntries(Object.entries(def.match).sort(([a], [b]) => a.localeCompare(b)));
+  return JSON.stringify([match, def.actions.map((a) => [a.name, a.arg]), def.skip, def.every, def.chance, def.times]);
 }

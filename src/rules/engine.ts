@@ -41,9 +41,15 @@ export class RuleRun {
     this.decide('request-head');
   }
 
+  /**
+   * The rules of an exchange, or undefined when none can apply: then the exchange takes the
+   * plain streaming path, as if no rules were loaded.
+   */
   static of(set: RuleSet, facts: RuleFacts): RuleRun | undefined {
-    const candidates = set.candidates(facts.protocol, facts.host);
-    return candidates.length === 0 ? undefined : new RuleRun(candidates, facts);
+    const candidates = set.candidates(facts);
+    if (candidates.length === 0) return undefined;
+    const run = new RuleRun(candidates, facts);
+    return run.pending.length === 0 && run.matched.length === 0 ? undefined : run;
   }
 
   /**
@@ -82,15 +88,19 @@ export class RuleRun {
     for (const { rule, stage: decidedAt } of this.takeMatched()) {
       const record = this.turn(rule, decidedAt);
       if (record === undefined) continue;
-      this.fired.push({ rule, record });
+      let ran = true;
       for (const action of rule.actions) {
         if (action.request === undefined) continue;
-        if (!this.run(record, action, () => action.request!(draft, gateContext(rule)))) break;
+        ran = this.run(record, action, () => action.request!(draft, gateContext(rule)));
+        if (!ran) break;
         if (action.final) {
           this.ended = true;
-          return;
+          break;
         }
       }
+      // A rule that could not run here stops whole: its response side does not run either.
+      if (ran) this.fired.push({ rule, record });
+      if (this.ended) return;
     }
   }
 
@@ -164,7 +174,14 @@ export class RuleRun {
 
   /** Runs one action; false when it could not run here (the rule is then marked skipped). */
   private run(record: AppliedRule, action: CompiledAction, apply: () => Change[] | string): boolean {
-    const outcome = apply();
+    let outcome: Change[] | string;
+    try {
+      outcome = apply();
+    } catch (err) {
+      // Actions are trusted after validation; if one throws anyway, the exchange goes on without
+      // it and the record says so (DESIGN.md invariant 4: the proxy never dies of traffic).
+      outcome = `failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
     if (typeof outcome === 'string') {
       record.outcome = 'skipped';
       record.reason = `${action.name}: ${outcome}`;

@@ -26,6 +26,8 @@ export interface RequestHeadInput {
 /** Facts of an exchange under rules: the facts plus which FPSE endpoint, if any, it addresses. */
 export interface RuleFacts extends MatchFacts {
   readonly fpseEndpoint?: FpseEndpoint;
+  /** MAPI/HTTP: the X-ServerApplication this host last sent, for refusals made in its place. */
+  knownServer?: string;
 }
 
 export function requestFacts(head: RequestHeadInput): RuleFacts {
@@ -83,10 +85,13 @@ export function addResponseHead(facts: RuleFacts, status: number, rawHeaders: Ra
 
 /** FPSE: the server's build from the packet's `server version=` list, or from FPVersion. */
 export function addResponseBody(facts: RuleFacts, body: Buffer | undefined): void {
-  if (body === undefined || facts.protocol !== 'fpse') {
+  if (facts.protocol !== 'fpse') {
     facts.serverVersion ??= null;
     return;
   }
+  // Not collected (over the cap): the server version stays unknown, so the rules that needed it
+  // are recorded as skipped rather than as not matching.
+  if (body === undefined) return;
   if (facts.fpseEndpoint === 'vti-inf') {
     facts.serverVersion = okVersion(parseVtiInf(body).fpVersion);
     return;

@@ -133,6 +133,8 @@ export function headerName(field: Field, subject: string): void {
 
 /** Header values go on the wire as written; a CR or LF would let a rule split or forge headers. */
 export function headerValue(field: Field, subject: string): void {
+  // A number (`Retry-After: 120`) goes on the wire as its digits.
+  if (typeof field.value === 'number' && Number.isFinite(field.value)) return;
   const value = text(field, subject, '"b"');
   if (value !== undefined && /[\r\n\0]/.test(value)) {
     field.report(`${subject} contains a line break (CR or LF) or NUL, which would split the header; write the value on one line`);

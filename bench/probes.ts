@@ -1,0 +1,123 @@
+/**
+ * The rule probes of issue 4: measurements that are not a wrk row of the table, each with its own
+ * no-rule baseline measured side by side in the same run.
+ *
+ *   fpse-rewrite  an FPSE `server version` rewrite's latency over the same call unmodified
+ *                 (fpse-latency.ts)
+ *   mapi-stream   a NotificationWait long poll's keep-alive timing with a MAPI/HTTP
+ *                 serverVersion rewrite, against no rule and against no proxy
+ *                 (mapi-stream-timing.ts)
+ *
+ * Each runs once per run, after the table's subjects; their acceptance lines follow the table's,
+ * from medians over runs of per-run differences (as the table's ratios are).
+ */
+import { measureFpseLatency, type FpseLatencyRun } from './fpse-latency.js';
+import type { BenchConfig } from './measure.js';
+import { measureMapiStream, REWRITTEN_SERVER, type MapiStreamRun, type Series } from './mapi-stream-timing.js';
+import { ms, signedMs } from './probe-kit.js';
+import type { Context } from './subjects.js';
+import { median } from './table.js';
+
+export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream'] as const;
+export type ProbeId = (typeof PROBE_IDS)[number];
+export type ProbeRun = FpseLatencyRun | MapiStreamRun;
+
+/** Acceptance bounds of issue 4. */
+export const FPSE_MAX_DELTA_MS = 1;
+export const MAPI_MAX_EXTRA_DELTA_MS = 5;
+
+export function isProbeId(id: string): id is ProbeId {
+  return (PROBE_IDS as readonly string[]).includes(id);
+}
+
+export function runProbe(id: ProbeId, ctx: Context, cfg: BenchConfig, run: number, log: (line: string) => void): Promise<ProbeRun> {
+  log(` ${id === 'fpse-rewrite' ? 'FPSE server version rewrite latency' : 'MAPI/HTTP serverVersion rewrite, long-poll timing'}`);
+  return id === 'fpse-rewrite' ? measureFpseLatency(ctx, cfg, run, log) : measureMapiStream(ctx, cfg, run, log);
+}
+
+const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
+const med = (values: Array<number | undefined>): number | undefined => median(values.filter((v): v is number => v !== undefined));
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** The acceptance lines of the probes that ran (none when no probe was selected). */
+export function probeLines(all: ProbeRun[], selected: readonly ProbeId[]): string[] {
+  const lines: string[] = [];
+  if (selected.includes('fpse-rewrite')) lines.push(...fpseLines(all.filter((r): r is FpseLatencyRun => r.probe === 'fpse-rewrite')));
+  if (selected.includes('mapi-stream')) lines.push(...mapiLines(all.filter((r): r is MapiStreamRun => r.probe === 'mapi-stream')));
+  return lines;
+}
+
+function fpseLines(runs: FpseLatencyRun[]): string[] {
+  const head = `FPSE server version rewrite adds ≤ ${FPSE_MAX_DELTA_MS} ms median latency over the same call unmodified`;
+  const ok = runs.filter((r) => r.error === undefined);
+  const failed = runs.find((r) => r.error !== undefined)?.error;
+  const counted = `${ok.length} of ${runs.length} runs counted`;
+  const lines: string[] = [];
+  if (ok.length === 0) {
+    lines.push(`${head}: ${failed === undefined ? 'n/a' : `no (${failed})`}`);
+  } else {
+    const delta = med(ok.map((r) => r.p50DeltaMs))!;
+    const p = (side: 'plain' | 'rewrite', key: 'p50Ms' | 'p99Ms'): number | undefined => med(ok.map((r) => r[side]?.[key]));
+    lines.push(
+      `${head}: ${yesNo(delta <= FPSE_MAX_DELTA_MS)} (${signedMs(delta, 3)}: median ${ms(p('rewrite', 'p50Ms'), 3)} rewritten, ${ms(p('plain', 'p50Ms'), 3)} unmodified; ` +
+        `p99 ${ms(p('rewrite', 'p99Ms'))} / ${ms(p('plain', 'p99Ms'))}; ${ok[0]!.requests} sequential requests each side, one keep-alive connection each, alternating; ` +
+        `medians over runs of per-run medians${ok.length < runs.length ? `; ${counted}` : ''})`,
+    );
+  }
+  const rewritten = sum(runs.map((r) => r.rewrittenAnswers));
+  const unmodified = sum(runs.map((r) => r.unmodifiedAnswers));
+  const applied = sum(runs.map((r) => r.ruleApplied ?? 0));
+  const allRewritten = runs.length > 0 && runs.every((r) => r.error === undefined);
+  lines.push(
+    `FPSE answers through the rule carry 5.0.2.6790 (method line and server version list): ${runs.length === 0 ? 'n/a' : yesNo(allRewritten)}, ` +
+      `${rewritten} rewritten answers, ${applied} "rule applied" log lines; ${unmodified} answers without rules were the simulator's own 14.0.0.6029 (warm-up and timed, all runs)`,
+  );
+  return lines;
+}
+
+function mapiLines(runs: MapiStreamRun[]): string[] {
+  const head = `MAPI/HTTP serverVersion rewrite keeps the long poll's timing (worst extra delay of a keep-alive ≤ ${MAPI_MAX_EXTRA_DELTA_MS} ms over no rule)`;
+  const ok = runs.filter((r) => r.error === undefined && r.maxExtraDeltaMs !== undefined);
+  const failed = runs.find((r) => r.error !== undefined)?.error;
+  const lines: string[] = [];
+  const series = (s: Series, key: 'maxExtraMs' | 'p50ExtraMs' | 'p50FirstPieceMs'): number | undefined => med(ok.map((r) => r.series[s]?.[key]));
+  if (ok.length === 0) {
+    lines.push(`${head}: ${failed === undefined ? 'n/a' : `no (${failed})`}`);
+  } else {
+    const delta = med(ok.map((r) => r.maxExtraDeltaMs))!;
+    const first = ok[0]!;
+    lines.push(
+      `${head}: ${yesNo(delta <= MAPI_MAX_EXTRA_DELTA_MS)} (${signedMs(delta)}: worst piece ${ms(series('rewrite', 'maxExtraMs'))} late with the rule, ` +
+        `${ms(series('plain', 'maxExtraMs'))} without, ${ms(series('direct', 'maxExtraMs'))} with no proxy; ` +
+        `median piece ${ms(series('rewrite', 'p50ExtraMs'))} / ${ms(series('plain', 'p50ExtraMs'))} / ${ms(series('direct', 'p50ExtraMs'))}; ` +
+        `${first.series.rewrite?.polls ?? 0} long polls each, ${first.series.rewrite?.pieces ?? 0} PENDING/DONE pieces each, PENDING every ${first.pendingMs} ms; ` +
+        `medians over runs${ok.length < runs.length ? `; ${ok.length} of ${runs.length} runs counted` : ''})`,
+    );
+    lines.push(
+      `MAPI/HTTP long poll, request to head and PROCESSING at the client (information): rewrite ${ms(series('rewrite', 'p50FirstPieceMs'))}, ` +
+        `no rule ${ms(series('plain', 'p50FirstPieceMs'))}, no proxy ${ms(series('direct', 'p50FirstPieceMs'))} (medians)`,
+    );
+  }
+  const answers = sum(runs.map((r) => r.series.rewrite?.answers ?? 0));
+  const rewritten = sum(runs.map((r) => r.series.rewrite?.expectedServer ?? 0));
+  const plainAnswers = sum(runs.map((r) => r.series.plain?.answers ?? 0));
+  const plainOwn = sum(runs.map((r) => r.series.plain?.expectedServer ?? 0));
+  const applied = sum(runs.map((r) => r.ruleApplied ?? 0));
+  lines.push(
+    `MAPI/HTTP client sees the rewritten X-ServerApplication: ${answers === 0 ? 'n/a' : yesNo(rewritten === answers)}, ${REWRITTEN_SERVER} on ${rewritten} of ${answers} answers through the rule ` +
+      `(Connect and NotificationWait; ${applied} "rule applied" log lines); the simulator's own on ${plainOwn} of ${plainAnswers} without it`,
+  );
+  return lines;
+}
+
+/** Errors and notes of the probes, once per distinct text, with the runs they happened in. */
+export function probeNotes(all: ProbeRun[]): string[] {
+  const seen = new Map<string, number[]>();
+  for (const r of all) {
+    for (const text of [...(r.error === undefined ? [] : [`failed: ${r.error}`]), ...r.notes]) {
+      const key = `${r.probe}: ${text}`;
+      seen.set(key, [...(seen.get(key) ?? []), r.run]);
+    }
+  }
+  return [...seen].map(([text, runs]) => `${text} (run ${runs.join(', ')})`);
+}
