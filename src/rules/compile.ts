@@ -5,7 +5,6 @@
  * `every`, `times` and `chance`. A reload carries the counters of every rule whose definition did
  * not change, so editing one rule does not re-arm `times: 1` on all the others.
  */
-import { LruMap } from '../core/lru-map.js';
 import { ACTION_COMPILERS, type CompiledAction } from './actions.js';
 import type { RuleDefinition } from './load.js';
 import { MATCHER_COMPILERS, type Matcher } from './matchers.js';
@@ -67,7 +66,8 @@ export interface Rule {
 export class RuleSet {
   /** Enabled rules, in the order they apply. */
   readonly rules: readonly Rule[];
-  private readonly candidatesByKey = new LruMap<string, readonly Rule[]>(1024);
+  /** Bounded by clearing: the keys are few in practice, and a hit must cost one Map lookup. */
+  private readonly candidatesByKey = new Map<string, readonly Rule[]>();
 
   constructor(
     /** Every rule loaded, disabled ones included, in file order. */
@@ -93,11 +93,14 @@ export class RuleSet {
     if (found === undefined) {
       const probe = facts as MatchFacts;
       found = this.rules.filter((r) => (r.protocol === undefined || r.protocol === facts.protocol) && r.matchers.every((m) => !PREFILTER.has(m.name) || m.test(probe) === true));
+      if (this.candidatesByKey.size >= CANDIDATE_KEYS) this.candidatesByKey.clear();
       this.candidatesByKey.set(key, found);
     }
     return found;
   }
 }
+
+const CANDIDATE_KEYS = 4096;
 
 /** Matchers that read only the facts `candidates()` is keyed by. */
 const PREFILTER: ReadonlySet<string> = new Set(['protocol', 'method', 'host', 'client']);

@@ -47,9 +47,9 @@ export class RuleRun {
    */
   static of(set: RuleSet, facts: RuleFacts): RuleRun | undefined {
     const candidates = set.candidates(facts);
-    if (candidates.length === 0) return undefined;
-    const run = new RuleRun(candidates, facts);
-    return run.pending.length === 0 && run.matched.length === 0 ? undefined : run;
+    // Most exchanges match no rule: find out without allocating anything.
+    if (!candidates.some((rule) => mayMatch(rule, facts))) return undefined;
+    return new RuleRun(candidates, facts);
   }
 
   /**
@@ -191,6 +191,12 @@ export class RuleRun {
     for (const change of outcome) if (change.before !== change.after || change.before === undefined) record.changes.push(change);
     return true;
   }
+}
+
+/** False when some matcher already rules the rule out. */
+function mayMatch(rule: Rule, facts: RuleFacts): boolean {
+  for (const m of rule.matchers) if (m.test(facts) === false) return false;
+  return true;
 }
 
 function rank(rule: Rule): number {

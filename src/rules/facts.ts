@@ -31,31 +31,35 @@ export interface RuleFacts extends MatchFacts {
 }
 
 export function requestFacts(head: RequestHeadInput): RuleFacts {
-  const base = {
+  // One object of one shape for every exchange (this runs per request whenever rules are
+  // loaded): the protocol fields are filled in below rather than spread in.
+  const facts: { -readonly [K in keyof RuleFacts]: RuleFacts[K] } = {
     method: head.method,
     host: head.host.toLowerCase(),
     path: head.path,
     client: unmapped(head.client),
     requestHeaders: head.rawHeaders,
+    protocol: 'http',
+    requestType: null,
+    fpseMethod: null,
+    clientVersion: null,
   };
   if (claimsMapiHttp(head.method, head.path, head.rawHeaders)) {
     const type = getHeader(head.rawHeaders, 'X-RequestType');
-    return {
-      ...base,
-      protocol: 'mapihttp',
-      requestType: type === undefined ? null : (canonicalRequestType(type) ?? type),
-      fpseMethod: null,
-      clientVersion: versionOrNull(getHeader(head.rawHeaders, 'X-ClientApplication')),
-    };
+    facts.protocol = 'mapihttp';
+    facts.requestType = type === undefined ? null : (canonicalRequestType(type) ?? type);
+    facts.clientVersion = versionOrNull(getHeader(head.rawHeaders, 'X-ClientApplication'));
+    return facts;
   }
-  const endpoint = claimsFpse(head.method, head.path);
+  const endpoint = head.method === 'GET' || head.method === 'POST' ? claimsFpse(head.method, head.path) : undefined;
   if (endpoint !== undefined) {
-    // RPC POSTs carry method and version in the body's first line (MS-FPSE 2.2.2); the
-    // _vti_inf.html GET carries neither.
-    const inBody = endpoint !== 'vti-inf';
-    return { ...base, protocol: 'fpse', fpseEndpoint: endpoint, requestType: null, ...(inBody ? {} : { fpseMethod: null, clientVersion: null }) };
+    facts.protocol = 'fpse';
+    facts.fpseEndpoint = endpoint;
+    // RPC POSTs carry method and version in the body's first line (MS-FPSE 2.2.2): unknown
+    // until it is read. The _vti_inf.html GET carries neither.
+    if (endpoint !== 'vti-inf') facts.fpseMethod = facts.clientVersion = undefined;
   }
-  return { ...base, protocol: 'http', requestType: null, fpseMethod: null, clientVersion: null };
+  return facts;
 }
 
 /** True while request facts still wait for the body's first line. */

@@ -6,7 +6,7 @@
  */
 import { BlockList, isIPv4 } from 'node:net';
 import { inRange, parseRange, type Version, type VersionRange } from '../core/version.js';
-import { getHeaderValues } from '../core/raw-headers.js';
+import type { RawHeaders } from '../core/raw-headers.js';
 import { canonicalRequestType } from '../protocols/mapihttp.js';
 import { regexOf } from './field-checks.js';
 import type { MatchFacts, Protocol } from './rule.js';
@@ -93,14 +93,20 @@ function versionMatcher(name: 'clientVersion' | 'serverVersion', who: string): M
 
 function header(arg: unknown): Matcher {
   const tests = Object.entries(arg as Record<string, unknown>).map(([name, want]) => {
-    if (want === true) return { name, explain: `has header ${name}`, ok: (values: string[]) => values.length > 0 };
+    const lower = name.toLowerCase();
+    if (want === true) return { explain: `has header ${name}`, lower, ok: () => true };
     const { regex, isRegex } = compilePattern(String(want));
     const text = String(want);
     // A plain value is compared whole (header values are not globs: `*` is a legal character).
-    const ok = isRegex ? (values: string[]) => values.some((v) => regex.test(v)) : (values: string[]) => values.includes(text);
-    return { name, explain: isRegex ? `header ${name} matches ${text}` : `header ${name} is "${text}"`, ok };
+    const ok = isRegex ? (value: string) => regex.test(value) : (value: string) => value === text;
+    return { explain: isRegex ? `header ${name} matches ${text}` : `header ${name} is "${text}"`, lower, ok };
   });
-  return matcher('header', tests.map((t) => t.explain).join(' and '), (f) => tests.every((t) => t.ok(getHeaderValues(f.requestHeaders, t.name))));
+  // Any line of the header may match; walked in place, since this runs on every request.
+  const has = (raw: RawHeaders, lower: string, ok: (value: string) => boolean): boolean => {
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === lower.length && raw[i]!.toLowerCase() === lower && ok(raw[i + 1]!)) return true;
+    return false;
+  };
+  return matcher('header', tests.map((t) => t.explain).join(' and '), (f) => tests.every((t) => has(f.requestHeaders, t.lower, t.ok)));
 }
 
 function client(arg: unknown): Matcher {
