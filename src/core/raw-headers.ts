@@ -35,6 +35,33 @@ export function replaceHeader(raw: RawHeaders, name: string, value: string): Raw
   return out;
 }
 
+/**
+ * One `name` line with `value`: the first such line keeps its position and spelling, later ones
+ * go; appended when there was none.
+ */
+export function setHeader(raw: RawHeaders, name: string, value: string): RawHeaders {
+  const lower = name.toLowerCase();
+  const out: RawHeaders = [];
+  let placed = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== lower) out.push(raw[i]!, raw[i + 1]!);
+    else if (!placed) {
+      out.push(raw[i]!, value);
+      placed = true;
+    }
+  }
+  if (!placed) out.push(name, value);
+  return out;
+}
+
+/** Every `name` line removed. */
+export function withoutHeader(raw: RawHeaders, name: string): RawHeaders {
+  const lower = name.toLowerCase();
+  const out: RawHeaders = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== lower) out.push(raw[i]!, raw[i + 1]!);
+  return out;
+}
+
 /** `[[name, value], …]`, the readable form used in records and logs. */
 export function toPairs(raw: RawHeaders): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];

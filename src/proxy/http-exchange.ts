@@ -34,7 +34,7 @@ import { FPSE_PACKET_CAP } from '../protocols/fpse-packet.js';
 import { FPSE_FIRST_LINE_CAP } from '../protocols/fpse-request.js';
 import type { ExchangeEvents } from '../core/exchange-events.js';
 import type { Origin } from '../core/origin.js';
-import { getHeader, toPairs, type RawHeaders } from '../core/raw-headers.js';
+import { getHeader, setHeader, toPairs, withoutHeader, type RawHeaders } from '../core/raw-headers.js';
 import type { RequestDraft, ResponseDraft } from '../rules/actions.js';
 import type { RuleSet } from '../rules/compile.js';
 import { RuleRun } from '../rules/engine.js';
@@ -45,7 +45,7 @@ import { resolveDestination } from './destination.js';
 import { planForward } from './forward-head.js';
 import { stripHopByHop, wantsKeepAlive } from './hop-by-hop.js';
 import { requestHeadOf } from './request-head.js';
-import { sendAnswer, type ProxyAnswer } from './respond.js';
+import { closeWithoutAnswer, sendAnswer, type ProxyAnswer } from './respond.js';
 import { Throttle } from './throttle.js';
 import { openUpstreamRequest } from './upstream.js';
 
@@ -211,21 +211,6 @@ class HttpExchange implements InFlight {
     });
   }
 
-  /**
-   * `close`: a FIN without an answer. Unread request bytes would turn a plain destroy into a TCP
-   * RST (then `close` looks like `reset`), so the rest of the body is read and dropped first,
-   * and the socket is destroyed when the client closes its side, or after a short linger.
-   */
-  private closeWithoutAnswer(): void {
-    const socket = this.req.socket;
-    this.req.resume();
-    socket.on('data', () => undefined);
-    socket.end();
-    const timer = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  }
-
   /** Bytes read before the observer existed (the held first line) reach it now, as forwarded. */
   private observeRequestBytes(prefix: Buffer | undefined, ended: boolean): void {
     const observation = this.observation;
@@ -272,7 +257,7 @@ class HttpExchange implements InFlight {
     this.endedByRule = true;
     // The upstream never saw this request: the record must not say it received a head.
     delete exchange.forwarded;
-    if (end.kind === 'close') return this.closeWithoutAnswer();
+    if (end.kind === 'close') return closeWithoutAnswer(req);
     if (end.kind === 'reset') return void req.socket.resetAndDestroy();
     // The rest of the request body is read and dropped, so the client is never stuck sending.
     req.resume();
@@ -561,9 +546,6 @@ class HttpExchange implements InFlight {
   }
 }
 
-/** How long a `close` waits for the client to close its side before letting go of the socket. */
-const CLOSE_LINGER_MS = 2000;
-
 /** Facts of an exchange no rule looks at: the response draft still needs the field. */
 const NO_FACTS = Object.freeze({ method: '', host: '', path: '', client: '', requestHeaders: [], protocol: 'http' as const });
 
@@ -581,25 +563,10 @@ function adjustContentLength(raw: RawHeaders, delta: number): RawHeaders {
   return setContentLength(raw, Number(current) + delta);
 }
 
-/** Sets Content-Length in place of the old one (or appends it), keeping the other fields as they are. */
+/** Content-Length for a body the proxy rewrote or made; left to chunking when the head has Transfer-Encoding. */
 function setContentLength(raw: RawHeaders, length: number): RawHeaders {
-  const out: RawHeaders = [];
-  let placed = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== 'content-length') out.push(raw[i]!, raw[i + 1]!);
-    else if (!placed) {
-      out.push(raw[i]!, String(length));
-      placed = true;
-    }
-  }
-  if (!placed && getHeader(raw, 'transfer-encoding') === undefined) out.push('Content-Length', String(length));
-  return out;
-}
-
-function withoutHeader(raw: RawHeaders, name: string): RawHeaders {
-  const out: RawHeaders = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== name) out.push(raw[i]!, raw[i + 1]!);
-  return out;
+  if (getHeader(raw, 'content-length') === undefined && getHeader(raw, 'transfer-encoding') !== undefined) return raw;
+  return setHeader(raw, 'Content-Length', String(length));
 }
 
 function originOf(url: string): string {

@@ -4,7 +4,7 @@
  * proxy-made answer from the upstream's. Two forms: on a ServerResponse, and as raw bytes on a
  * socket where no response object exists (client errors, CONNECT, upgrades).
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { ResponseHead } from '../core/exchange.js';
@@ -66,4 +66,19 @@ export function serializeHead(statusCode: number, statusMessage: string, rawHead
   let text = `HTTP/1.1 ${statusCode} ${statusMessage}\r\n`;
   for (let i = 0; i < rawHeaders.length; i += 2) text += `${rawHeaders[i]!}: ${rawHeaders[i + 1]!}\r\n`;
   return Buffer.from(`${text}\r\n`, 'latin1');
+}
+
+/**
+ * A rule's `close`: a FIN and no answer. Unread request bytes would turn a plain destroy into a
+ * TCP RST (and `close` would look like `reset`), so the rest of the body is read and dropped, and
+ * the socket is destroyed when the client closes its side, or after the same linger as above.
+ */
+export function closeWithoutAnswer(req: IncomingMessage): void {
+  const socket = req.socket;
+  req.resume();
+  socket.on('data', () => undefined);
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

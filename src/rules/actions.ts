@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { dirname, resolve } from 'node:path';
-import { getHeader, getHeaderValues, type RawHeaders } from '../core/raw-headers.js';
+import { getHeader, getHeaderValues, setHeader as setHeaderLine, withoutHeader, type RawHeaders } from '../core/raw-headers.js';
 import { parseVersion, type Version } from '../core/version.js';
 import { responseCodeByName } from '../protocols/mapihttp-codes.js';
 import { parseDuration, parseRate } from './field-checks.js';
@@ -294,31 +294,12 @@ function removeHeader(arg: unknown, ruleSide: ActionSide): CompiledAction {
  * spelling; records the change when the text differs.
  */
 function replaceHeader(draft: { rawHeaders: RawHeaders }, action: string, name: string, next: (old: string | undefined) => string): Change[] {
-  const lower = name.toLowerCase();
-  const raw = draft.rawHeaders;
-  const old = getHeaderValues(raw, name);
+  const old = getHeaderValues(draft.rawHeaders, name);
   const before = old.length === 0 ? undefined : old.join(', ');
   const after = next(old[0]);
   if (before === after) return NO_CHANGE;
-  const out: RawHeaders = [];
-  let placed = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== lower) out.push(raw[i]!, raw[i + 1]!);
-    else if (!placed) {
-      out.push(raw[i]!, after);
-      placed = true;
-    }
-  }
-  if (!placed) out.push(name, after);
-  draft.rawHeaders = out;
+  draft.rawHeaders = setHeaderLine(draft.rawHeaders, name, after);
   return [{ action, target: name, ...(before !== undefined && { before }), after }];
-}
-
-function withoutHeader(raw: RawHeaders, name: string): RawHeaders {
-  const lower = name.toLowerCase();
-  const out: RawHeaders = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== lower) out.push(raw[i]!, raw[i + 1]!);
-  return out;
 }
 
 // ---- faults ---------------------------------------------------------------------------------
