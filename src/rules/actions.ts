@@ -12,13 +12,13 @@ import { dirname, resolve } from 'node:path';
 import { getHeader, getHeaderValues, setHeader as setHeaderLine, withoutHeader, type RawHeaders } from '../core/raw-headers.js';
 import { parseVersion, type Version } from '../core/version.js';
 import { responseCodeByName } from '../protocols/mapihttp-codes.js';
-import { parseDuration, parseRate } from './field-checks.js';
 import type { RuleFacts } from './facts.js';
 import { fpseRejectAnswer, httpRejectAnswer, mapiRejectAnswer, parseFpseRejectStatus, type RuleAnswer } from './reject-answers.js';
 import { rewriteFpseClientVersion } from './rewrite-fpse-request.js';
 import { rewriteFpseServerVersion, rewriteVtiInfVersion } from './rewrite-fpse-response.js';
 import { rewriteProductToken } from './rewrite-product-token.js';
 import type { ActionSide, Change } from './rule.js';
+import { delay, ending, throttle } from './fault-actions.js';
 
 export type { RuleAnswer } from './reject-answers.js';
 
@@ -74,7 +74,7 @@ export interface CompiledAction {
 }
 
 /** Where an action written without a side runs: the side its rule decides on. */
-type Compile = (arg: unknown, ruleSide: ActionSide, ruleFile: string) => CompiledAction;
+export type Compile = (arg: unknown, ruleSide: ActionSide, ruleFile: string) => CompiledAction;
 
 const NO_CHANGE: Change[] = [];
 
@@ -223,18 +223,6 @@ function respond(arg: unknown, _side: ActionSide, ruleFile: string): CompiledAct
   };
 }
 
-function ending(kind: 'close' | 'reset' | 'hang', explain: string): Compile {
-  return () => ({
-    name: kind,
-    final: true,
-    explain,
-    request(draft) {
-      draft.end = { kind };
-      return [{ action: kind, target: 'connection', after: explain }];
-    },
-  });
-}
-
 // ---- heads ----------------------------------------------------------------------------------
 
 function status(arg: unknown): CompiledAction {
@@ -300,57 +288,6 @@ function replaceHeader(draft: { rawHeaders: RawHeaders }, action: string, name: 
   if (before === after) return NO_CHANGE;
   draft.rawHeaders = setHeaderLine(draft.rawHeaders, name, after);
   return [{ action, target: name, ...(before !== undefined && { before }), after }];
-}
-
-// ---- faults ---------------------------------------------------------------------------------
-
-interface DelayArg {
-  duration: string | number;
-  jitter?: string | number;
-  phase?: 'request-head' | 'response-head';
-}
-
-function delay(arg: unknown, ruleSide: ActionSide): CompiledAction {
-  const spec: DelayArg = typeof arg === 'object' && arg !== null ? (arg as DelayArg) : { duration: arg as string | number };
-  const base = parseDuration(spec.duration) as number;
-  const jitter = spec.jitter === undefined ? 0 : (parseDuration(spec.jitter) as number);
-  const side: ActionSide = spec.phase === 'request-head' ? 'request' : spec.phase === 'response-head' ? 'response' : ruleSide;
-  const where = side === 'request' ? 'before forwarding the request' : 'before the response head';
-  const edit = (draft: { delayMs: number }, ctx: ActionContext): Change[] => {
-    // Uniform in [base - jitter, base + jitter], from the rule's seeded stream.
-    const ms = Math.max(0, Math.round(base + (jitter === 0 ? 0 : (ctx.random() * 2 - 1) * jitter)));
-    draft.delayMs += ms;
-    return [{ action: 'delay', target: side === 'request' ? 'request-head' : 'response-head', after: `${ms} ms` }];
-  };
-  return { name: 'delay', final: false, explain: `delay ${withUnit(spec.duration, 'ms')}${jitter === 0 ? '' : ` ± ${withUnit(spec.jitter!, 'ms')}`} ${where}`, [side]: edit };
-}
-
-function throttle(arg: unknown, ruleSide: ActionSide): CompiledAction {
-  const spec = typeof arg === 'object' && arg !== null ? (arg as { rate: string | number; direction?: 'request' | 'response' | 'both' }) : { rate: arg as string | number };
-  const rate = parseRate(spec.rate) as number;
-  // Unsaid, a request-side rule slows both directions; a rule decided on the response can
-  // only slow the response.
-  const direction = spec.direction ?? (ruleSide === 'request' ? 'both' : 'response');
-  const action: CompiledAction = { name: 'throttle', final: false, explain: `throttle ${direction === 'both' ? 'both directions' : `the ${direction}`} to ${withUnit(spec.rate, ' bytes/s')}` };
-  const change = (target: string): Change[] => [{ action: 'throttle', target, after: `${rate} bytes/s` }];
-  if (direction !== 'response') {
-    action.request = (draft) => {
-      draft.throttle.request = Math.min(draft.throttle.request ?? Infinity, rate);
-      return change('request body');
-    };
-  }
-  if (direction !== 'request') {
-    action.response = (draft) => {
-      draft.throttle = Math.min(draft.throttle ?? Infinity, rate);
-      return change('response body');
-    };
-  }
-  return action;
-}
-
-/** A bare number in a rule is milliseconds or bytes per second; say so in explanations. */
-function withUnit(value: string | number, unit: string): string {
-  return typeof value === 'number' ? `${value}${unit}` : value;
 }
 
 export const ACTION_COMPILERS: Readonly<Record<string, Compile>> = Object.freeze({
