@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   ERR_ADDRESS_IN_USE: 'the listen address is taken by another program',
   ERR_LISTEN_FAILED: 'the proxy could not open its listening socket',
   ERR_BAD_RULES: 'a rule file has issues (each is printed as file:line:col)',
+  ERR_CA: 'the CA directory or one of its files cannot be used (see ./proxy ca)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
