@@ -8,7 +8,10 @@ import { isLoopback, type ProxyConfig } from './config.js';
 import { durationOf, type Exchange } from './core/exchange.js';
 import { originUrl } from './core/origin.js';
 import { ProgramError } from './errors.js';
+import { readFile } from 'node:fs/promises';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
+import { createUpstreamTls } from './proxy/upstream-tls.js';
+import { createInterception } from './tls/interception.js';
 import { compileRules, EMPTY_RULES, type RuleSet } from './rules/compile.js';
 import { randomSeed } from './rules/random.js';
 import { RuleStore } from './rules/store.js';
@@ -33,6 +36,8 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     logger,
   });
   const proxy = createProxyServer({
+    upstreamTls: createUpstreamTls({ extraCa: await readUpstreamCa(config.upstreamCa ?? []), ...(config.insecureUpstream !== undefined && { insecure: config.insecureUpstream }) }),
+    ...(config.interception !== undefined && { intercept: createInterception(config.interception, logger) }),
     rules: rules === undefined ? () => EMPTY_RULES : () => rules.current,
     target: config.target,
     keepHost: config.keepHost,
@@ -91,6 +96,21 @@ function logExchange(logger: Logger, x: Exchange): void {
     },
     'exchange',
   );
+}
+
+/** `--upstream-ca` files, read once at start: a missing or non-PEM file is a config error. */
+async function readUpstreamCa(files: string[]): Promise<string[]> {
+  const pems: string[] = [];
+  for (const file of files) {
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new ProgramError('ERR_BAD_OPTION', `--upstream-ca ${file} cannot be read (${err.code ?? err.message})`, 'pass a PEM file with the CA certificate that signed the upstream');
+    });
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ProgramError('ERR_BAD_OPTION', `--upstream-ca ${file} holds no PEM certificate`, 'pass a PEM file (-----BEGIN CERTIFICATE-----); convert DER with openssl x509 -inform der');
+    }
+    pems.push(text);
+  }
+  return pems;
 }
 
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): ProgramError {

@@ -31,6 +31,12 @@ function startOptions(y: Argv) {
     .option('log-level', { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'pino log level; JSON on a pipe, readable on a terminal' })
     .option('rules', { type: 'string', array: true, describe: 'rule files or folders (YAML or JSON); reloaded within 1 s of a save, and on SIGHUP', requiresArg: true })
     .option('seed', { type: 'string', describe: 'seed for chance and jitter, to replay the same decisions (a random one is logged when absent)', requiresArg: true })
+    .option('ca-dir', { type: 'string', default: DEFAULTS.caDir, describe: 'where the interception CA lives (created on first need; ./proxy ca prints it)', requiresArg: true })
+    .option('intercept', { type: 'string', array: true, default: ['*'], describe: 'host globs whose HTTPS (CONNECT) is decrypted and observed', requiresArg: true })
+    .option('no-intercept', { type: 'string', array: true, default: [] as string[], describe: 'host globs tunnelled untouched (pinned clients; Exchange with Extended Protection)', requiresArg: true })
+    .option('upstream-ca', { type: 'string', array: true, describe: 'extra trusted CA (PEM) for upstream TLS, besides the system store', requiresArg: true })
+    .option('insecure-upstream', { type: 'string', array: true, describe: 'do not verify upstream certificates of these host globs (all hosts when given alone); lab servers only' })
+    .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);
 }
 
@@ -53,6 +59,9 @@ function toConfig(args: StartArgs): ProxyConfig {
     logLevel: args['log-level'],
     ...(args.rules !== undefined && { rules: args.rules }),
     ...(args.seed !== undefined && { seed: parseSeed(args.seed) }),
+    interception: { caDir: args['ca-dir'], intercept: args.intercept, noIntercept: args['no-intercept'] },
+    ...(args['upstream-ca'] !== undefined && { upstreamCa: args['upstream-ca'] }),
+    ...(args['insecure-upstream'] !== undefined && { insecureUpstream: args['insecure-upstream'] }),
   };
 }
 
@@ -205,6 +214,16 @@ function rulesCommands(y: Argv) {
     .demandCommand(1, 'name a rules command: check or list');
 }
 
+async function printCa(args: { 'ca-dir': string; der?: boolean; spki?: boolean }): Promise<void> {
+  const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
+  const { openCa, formatCaHelp } = await import('./tls/ca.js');
+  const ca = await openCa(args['ca-dir'], logger);
+  const out = formatCaHelp(ca, args.der === true ? 'der' : args.spki === true ? 'spki' : 'pem');
+  if (out.stderr) process.stderr.write(out.stderr);
+  process.stdout.write(out.stdout);
+  logger.flush();
+}
+
 async function demo(args: { verbose: boolean }): Promise<void> {
   const logger = createLogger({ level: args.verbose ? 'info' : 'warn', pretty: process.stderr.isTTY });
   console.error('version-proxy demo: FPSE and MAPI/HTTP simulators behind the proxy, simulated clients talking through it…');
@@ -234,6 +253,17 @@ await yargs(hideBin(process.argv))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
   .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
   .command('rules', 'rule files: check, list', rulesCommands)
+  .command(
+    'ca',
+    'print the interception CA certificate (PEM), with install hints for curl, Node, Chromium and Windows',
+    (y) =>
+      y
+        .option('ca-dir', { type: 'string', default: DEFAULTS.caDir, describe: 'where the CA lives (created when missing)', requiresArg: true })
+        .option('der', { type: 'boolean', describe: 'print the certificate as DER bytes' })
+        .option('spki', { type: 'boolean', describe: "print the SPKI hash Chromium's --ignore-certificate-errors-spki-list takes" })
+        .conflicts('der', 'spki'),
+    (args) => printCa(args).catch(report),
+  )
   .demandCommand(1, 'name a command, e.g. ./proxy start')
   .strict()
   .recommendCommands()

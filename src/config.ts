@@ -4,6 +4,8 @@
  * it; the CLI prints both on one line.
  */
 import { isIP } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { ProgramError } from './errors.js';
 import { defaultPort, parseAuthority, type Origin } from './core/origin.js';
 import type { LogLevel } from './log.js';
@@ -30,6 +32,22 @@ export interface ProxyConfig {
   rules?: string[];
   /** Seed of every `chance` and jitter decision (`--seed`); a random one, logged, when unset. */
   seed?: number;
+  /**
+   * TLS interception of CONNECT tunnels (issue 5); off when absent. The CLI turns it on for
+   * every host by default, with the CA in ~/.version-proxy.
+   */
+  interception?: {
+    /** Where the CA lives (created on first need). */
+    caDir: string;
+    /** Host globs to intercept; `*` is every host. */
+    intercept: string[];
+    /** Host globs tunnelled untouched, whatever `intercept` says. */
+    noIntercept: string[];
+  };
+  /** Extra trusted CA files for upstream TLS (`--upstream-ca`). */
+  upstreamCa?: string[];
+  /** Host globs whose upstream certificates are not verified; empty means every host. */
+  insecureUpstream?: string[];
 }
 
 export const DEFAULTS = {
@@ -38,6 +56,8 @@ export const DEFAULTS = {
   upstreamTimeoutSeconds: 330,
   graceSeconds: 5,
   logLevel: 'info' as LogLevel,
+  /** The interception CA's home (DESIGN.md "Command line"). */
+  caDir: join(homedir(), '.version-proxy'),
 };
 
 /** `HOST:PORT`, `:PORT`, `PORT` or `[V6]:PORT`; port 0 picks a free port. */

@@ -147,6 +147,11 @@ export interface Exchange {
   protocol?: ProtocolRecord;
   bytes: ByteCounts;
   timings: Timings;
+  /**
+   * The proxy terminated the client's TLS (an intercepted CONNECT): for HTTP exchanges, the
+   * request came decrypted out of that tunnel; for the tunnel itself, it was not passed through.
+   */
+  intercepted?: boolean;
   /** Rules that matched, in the order they were met: applied (with their changes), passed or skipped. */
   rules?: RuleRecord[];
   /** How a tunnel or upgraded connection ended (`client-closed`, `upstream-closed`, `error`). */

@@ -10,9 +10,12 @@
  * told it (for example that its NTLM-authenticated connection is gone).
  */
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import type { ClientInfo } from '../core/exchange.js';
+import type { Origin } from '../core/origin.js';
 import type { InFlight } from './http-exchange.js';
 
 let nextConnectionId = 0;
@@ -27,14 +30,41 @@ class AffinityAgent extends http.Agent {
     const socket = net.createConnection(options);
     // Small writes (MAPI meta-tags, slow uploads) must not wait for Nagle's algorithm.
     socket.setNoDelay(true);
-    socket.once('close', this.onUpstreamClosed);
+    // Only a connection that was up can be "closed by the upstream": a refused one is the
+    // exchange's 502, and the client's connection stays usable.
+    socket.once('connect', () => socket.once('close', this.onUpstreamClosed));
     return socket;
   }
+}
+
+/** The same affinity for TLS upstreams: one socket, this client's alone (issue 5, item 4). */
+class AffinityTlsAgent extends https.Agent {
+  constructor(private readonly onUpstreamClosed: () => void) {
+    super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, scheduling: 'lifo' });
+  }
+
+  override createConnection(options: tls.ConnectionOptions): tls.TLSSocket {
+    const host = options.host ?? '';
+    // SNI carries names only (RFC 6066 §3); ALPN says this hop speaks HTTP/1.1.
+    const socket = tls.connect({ ...options, ...(net.isIP(host) === 0 && options.servername === undefined && { servername: host }), ALPNProtocols: ['http/1.1'] });
+    socket.setNoDelay(true);
+    socket.once('secureConnect', () => socket.once('close', this.onUpstreamClosed));
+    return socket;
+  }
+}
+
+/** What a connection decrypted from an intercepted CONNECT tunnel knows of its origin. */
+export interface TunnelInfo {
+  /** `https://host:port` the client asked to CONNECT to. */
+  origin: Origin;
+  /** The client behind the tunnel (the TLS socket has no address of its own). */
+  client: ClientInfo;
 }
 
 export class ClientConnection {
   readonly id = ++nextConnectionId;
   readonly agent: http.Agent;
+  private tlsAgent: AffinityTlsAgent | undefined;
   readonly info: ClientInfo;
   /** Exchanges started on this connection and not yet finished. */
   inFlight = 0;
@@ -44,10 +74,21 @@ export class ClientConnection {
   private readonly linked = new Set<Duplex>();
   private destroyed = false;
 
-  constructor(readonly socket: net.Socket) {
-    this.info = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, connection: this.id };
+  constructor(
+    readonly socket: net.Socket,
+    /** Set when this connection is the inside of an intercepted CONNECT tunnel. */
+    readonly tunnel?: TunnelInfo,
+  ) {
+    const client = tunnel?.client;
+    this.info = { address: client?.address ?? socket.remoteAddress ?? '', port: client?.port ?? socket.remotePort ?? 0, connection: this.id };
     this.agent = new AffinityAgent(() => this.upstreamClosed());
     socket.once('close', () => this.destroy());
+  }
+
+  /** This connection's own agent for `origin`: plain or TLS, one upstream socket either way. */
+  agentFor(origin: Origin): http.Agent {
+    if (origin.protocol === 'http:') return this.agent;
+    return (this.tlsAgent ??= new AffinityTlsAgent(() => this.upstreamClosed()));
   }
 
   /** Ties another socket to this connection: destroyed when it is. */
@@ -64,6 +105,7 @@ export class ClientConnection {
     if (this.destroyed) return;
     this.destroyed = true;
     this.agent.destroy();
+    this.tlsAgent?.destroy();
     for (const other of this.linked) other.destroy();
     this.linked.clear();
     this.socket.destroy();

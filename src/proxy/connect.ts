@@ -1,8 +1,8 @@
 /**
  * CONNECT (RFC 9110 §9.3.6): a byte-for-byte tunnel to `host:port`, recorded as one exchange
- * (bytes each way, duration, how it ended). TLS interception is a separate concern: a
- * ConnectInterceptor, when given, is asked first and may take the socket over; otherwise the
- * bytes are tunnelled untouched.
+ * (bytes each way, duration, how it ended). A host chosen for interception goes to
+ * intercept.ts instead, which terminates the client's TLS; every other CONNECT is tunnelled
+ * untouched (`--no-intercept`: pinned clients, Extended Protection).
  */
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
@@ -12,19 +12,18 @@ import type { ExchangeEvents } from '../core/exchange-events.js';
 import { parseAuthority } from '../core/origin.js';
 import type { ClientConnection } from './client-connection.js';
 import { requestHeadOf } from './request-head.js';
+import { interceptTunnel, type Interception } from './intercept.js';
 import { writeRawAnswer } from './respond.js';
 
 /** The seam for TLS interception: return true when the socket was taken over. */
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
-
-export type ConnectInterceptor = (req: IncomingMessage, socket: Duplex, head: Buffer, conn: ClientConnection) => boolean;
 
 export interface ConnectContext {
   events: ExchangeEvents;
   upstreamTimeoutMs: number;
   /** Reverse mode answers CONNECT with 405: it stands in for one origin only. */
   reverse: boolean;
-  intercept: ConnectInterceptor | undefined;
+  intercept: Interception | undefined;
 }
 
 export function handleConnect(ctx: ConnectContext, conn: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -52,7 +51,10 @@ export function handleConnect(ctx: ConnectContext, conn: ClientConnection, req: 
     refuse(400, 'BAD_CONNECT_TARGET', `CONNECT needs host:port (got "${exchange.request.url}")`);
     return;
   }
-  if (ctx.intercept?.(req, socket, head, conn)) return;
+  if (ctx.intercept?.wants(authority.hostname)) {
+    const origin = { protocol: 'https:' as const, hostname: authority.hostname, port: authority.port, authority: exchange.request.url };
+    return interceptTunnel(ctx.intercept, ctx.events, conn, exchange, socket, head, origin);
+  }
 
   const upstream = net.connect({ host: authority.hostname, port: authority.port });
   upstream.setNoDelay(true);

@@ -32,24 +32,19 @@ export function resolveDestination(requestTarget: string, target: Origin | undef
     };
   }
   const scheme = absolute[1]!.toLowerCase();
-  if (scheme !== 'http') {
-    return {
-      ok: false,
-      status: scheme === 'https' ? 501 : 400,
-      code: 'UNSUPPORTED_SCHEME',
-      message:
-        scheme === 'https'
-          ? 'https:// URLs in a plain request are not supported yet; clients send HTTPS through CONNECT.'
-          : `"${scheme}://" is not an HTTP URL.`,
-    };
+  // Some clients send https:// URLs to their proxy in plain text (instead of CONNECT): the proxy
+  // then speaks TLS to the upstream itself.
+  if (scheme !== 'http' && scheme !== 'https') {
+    return { ok: false, status: 400, code: 'UNSUPPORTED_SCHEME', message: `"${scheme}://" is not an HTTP URL.` };
   }
+  const protocol = scheme === 'https' ? 'https:' : 'http:';
   const authority = parseAuthority(absolute[2]!);
   if (!authority.ok) {
     return { ok: false, status: 400, code: 'BAD_AUTHORITY', message: `"${absolute[2]!}": ${authority.reason}.` };
   }
   return {
     ok: true,
-    origin: { protocol: 'http:', hostname: authority.hostname, port: authority.port ?? defaultPort('http:'), authority: absolute[2]! },
+    origin: { protocol, hostname: authority.hostname, port: authority.port ?? defaultPort(protocol), authority: absolute[2]! },
     path: originForm(absolute[3]!),
   };
 }

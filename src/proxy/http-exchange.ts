@@ -48,6 +48,7 @@ import { requestHeadOf } from './request-head.js';
 import { closeWithoutAnswer, sendAnswer, type ProxyAnswer } from './respond.js';
 import { Throttle } from './throttle.js';
 import { openUpstreamRequest } from './upstream.js';
+import { describeTlsFailure, type UpstreamTls } from './upstream-tls.js';
 
 export interface PipelineContext {
   events: ExchangeEvents;
@@ -63,6 +64,8 @@ export interface PipelineContext {
   negotiations: Negotiations;
   /** The rules in force now; read once per exchange, so a reload never changes one in flight. */
   rules(): RuleSet;
+  /** Trust and verification for https:// upstreams. */
+  upstreamTls: UpstreamTls;
 }
 
 /** What the connection layer may need to know about an exchange in flight on a socket. */
@@ -133,13 +136,17 @@ class HttpExchange implements InFlight {
     });
     req.once('end', () => this.observation?.requestEnd());
 
-    const dest = resolveDestination(exchange.request.url, ctx.target);
+    // Inside an intercepted tunnel, requests are origin-form for the origin the client CONNECTed
+    // to: routed like reverse mode, with the client's own Host.
+    const tunnel = conn.tunnel?.origin;
+    if (tunnel !== undefined) exchange.intercepted = true;
+    const dest = resolveDestination(exchange.request.url, tunnel ?? ctx.target);
     if (!dest.ok) {
       this.answer(dest, 'request-head');
       req.resume();
       return;
     }
-    const rawHeaders = planForward(exchange, dest, ctx);
+    const rawHeaders = planForward(exchange, dest, tunnel === undefined ? ctx : { target: tunnel, keepHost: true, forwarded: ctx.forwarded });
     const rules = ctx.rules();
     const facts = rules.size === 0 ? undefined : requestFacts({ method: exchange.request.method, host: dest.origin.hostname, path: dest.path, client: conn.info.address, rawHeaders: req.rawHeaders });
     const run = facts === undefined ? undefined : RuleRun.of(rules, facts);
@@ -227,7 +234,8 @@ class HttpExchange implements InFlight {
       method: exchange.request.method,
       path: dest.path,
       rawHeaders,
-      agent: conn.agent,
+      agent: conn.agentFor(dest.origin),
+      ...(dest.origin.protocol === 'https:' && { tls: ctx.upstreamTls.optionsFor(dest.origin.hostname) }),
     });
     this.proxyReq = proxyReq;
     proxyReq.on('error', (err: NodeJS.ErrnoException) => this.onUpstreamError(err));
@@ -461,7 +469,9 @@ class HttpExchange implements InFlight {
     const phase: Phase =
       exchange.timings.upstreamConnected === undefined ? 'connect' : this.proxyRes === undefined ? 'response-head' : 'response-body';
     const code = err.code ?? 'EUPSTREAM';
-    failExchange(exchange, { code, message: err.message, phase });
+    // A certificate the proxy could not verify is said in words, with the flag that fixes it.
+    const tlsFailure = describeTlsFailure(err, hostOfUrl(exchange.url));
+    failExchange(exchange, { code, message: tlsFailure ?? err.message, phase });
     this.abortUpstream();
     if (this.res.headersSent) {
       this.settled = true;
@@ -470,9 +480,11 @@ class HttpExchange implements InFlight {
     }
     const where = originOf(exchange.url);
     const message =
-      phase === 'connect'
-        ? `could not connect to the upstream ${where}: ${code} (${err.message})`
-        : `the upstream ${where} failed before answering: ${code} (${err.message})`;
+      tlsFailure !== undefined
+        ? `could not connect to the upstream ${where}: ${tlsFailure}`
+        : phase === 'connect'
+          ? `could not connect to the upstream ${where}: ${code} (${err.message})`
+          : `the upstream ${where} failed before answering: ${code} (${err.message})`;
     this.answer({ status: 502, code, message }, phase);
   }
 
@@ -567,6 +579,10 @@ function adjustContentLength(raw: RawHeaders, delta: number): RawHeaders {
 function setContentLength(raw: RawHeaders, length: number): RawHeaders {
   if (getHeader(raw, 'content-length') === undefined && getHeader(raw, 'transfer-encoding') !== undefined) return raw;
   return setHeader(raw, 'Content-Length', String(length));
+}
+
+function hostOfUrl(url: string): string {
+  return /^[a-z]+:\/\/\[?([^\]/:]*)/i.exec(url)?.[1] ?? url;
 }
 
 function originOf(url: string): string {

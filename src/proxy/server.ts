@@ -13,7 +13,11 @@ import { ExchangeEvents } from '../core/exchange-events.js';
 import { Negotiations } from '../protocols/negotiation.js';
 import type { Origin } from '../core/origin.js';
 import { ClientConnection } from './client-connection.js';
-import { handleConnect, type ConnectInterceptor } from './connect.js';
+import { handleConnect } from './connect.js';
+import type { Interception } from './intercept.js';
+import type { TunnelInfo } from './client-connection.js';
+import { createUpstreamTls, type UpstreamTls } from './upstream-tls.js';
+import type { TLSSocket } from 'node:tls';
 import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
 import { writeRawAnswer, type ProxyAnswer } from './respond.js';
@@ -27,8 +31,10 @@ export interface ProxyServerOptions {
   forwarded: boolean;
   upstreamTimeoutMs: number;
   logger: Logger;
-  /** The TLS-interception seam for CONNECT; tunnels bytes untouched when absent. */
-  intercept?: ConnectInterceptor;
+  /** TLS interception of CONNECT tunnels (issue 5); tunnels bytes untouched when absent. */
+  intercept?: Pick<Interception, 'wants' | 'context'>;
+  /** Trust for https:// upstreams; the system store alone when absent. */
+  upstreamTls?: UpstreamTls;
   /** The rules in force now (hot-reloaded by the caller); none when absent. */
   rules?: () => RuleSet;
 }
@@ -57,6 +63,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     log,
     rules: options.rules ?? (() => EMPTY_RULES),
+    upstreamTls: options.upstreamTls ?? createUpstreamTls(),
   };
 
   const server = http.createServer({
@@ -71,8 +78,19 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   // A client connection silent for longer than the upstream timeout is closed.
   server.setTimeout(options.upstreamTimeoutMs + 30_000);
 
+  // Decrypted connections from intercepted tunnels enter the server like new connections.
+  const tunnels = new WeakMap<Socket, TunnelInfo>();
+  const given = options.intercept;
+  const intercept: Interception | undefined = given && {
+    wants: (hostname) => given.wants(hostname),
+    context: (name) => given.context(name),
+    accept: (socket: TLSSocket, tunnel: TunnelInfo) => {
+      tunnels.set(socket, tunnel);
+      server.emit('connection', socket);
+    },
+  };
   server.on('connection', (socket: Socket) => {
-    const conn = new ClientConnection(socket);
+    const conn = new ClientConnection(socket, tunnels.get(socket));
     connections.set(socket, conn);
     socket.once('close', () => connections.delete(socket));
   });
@@ -91,7 +109,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   server.on('checkContinue', onRequest);
   server.on('checkExpectation', onRequest);
   server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept: options.intercept }, connectionOf(socket), req, socket, head);
+    handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept }, connectionOf(socket), req, socket, head);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     handleUpgrade(pipeline, connectionOf(socket), req, socket, head);

@@ -13,6 +13,7 @@ import type { ExchangeEvents } from '../core/exchange-events.js';
 import { originUrl, type Origin } from '../core/origin.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
+import type { UpstreamTls } from './upstream-tls.js';
 import { planForward } from './forward-head.js';
 import { requestHeadOf } from './request-head.js';
 import { stripHopByHop } from './hop-by-hop.js';
@@ -25,6 +26,7 @@ export interface UpgradeContext {
   keepHost: boolean;
   forwarded: boolean;
   upstreamTimeoutMs: number;
+  upstreamTls: UpstreamTls;
 }
 
 export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -48,12 +50,15 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
     else socket.once('close', finish);
   };
 
-  const dest = resolveDestination(exchange.request.url, ctx.target);
+  // Inside an intercepted tunnel, routed to the CONNECTed origin (as in http-exchange.ts).
+  const tunnel = conn.tunnel?.origin;
+  if (tunnel !== undefined) exchange.intercepted = true;
+  const dest = resolveDestination(exchange.request.url, tunnel ?? ctx.target);
   if (!dest.ok) {
     refuse(dest.status, dest.code, dest.message, 'request-head');
     return;
   }
-  const rawHeaders = planForward(exchange, dest, ctx, true);
+  const rawHeaders = planForward(exchange, dest, tunnel === undefined ? ctx : { target: tunnel, keepHost: true, forwarded: ctx.forwarded }, true);
 
   // A connection of its own: after a 101 it is no longer HTTP and belongs to this client alone.
   const proxyReq = openUpstreamRequest({
@@ -62,6 +67,7 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
     path: dest.path,
     rawHeaders,
     agent: false,
+    ...(dest.origin.protocol === 'https:' && { tls: ctx.upstreamTls.optionsFor(dest.origin.hostname) }),
   });
   proxyReq.setTimeout(ctx.upstreamTimeoutMs, () => proxyReq.destroy(Object.assign(new Error(`no answer for ${ctx.upstreamTimeoutMs / 1000} s`), { code: 'UPSTREAM_TIMEOUT' })));
   proxyReq.once('socket', (s) => {

@@ -12,6 +12,8 @@
  * upstream (the agent keeps the connection for the same client, see client-connection.ts).
  */
 import http, { type Agent, type ClientRequest } from 'node:http';
+import https from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import type { Origin } from '../core/origin.js';
 import { getHeader, type RawHeaders } from '../core/raw-headers.js';
 
@@ -24,10 +26,12 @@ export interface UpstreamPlan {
   rawHeaders: RawHeaders;
   /** The client connection's own agent (affinity); `false` for a connection of its own. */
   agent: Agent | false;
+  /** https: verification and trust for this upstream (upstream-tls.ts). */
+  tls?: ConnectionOptions;
 }
 
 export function openUpstreamRequest(plan: UpstreamPlan): ClientRequest {
-  const proxyReq = http.request({
+  const options = {
     host: plan.origin.hostname,
     port: plan.origin.port,
     method: plan.method,
@@ -35,7 +39,8 @@ export function openUpstreamRequest(plan: UpstreamPlan): ClientRequest {
     headers: plan.rawHeaders,
     agent: plan.agent,
     setHost: false,
-  });
+  };
+  const proxyReq = plan.origin.protocol === 'https:' ? https.request({ ...options, ...plan.tls }) : http.request(options);
   // A client that sent `Expect: 100-continue` waits for 100 before sending its body, so the head
   // has to leave now rather than with the first body bytes (RFC 9110 §10.1.1).
   if (getHeader(plan.rawHeaders, 'expect') !== undefined) proxyReq.flushHeaders();

@@ -27,7 +27,7 @@ describe('resolveDestination', () => {
     assert.equal(c.origin.port, 9);
   });
 
-  it('forward mode: refuses origin-form with a hint, userinfo, and non-HTTP schemes', () => {
+  it('forward mode: refuses origin-form with a hint, userinfo, and non-HTTP schemes; serves https:// too', () => {
     const a = resolveDestination('/just/a/path', undefined);
     assert.ok(!a.ok);
     assert.equal(a.status, 400);
@@ -36,9 +36,12 @@ describe('resolveDestination', () => {
     assert.ok(!b.ok);
     const c = resolveDestination('ftp://h/', undefined);
     assert.ok(!c.ok);
-    const d = resolveDestination('https://h/', undefined);
-    assert.ok(!d.ok);
-    assert.equal(d.status, 501);
+    // https:// in plain text is served: the proxy speaks TLS to the upstream (issue 5).
+    const d = resolveDestination('https://h/x', undefined);
+    assert.ok(d.ok);
+    assert.equal(d.origin.protocol, 'https:');
+    assert.equal(d.origin.port, 443);
+    assert.equal(d.path, '/x');
   });
 
   it('reverse mode: every request goes to the target; an absolute-form target keeps only its path', () => {

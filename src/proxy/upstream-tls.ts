@@ -1,0 +1,53 @@
+/**
+ * TLS towards upstreams (issue 5, item 4): verified by default against the system store plus
+ * `--upstream-ca` files; `--insecure-upstream` globs skip verification for lab servers with
+ * self-signed certificates. A verification failure is explained in words a user can act on.
+ */
+import tls from 'node:tls';
+import { compilePattern } from '../rules/matchers.js';
+
+export interface UpstreamTlsOptions {
+  /** Extra trusted CA certificates (PEM), from --upstream-ca. */
+  extraCa?: string[];
+  /** Host globs whose certificates are not verified; an empty list means every host. */
+  insecure?: string[];
+}
+
+export interface UpstreamTls {
+  /** Options for tls.connect / https.Agent towards `hostname`. */
+  optionsFor(hostname: string): tls.ConnectionOptions;
+}
+
+export function createUpstreamTls(options: UpstreamTlsOptions = {}): UpstreamTls {
+  // Node's own store plus ours: passing `ca` replaces the default store, so it is joined here.
+  const ca = options.extraCa !== undefined && options.extraCa.length > 0 ? [...tls.rootCertificates, ...options.extraCa] : undefined;
+  const insecure = options.insecure?.map((glob) => compilePattern(glob).regex);
+  const skip = (host: string): boolean => insecure !== undefined && (insecure.length === 0 || insecure.some((r) => r.test(host)));
+  return {
+    optionsFor: (hostname) => ({ ...(ca && { ca }), rejectUnauthorized: !skip(hostname) }),
+  };
+}
+
+/** Certificate verification codes (OpenSSL via Node) and what they mean for the user. */
+const REASONS: Record<string, string> = {
+  CERT_HAS_EXPIRED: 'its certificate has expired',
+  CERT_NOT_YET_VALID: 'its certificate is not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its certificate is for another host name',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its certificate is self-signed (unknown issuer)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its certificate chain ends in an unknown, self-signed CA (unknown issuer)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its certificate is issued by an unknown CA (unknown issuer)',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its certificate is issued by an unknown CA (unknown issuer)',
+  UNABLE_TO_GET_ISSUER_CERT: 'its certificate is issued by an unknown CA (unknown issuer)',
+  CERT_REVOKED: 'its certificate has been revoked',
+  CERT_SIGNATURE_FAILURE: 'its certificate signature does not verify',
+};
+
+/** `the upstream's certificate …; fix`, when `err` is a certificate verification failure. */
+export function describeTlsFailure(err: NodeJS.ErrnoException, hostname: string): string | undefined {
+  const reason = err.code === undefined ? undefined : REASONS[err.code];
+  if (reason === undefined) return undefined;
+  const fix = err.code === 'ERR_TLS_CERT_ALTNAME_INVALID' || err.code === 'CERT_HAS_EXPIRED' || err.code === 'CERT_NOT_YET_VALID'
+    ? `for a lab server, --insecure-upstream ${hostname} skips verification`
+    : `trust its CA with --upstream-ca FILE, or for a lab server skip verification with --insecure-upstream ${hostname}`;
+  return `TLS verification of ${hostname} failed: ${reason} (${err.code}); ${fix}`;
+}
