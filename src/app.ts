@@ -35,9 +35,14 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     compile: (defs, previous) => compileRules(defs, { seed }, previous),
     logger,
   });
+  if (config.tls === true && (config.target === undefined || config.interception === undefined)) {
+    throw new ProgramError('ERR_BAD_OPTION', '--tls serves reverse mode only, with a leaf from the CA', 'add --target URL (and keep --ca-dir), or drop --tls');
+  }
+  const interception = config.interception === undefined ? undefined : createInterception(config.interception, logger);
   const proxy = createProxyServer({
+    ...(config.tls === true && interception !== undefined && { tlsListener: (name: string) => interception.context(name) }),
     upstreamTls: createUpstreamTls({ extraCa: await readUpstreamCa(config.upstreamCa ?? []), ...(config.insecureUpstream !== undefined && { insecure: config.insecureUpstream }) }),
-    ...(config.interception !== undefined && { intercept: createInterception(config.interception, logger) }),
+    ...(interception !== undefined && { intercept: interception }),
     rules: rules === undefined ? () => EMPTY_RULES : () => rules.current,
     target: config.target,
     keepHost: config.keepHost,
@@ -55,7 +60,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     throw listenError(err as NodeJS.ErrnoException, config.listen.host, config.listen.port);
   }
   const host = address.address;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  const url = `${config.tls === true ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   const mode = config.target ? 'reverse' : 'forward';
   // The seed is logged so a run's chance decisions can be replayed with --seed.
   logger.info({ url, address: host, port: address.port, mode, target: config.target ? originUrl(config.target) : undefined, ...(rules !== undefined && { rules: rules.current.size, seed }) }, 'listening');

@@ -36,6 +36,7 @@ function startOptions(y: Argv) {
     .option('no-intercept', { type: 'string', array: true, default: [] as string[], describe: 'host globs tunnelled untouched (pinned clients; Exchange with Extended Protection)', requiresArg: true })
     .option('upstream-ca', { type: 'string', array: true, describe: 'extra trusted CA (PEM) for upstream TLS, besides the system store', requiresArg: true })
     .option('insecure-upstream', { type: 'string', array: true, describe: 'do not verify upstream certificates of these host globs (all hosts when given alone); lab servers only' })
+    .option('tls', { type: 'boolean', default: false, describe: 'reverse mode: listen with TLS, the certificate issued by the CA in --ca-dir' })
     .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);
 }
@@ -60,6 +61,7 @@ function toConfig(args: StartArgs): ProxyConfig {
     ...(args.rules !== undefined && { rules: args.rules }),
     ...(args.seed !== undefined && { seed: parseSeed(args.seed) }),
     interception: { caDir: args['ca-dir'], intercept: args.intercept, noIntercept: args['no-intercept'] },
+    ...(args.tls && { tls: true }),
     ...(args['upstream-ca'] !== undefined && { upstreamCa: args['upstream-ca'] }),
     ...(args['insecure-upstream'] !== undefined && { insecureUpstream: args['insecure-upstream'] }),
   };

@@ -44,6 +44,8 @@ export interface ProxyConfig {
     /** Host globs tunnelled untouched, whatever `intercept` says. */
     noIntercept: string[];
   };
+  /** Reverse mode: listen with TLS, the leaf from the interception CA (`--tls`). */
+  tls?: boolean;
   /** Extra trusted CA files for upstream TLS (`--upstream-ca`). */
   upstreamCa?: string[];
   /** Host globs whose upstream certificates are not verified; empty means every host. */

@@ -17,7 +17,8 @@ import { handleConnect } from './connect.js';
 import type { Interception } from './intercept.js';
 import type { TunnelInfo } from './client-connection.js';
 import { createUpstreamTls, type UpstreamTls } from './upstream-tls.js';
-import type { TLSSocket } from 'node:tls';
+import net from 'node:net';
+import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
 import { writeRawAnswer, type ProxyAnswer } from './respond.js';
@@ -35,6 +36,11 @@ export interface ProxyServerOptions {
   intercept?: Pick<Interception, 'wants' | 'context'>;
   /** Trust for https:// upstreams; the system store alone when absent. */
   upstreamTls?: UpstreamTls;
+  /**
+   * Reverse mode over TLS (`--tls`): the listening socket speaks TLS with a leaf for the name
+   * the client asks for (SNI), or for the listen address.
+   */
+  tlsListener?: (name: string) => Promise<SecureContext>;
   /** The rules in force now (hot-reloaded by the caller); none when absent. */
   rules?: () => RuleSet;
 }
@@ -169,22 +175,45 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');
   }
 
+  /** The TLS front (--tls), when the HTTP server does not listen itself. */
+  let listener: net.Server | undefined;
+
+  function listenOn(target: net.Server, host: string, port: number): Promise<AddressInfo> {
+    return new Promise<AddressInfo>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      target.once('error', onError);
+      target.listen({ host, port }, () => {
+        target.off('error', onError);
+        target.on('error', (err) => log.error({ err }, 'server error'));
+        resolve(target.address() as AddressInfo);
+      });
+    });
+  }
+
   return {
     events,
-    listen: (host, port) =>
-      new Promise<AddressInfo>((resolve, reject) => {
-        const onError = (err: Error): void => reject(err);
-        server.once('error', onError);
-        server.listen({ host, port }, () => {
-          server.off('error', onError);
-          server.on('error', (err) => log.error({ err }, 'server error'));
-          resolve(server.address() as AddressInfo);
+    listen: async (host, port) => {
+      if (options.tlsListener === undefined) return listenOn(server, host, port);
+      // TLS in front of the same HTTP server: each decrypted connection enters it as a new one.
+      const tlsListener = options.tlsListener;
+      const secureContext = await tlsListener(host);
+      listener = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        const secure = new tls.TLSSocket(socket, {
+          isServer: true,
+          secureContext,
+          ALPNProtocols: ['http/1.1'],
+          SNICallback: (name, done) => void tlsListener(name).then((ctx) => done(null, ctx), (err: Error) => done(err)),
         });
-      }),
+        secure.on('error', (err) => log.debug({ err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'tls handshake failed'));
+        server.emit('connection', secure);
+      });
+      return listenOn(listener, host, port);
+    },
     close: (graceMs) =>
       new Promise<void>((resolve) => {
         closing = true;
-        const closed = new Promise<void>((done) => server.close(() => done()));
+        const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
         // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
         const endIdle = (): void => {
           for (const conn of connections.values()) if (conn.inFlight === 0) conn.socket.end();
