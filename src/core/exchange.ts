@@ -152,6 +152,8 @@ export interface Exchange {
    * request came decrypted out of that tunnel; for the tunnel itself, it was not passed through.
    */
   intercepted?: boolean;
+  /** Advice about what the proxy saw, e.g. Extended Protection refusing auth under interception. */
+  hints?: string[];
   /** Rules that matched, in the order they were met: applied (with their changes), passed or skipped. */
   rules?: RuleRecord[];
   /** How a tunnel or upgraded connection ended (`client-closed`, `upstream-closed`, `error`). */

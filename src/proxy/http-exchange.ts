@@ -47,6 +47,7 @@ import { stripHopByHop, wantsKeepAlive } from './hop-by-hop.js';
 import { requestHeadOf } from './request-head.js';
 import { closeWithoutAnswer, sendAnswer, type ProxyAnswer } from './respond.js';
 import { Throttle } from './throttle.js';
+import type { WindowsAuthHints } from './auth-hint.js';
 import { openUpstreamRequest } from './upstream.js';
 import { describeTlsFailure, type UpstreamTls } from './upstream-tls.js';
 
@@ -66,6 +67,8 @@ export interface PipelineContext {
   rules(): RuleSet;
   /** Trust and verification for https:// upstreams. */
   upstreamTls: UpstreamTls;
+  /** The Extended Protection hint for intercepted Windows auth (auth-hint.ts). */
+  authHints: WindowsAuthHints;
 }
 
 /** What the connection layer may need to know about an exchange in flight on a socket. */
@@ -542,6 +545,7 @@ class HttpExchange implements InFlight {
     exchange.timings.end = now();
     if (this.observation) this.judge(this.observation);
     if (this.run !== undefined && this.run.applied.length > 0) this.recordRules(this.run);
+    this.ctx.authHints.check(exchange);
     this.conn.inFlight -= 1;
     this.conn.active.delete(this);
     this.ctx.events.emit('finished', exchange);

@@ -13,6 +13,7 @@ import { ExchangeEvents } from '../core/exchange-events.js';
 import { Negotiations } from '../protocols/negotiation.js';
 import type { Origin } from '../core/origin.js';
 import { ClientConnection } from './client-connection.js';
+import { WindowsAuthHints } from './auth-hint.js';
 import { handleConnect } from './connect.js';
 import type { Interception } from './intercept.js';
 import type { TunnelInfo } from './client-connection.js';
@@ -70,6 +71,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     log,
     rules: options.rules ?? (() => EMPTY_RULES),
     upstreamTls: options.upstreamTls ?? createUpstreamTls(),
+    authHints: new WindowsAuthHints(log),
   };
 
   const server = http.createServer({
@@ -205,7 +207,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
           ALPNProtocols: ['http/1.1'],
           SNICallback: (name, done) => void tlsListener(name).then((ctx) => done(null, ctx), (err: Error) => done(err)),
         });
-        secure.on('error', (err) => log.debug({ err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'tls handshake failed'));
+        secure.on('error', (err: NodeJS.ErrnoException) => log.debug({ err: { code: err.code, message: err.message } }, 'tls handshake failed'));
         server.emit('connection', secure);
       });
       return listenOn(listener, host, port);

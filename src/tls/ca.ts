@@ -148,6 +148,9 @@ export async function openCa(dir: string, logger: Logger): Promise<CertificateAu
   const leafKeyPem = (await readIfPresent(leafKeyPath)) ?? (await publish(leafKeyPath, await generateKeyPem(), 0o600));
   const leafKey = parsePrivateKey(leafKeyPem, leafKeyPath);
 
+  await warnIfShared(join(dir, CA_KEY_FILE), logger);
+  await warnIfShared(leafKeyPath, logger);
+
   const certDer = Buffer.from(cert.raw);
   const spki = spkiHash(cert);
   if (created) logger.info({ certPath, spki }, 'CA created');
@@ -302,6 +305,13 @@ async function ensureDir(dir: string, logger: Logger): Promise<void> {
   } catch (err) {
     throw new ProgramError('ERR_CA', `cannot use the CA directory ${dir}: ${describe(err)}`, 'pass a writable directory with --ca-dir');
   }
+}
+
+/** Keys we made are 0600; one copied in by hand may not be. Said, not fixed: the file is the user's. */
+async function warnIfShared(path: string, logger: Logger): Promise<void> {
+  if (process.platform === 'win32') return;
+  const mode = (await stat(path)).mode & 0o777;
+  if ((mode & 0o077) !== 0) logger.warn({ path, mode: mode.toString(8) }, 'CA key file is readable by other users; chmod 600 it');
 }
 
 async function readIfPresent(path: string): Promise<string | undefined> {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +57,16 @@ describe('openCa', () => {
     assert.equal((await mode(join(dir, 'ca.pem'))) & 0o022, 0, 'the certificate is writable by its owner only');
     assert.equal(await readFile(ca.certPath, 'utf8'), ca.certPem);
     assert.equal(await readFile(join(dir, 'leaf-key.pem'), 'utf8'), ca.leafKeyPem);
+  });
+
+  it('warns (without changing it) when a key file is readable by others', async (t) => {
+    if (process.platform === 'win32') return t.skip('POSIX modes');
+    const dir = freshDir();
+    await openCa(dir, quietLogger);
+    await chmod(join(dir, 'ca-key.pem'), 0o644);
+    const sink = createLogSink('warn');
+    await openCa(dir, sink.logger);
+    assert.equal(sink.filter((l) => l.msg === 'CA key file is readable by other users; chmod 600 it' && l.path === join(dir, 'ca-key.pem')).length, 1);
   });
 
   it('makes a CA certificate: CA:true, keyCertSign, about ten years, backdated, named after the host', async () => {
