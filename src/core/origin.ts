@@ -51,8 +51,8 @@ export function defaultPort(protocol: Origin['protocol']): number {
   return protocol === 'https:' ? 443 : 80;
 }
 
-/** `http://host:port`, brackets added for IPv6 literals. */
+/** `http://host:port` (the port left out when it is the scheme's default), brackets added for IPv6 literals. */
 export function originUrl(origin: Origin): string {
   const host = origin.hostname.includes(':') ? `[${origin.hostname}]` : origin.hostname;
-  return `${origin.protocol}//${host}:${origin.port}`;
+  return origin.port === defaultPort(origin.protocol) ? `${origin.protocol}//${host}` : `${origin.protocol}//${host}:${origin.port}`;
 }

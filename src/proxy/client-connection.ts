@@ -68,6 +68,8 @@ export class ClientConnection {
   readonly info: ClientInfo;
   /** Exchanges started on this connection and not yet finished. */
   inFlight = 0;
+  /** This connection's CONNECT was intercepted: its life is the decrypted connection's inside. */
+  carriesTunnel = false;
   /** HTTP exchanges in flight, for errors the server reports per socket (clientError). */
   readonly active = new Set<InFlight>();
   /** Sockets whose life is bound to this connection (tunnel and upgrade upstreams). */

@@ -26,6 +26,7 @@
  */
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { createExchange, failExchange, now, type Exchange, type Phase } from '../core/exchange.js';
 import type { Negotiations } from '../protocols/negotiation.js';
@@ -312,7 +313,10 @@ class HttpExchange implements InFlight {
       this.exchange.timings.upstreamConnected = now();
       this.exchange.upstream = { localAddress: socket.localAddress, localPort: socket.localPort, reused: proxyReq.reusedSocket };
     };
-    if (socket.connecting) socket.once('connect', connected);
+    // A TLS upstream is connected once its handshake is through: a certificate refused before
+    // that means the request never left (phase connect).
+    if (socket instanceof TLSSocket && !proxyReq.reusedSocket) socket.once('secureConnect', connected);
+    else if (socket.connecting) socket.once('connect', connected);
     else connected();
   }
 

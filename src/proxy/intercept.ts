@@ -12,6 +12,7 @@ import { failExchange, now, type Exchange } from '../core/exchange.js';
 import type { ExchangeEvents } from '../core/exchange-events.js';
 import type { Origin } from '../core/origin.js';
 import type { ClientConnection, TunnelInfo } from './client-connection.js';
+import { ProgramError } from '../errors.js';
 import { writeRawAnswer } from './respond.js';
 
 export interface Interception {
@@ -27,6 +28,7 @@ const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
 export function interceptTunnel(interception: Interception, events: ExchangeEvents, conn: ClientConnection, exchange: Exchange, socket: Duplex, head: Buffer, origin: Origin): void {
   exchange.intercepted = true;
+  conn.carriesTunnel = true;
   let finished = false;
   const finish = (): void => {
     if (finished) return;
@@ -49,7 +51,8 @@ export function interceptTunnel(interception: Interception, events: ExchangeEven
       terminate(interception, conn, exchange, socket as net.Socket, secureContext, origin, finish);
     },
     (err: unknown) => {
-      const message = `cannot intercept ${origin.authority}: ${err instanceof Error ? err.message : String(err)}`;
+      const why = err instanceof ProgramError ? `${err.message}${err.hint === undefined ? '' : `; ${err.hint}`}` : err instanceof Error ? err.message : String(err);
+      const message = `cannot intercept ${origin.authority}: ${why}`;
       failExchange(exchange, { code: 'ERR_CA', message, phase: 'connect' });
       const sent = writeRawAnswer(socket, { status: 502, code: 'ERR_CA', message });
       exchange.response = sent.head;
@@ -71,11 +74,12 @@ function terminate(interception: Interception, conn: ClientConnection, exchange:
     SNICallback: (name, done) => void interception.context(name).then((ctx) => done(null, ctx), (err: Error) => done(err)),
   });
   tlsSocket.once('secure', () => (secured = true));
-  tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
+  tlsSocket.on('error', (err: NodeJS.ErrnoException & { reason?: string }) => {
     if (secured) return; // errors after the handshake belong to the exchanges inside
     failExchange(exchange, {
       code: err.code ?? 'ETLS',
-      message: `the client's TLS handshake failed (${err.message}); a client that does not trust the proxy's CA refuses its certificates (./proxy ca shows how to install it), or tunnel this host untouched with --no-intercept ${origin.hostname}`,
+      // OpenSSL's `reason` ("tlsv1 alert unknown ca") reads better than its full error line.
+      message: `the client's TLS handshake failed (${err.reason ?? err.message.trim()}); a client that does not trust the proxy's CA refuses its certificates (./proxy ca shows how to install it), or tunnel this host untouched with --no-intercept ${origin.hostname}`,
       phase: 'tunnel',
     });
   });

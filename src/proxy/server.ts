@@ -133,6 +133,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const conn = connections.get(socket);
     const code = err.code ?? 'EPROTO';
     if (refused.has(socket)) return;
+    // A TLS handshake that failed (a client refusing our certificate) is not an HTTP request:
+    // the tunnel's own record says what happened (intercept.ts).
+    if (socket instanceof tls.TLSSocket && (code.startsWith('ERR_SSL_') || (err as { library?: string }).library === 'SSL routines')) {
+      socket.destroy();
+      return;
+    }
     // A reset, or a client that hung up mid-message (Node reports the early EOF as a parse
     // error), is a client going away: the exchange in flight records CLIENT_ABORTED as it closes.
     if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
@@ -217,8 +223,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         closing = true;
         const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
         // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
+        // A connection carrying an intercepted tunnel ends when the decrypted one inside does.
         const endIdle = (): void => {
-          for (const conn of connections.values()) if (conn.inFlight === 0) conn.socket.end();
+          for (const conn of connections.values()) if (conn.inFlight === 0 && !conn.carriesTunnel) conn.socket.end();
         };
         endIdle();
         events.on('finished', () => setImmediate(endIdle));
