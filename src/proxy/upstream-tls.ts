@@ -19,12 +19,15 @@ export interface UpstreamTls {
 }
 
 export function createUpstreamTls(options: UpstreamTlsOptions = {}): UpstreamTls {
-  // Node's own store plus ours: passing `ca` replaces the default store, so it is joined here.
-  const ca = options.extraCa !== undefined && options.extraCa.length > 0 ? [...tls.rootCertificates, ...options.extraCa] : undefined;
+  // Node's own store plus ours: passing `ca` replaces the default store, so it is joined here,
+  // once. Passed as `ca`, the ~150 certificates would be parsed into a new context on every
+  // upstream connection (~17 ms on the event loop) and joined into the agent's pool key on every
+  // request; one shared secure context costs neither.
+  const secureContext = options.extraCa !== undefined && options.extraCa.length > 0 ? tls.createSecureContext({ ca: [...tls.rootCertificates, ...options.extraCa] }) : undefined;
   const insecure = options.insecure?.map((glob) => compilePattern(glob).regex);
   const skip = (host: string): boolean => insecure !== undefined && (insecure.length === 0 || insecure.some((r) => r.test(host)));
   return {
-    optionsFor: (hostname) => ({ ...(ca && { ca }), rejectUnauthorized: !skip(hostname) }),
+    optionsFor: (hostname) => ({ ...(secureContext && { secureContext }), rejectUnauthorized: !skip(hostname) }),
   };
 }
 
