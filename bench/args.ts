@@ -7,7 +7,7 @@ import type { BenchConfig } from './measure.js';
 import { PROBE_IDS, type ProbeId } from './probes.js';
 import { SUBJECT_IDS, type SubjectId } from './subjects.js';
 
-/** Everything --only can name: the table's subjects, then the probes of issue 4. */
+/** Everything --only can name: the table's subjects, then the probes of issues 4 and 5. */
 export const BENCH_IDS: ReadonlyArray<SubjectId | ProbeId> = [...SUBJECT_IDS, ...PROBE_IDS];
 
 export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BENCH_IDS.join(',')}]
@@ -17,7 +17,10 @@ export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BEN
   --only a,b  only these subjects (ratios need their baselines: direct, floor, relay;
               forward-mapi is compared with forward-mapi-plain and forward,
               forward-rules100 with forward); fpse-rewrite and mapi-stream are the
-              rule probes of issue 4, each with its own no-rule baseline
+              rule probes of issue 4, each with its own no-rule baseline;
+              forward-https (HTTPS, with its own plain-HTTP baseline, same client) is
+              compared with mitmdump-https, and https-new-host and https-hosts-rss are
+              the new-host probes of issue 5
 
 Prints progress on stderr, one markdown table and the acceptance lines on stdout, and writes
 the table and every raw number to .bench/last.json.`;
@@ -80,6 +83,12 @@ export function parseBenchArgs(argv: string[]): BenchConfig | 'help' {
     // Each long poll is two PENDING periods; three series (direct, no rule, rule): ~18 s (--quick: ~5 s).
     mapiPolls: quick ? 3 : 12,
     mapiPendingMs: 250,
+    // Issue 5: the acceptance's host counts, even with --quick (a host costs milliseconds); the
+    // untimed warm-up hosts are fewer.
+    newHosts: 200,
+    rssHosts: 1000,
+    hostsWarmup: quick ? 3 : 10,
+    rssConcurrency: 8,
   };
 }
 

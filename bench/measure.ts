@@ -12,6 +12,8 @@ import readline from 'node:readline';
 import { cpuSeconds } from './cpu.js';
 import { download, upload, type StreamResult } from './curl.js';
 import { isRunning } from './proc.js';
+import type { HttpsLoad } from './https.js';
+import { measureHttpsLoad } from './https.js';
 import { peakRss, resetPeak } from './rss.js';
 import { isOurProxy, startSubject, type Context, type Running, type Subject, type SubjectId } from './subjects.js';
 import { runWrk, type WrkResult } from './wrk.js';
@@ -33,6 +35,12 @@ export interface BenchConfig {
   /** MAPI/HTTP stream timing probe: long polls per side, and the simulator's PENDING period. */
   mapiPolls: number;
   mapiPendingMs: number;
+  /** Issue 5 probes: distinct hosts visited one after another, timed (new-host latency); hosts
+   * visited for the peak RSS; untimed hosts first (warm-up); hosts in flight at once for the RSS. */
+  newHosts: number;
+  rssHosts: number;
+  hostsWarmup: number;
+  rssConcurrency: number;
 }
 
 export interface Tools {
@@ -71,6 +79,9 @@ export interface SubjectRun {
    * lines that list a rule (`"rules":[…]`; there must be none). */
   rulesLoaded?: number;
   ruleExchanges?: number;
+  /** The HTTPS rows (issue 5): both sides of the Node client's load, HTTPS (also in `load`,
+   * `cpuLoad`) and plain HTTP through the same process, the baseline. */
+  https?: HttpsLoad;
   /** Anything odd that did not fail a phase (warnings, unclean exit, log problems). */
   notes: string[];
 }
@@ -118,32 +129,44 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
   const pid = running.pid;
 
   try {
-    // Warm-up: JIT, connection pools and buffers settle before anything is counted.
-    try {
-      result.warmupRequests = (await runWrk({ ...wrkOptions, seconds: cfg.warmupSeconds })).requests;
-    } catch (err) {
-      result.notes.push(`warm-up: ${message(err)}`);
-    }
+    if (subject.client === 'node-https') {
+      // Issue 5: the Node client's HTTPS and plain loads, alternating (bench/https.ts); no streams.
+      try {
+        alive();
+        await measureHttpsLoad(subject, running, ctx, cfg, run, result, log);
+        alive();
+      } catch (err) {
+        result.loadError = message(err);
+        log(`  ${subject.label}: load failed: ${result.loadError}`);
+      }
+    } else {
+      // Warm-up: JIT, connection pools and buffers settle before anything is counted.
+      try {
+        result.warmupRequests = (await runWrk({ ...wrkOptions, seconds: cfg.warmupSeconds })).requests;
+      } catch (err) {
+        result.notes.push(`warm-up: ${message(err)}`);
+      }
 
-    try {
-      alive();
-      if (pid !== undefined && !resetPeak(pid)) result.notes.push('could not reset peak RSS (clear_refs)');
-      const cpuBefore = pid === undefined ? undefined : cpuSeconds(pid);
-      result.load = await runWrk({ ...wrkOptions, seconds: cfg.loadSeconds });
-      const cpuAfter = pid === undefined ? undefined : cpuSeconds(pid);
-      if (cpuBefore !== undefined && cpuAfter !== undefined) result.cpuLoad = cpuAfter - cpuBefore;
-      if (result.load.warning !== undefined) result.notes.push(`load: ${result.load.warning}`);
-      alive();
-      if (pid !== undefined) result.rssLoad = peakRss(pid);
-      const cpu = result.cpuLoad === undefined ? '' : `, ${((result.cpuLoad / result.load.requests) * 1e6).toFixed(0)} µs CPU/request`;
-      log(`  ${subject.label}: ${Math.round(result.load.rps)} req/s, p50 ${(result.load.p50Us / 1000).toFixed(2)} ms, p99 ${(result.load.p99Us / 1000).toFixed(2)} ms${cpu}`);
-    } catch (err) {
-      result.loadError = message(err);
-      log(`  ${subject.label}: load failed: ${result.loadError}`);
-    }
+      try {
+        alive();
+        if (pid !== undefined && !resetPeak(pid)) result.notes.push('could not reset peak RSS (clear_refs)');
+        const cpuBefore = pid === undefined ? undefined : cpuSeconds(pid);
+        result.load = await runWrk({ ...wrkOptions, seconds: cfg.loadSeconds });
+        const cpuAfter = pid === undefined ? undefined : cpuSeconds(pid);
+        if (cpuBefore !== undefined && cpuAfter !== undefined) result.cpuLoad = cpuAfter - cpuBefore;
+        if (result.load.warning !== undefined) result.notes.push(`load: ${result.load.warning}`);
+        alive();
+        if (pid !== undefined) result.rssLoad = peakRss(pid);
+        const cpu = result.cpuLoad === undefined ? '' : `, ${((result.cpuLoad / result.load.requests) * 1e6).toFixed(0)} µs CPU/request`;
+        log(`  ${subject.label}: ${Math.round(result.load.rps)} req/s, p50 ${(result.load.p50Us / 1000).toFixed(2)} ms, p99 ${(result.load.p99Us / 1000).toFixed(2)} ms${cpu}`);
+      } catch (err) {
+        result.loadError = message(err);
+        log(`  ${subject.label}: load failed: ${result.loadError}`);
+      }
 
-    // The streams, unless the row measures the load only (then their cells say "–").
-    if (subject.loadOnly !== true) await streams();
+      // The streams, unless the row measures the load only (then their cells say "–").
+      if (subject.loadOnly !== true) await streams();
+    }
     if (pid !== undefined) {
       const mb = (b: number | undefined): string => (b === undefined ? '?' : (b / 1e6).toFixed(0));
       const streamsRss = subject.loadOnly === true ? '' : `, ${mb(result.rssStream)} MB streams`;

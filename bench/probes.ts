@@ -8,31 +8,55 @@
  *                 serverVersion rewrite, against no rule and against no proxy
  *                 (mapi-stream-timing.ts)
  *
+ * and those of issue 5 (https-hosts.ts), which have bounds rather than baselines:
+ *
+ *   https-new-host   the first request to a host the proxy has not seen (leaf issue, both
+ *                    handshakes), median over distinct hosts
+ *   https-hosts-rss  the proxy's peak RSS after 1,000 distinct hosts
+ *
  * Each runs once per run, after the table's subjects; their acceptance lines follow the table's,
  * from medians over runs of per-run differences (as the table's ratios are).
  */
 import { measureFpseLatency, type FpseLatencyRun } from './fpse-latency.js';
+import { measureHostsRss, measureNewHost, type HostsRssRun, type NewHostRun } from './https-hosts.js';
 import type { BenchConfig } from './measure.js';
 import { measureMapiStream, REWRITTEN_SERVER, type MapiStreamRun, type Series } from './mapi-stream-timing.js';
 import { ms, signedMs } from './probe-kit.js';
 import type { Context } from './subjects.js';
 import { median } from './table.js';
 
-export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream'] as const;
+export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss'] as const;
 export type ProbeId = (typeof PROBE_IDS)[number];
-export type ProbeRun = FpseLatencyRun | MapiStreamRun;
+export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun;
+/** The probes that need the HTTPS upstream (bench/https-upstream.ts). */
+export const HTTPS_PROBES: readonly ProbeId[] = ['https-new-host', 'https-hosts-rss'];
 
 /** Acceptance bounds of issue 4. */
 export const FPSE_MAX_DELTA_MS = 1;
 export const MAPI_MAX_EXTRA_DELTA_MS = 5;
+/** Acceptance bounds of issue 5. */
+export const NEW_HOST_MAX_MS = 30;
+export const HOSTS_RSS_MAX_MB = 200;
 
 export function isProbeId(id: string): id is ProbeId {
   return (PROBE_IDS as readonly string[]).includes(id);
 }
 
 export function runProbe(id: ProbeId, ctx: Context, cfg: BenchConfig, run: number, log: (line: string) => void): Promise<ProbeRun> {
-  log(` ${id === 'fpse-rewrite' ? 'FPSE server version rewrite latency' : 'MAPI/HTTP serverVersion rewrite, long-poll timing'}`);
-  return id === 'fpse-rewrite' ? measureFpseLatency(ctx, cfg, run, log) : measureMapiStream(ctx, cfg, run, log);
+  switch (id) {
+    case 'fpse-rewrite':
+      log(' FPSE server version rewrite latency');
+      return measureFpseLatency(ctx, cfg, run, log);
+    case 'mapi-stream':
+      log(' MAPI/HTTP serverVersion rewrite, long-poll timing');
+      return measureMapiStream(ctx, cfg, run, log);
+    case 'https-new-host':
+      log(` HTTPS, first request to a new host (${cfg.newHosts} hosts after ${cfg.hostsWarmup} untimed)`);
+      return measureNewHost(ctx, cfg, run, log);
+    case 'https-hosts-rss':
+      log(` HTTPS, peak RSS after ${cfg.rssHosts} distinct hosts (${cfg.rssConcurrency} at once)`);
+      return measureHostsRss(ctx, cfg, run, log);
+  }
 }
 
 const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
@@ -44,7 +68,44 @@ export function probeLines(all: ProbeRun[], selected: readonly ProbeId[]): strin
   const lines: string[] = [];
   if (selected.includes('fpse-rewrite')) lines.push(...fpseLines(all.filter((r): r is FpseLatencyRun => r.probe === 'fpse-rewrite')));
   if (selected.includes('mapi-stream')) lines.push(...mapiLines(all.filter((r): r is MapiStreamRun => r.probe === 'mapi-stream')));
+  if (selected.includes('https-new-host')) lines.push(...newHostLines(all.filter((r): r is NewHostRun => r.probe === 'https-new-host')));
+  if (selected.includes('https-hosts-rss')) lines.push(...hostsRssLines(all.filter((r): r is HostsRssRun => r.probe === 'https-hosts-rss')));
   return lines;
+}
+
+function newHostLines(runs: NewHostRun[]): string[] {
+  const ok = runs.filter((r) => r.error === undefined && r.p50 !== undefined);
+  const failed = runs.find((r) => r.error !== undefined)?.error;
+  const asked = runs[0]?.asked ?? 0;
+  const head = `HTTPS first request to a new host (CONNECT written → first answer byte: leaf issue + both handshakes) ≤ ${NEW_HOST_MAX_MS} ms median over ${asked} hosts`;
+  if (ok.length === 0) return [`${head}: ${failed === undefined ? 'n/a' : `no (${failed})`}`];
+  const m = med(ok.map((r) => r.p50?.firstByteMs))!;
+  const step = (k: 'issueMs' | 'clientTlsMs' | 'upstreamMs'): string => ms(med(ok.map((r) => r.steps?.[k])));
+  return [
+    `${head}: ${yesNo(m <= NEW_HOST_MAX_MS)} (median ${ms(m)}, p90 ${ms(med(ok.map((r) => r.p90FirstByteMs)))}, p99 ${ms(med(ok.map((r) => r.p99FirstByteMs)))}, ` +
+      `max ${ms(med(ok.map((r) => r.maxFirstByteMs)))}; one host at a time after ${ok[0]!.warmup} untimed; medians over runs${ok.length < runs.length ? `; ${ok.length} of ${runs.length} runs counted` : ''})`,
+    `HTTPS new host, where the time goes (medians): CONNECT answered (the proxy has the leaf) ${step('issueMs')}, then the client's TLS handshake ${step('clientTlsMs')}, ` +
+      `then the first answer byte (the proxy's upstream TCP + TLS handshake + certificate check, the request) ${step('upstreamMs')}`,
+  ];
+}
+
+function hostsRssLines(runs: HostsRssRun[]): string[] {
+  const ok = runs.filter((r) => r.error === undefined && r.rssPeak !== undefined);
+  const failed = runs.find((r) => r.error !== undefined)?.error;
+  const asked = runs[0]?.asked ?? 0;
+  const head = `HTTPS peak RSS after ${asked.toLocaleString('en-US')} distinct hosts < ${HOSTS_RSS_MAX_MB} MB`;
+  if (ok.length === 0) return [`${head}: ${failed === undefined ? 'n/a' : `no (${failed})`}`];
+  // A limit is about the worst case: the maximum over runs, as the table's RSS column.
+  const peak = Math.max(...ok.map((r) => r.rssPeak!)) / 1e6;
+  const mb = (values: Array<number | undefined>): string => {
+    const m = med(values);
+    return m === undefined ? 'n/a' : `${(m / 1e6).toFixed(0)} MB`;
+  };
+  const first = ok[0]!;
+  return [
+    `${head}: ${yesNo(peak < HOSTS_RSS_MAX_MB)} (${peak.toFixed(0)} MB peak since start, max over runs; RSS ${mb(ok.map((r) => r.rssStart))} when started, ${mb(ok.map((r) => r.rssEnd))} after the hosts; ` +
+      `one request each on its own connection, ${first.concurrency} hosts at once, ${med(ok.map((r) => r.seconds))?.toFixed(1) ?? '?'} s${ok.length < runs.length ? `; ${ok.length} of ${runs.length} runs counted` : ''})`,
+  ];
 }
 
 function fpseLines(runs: FpseLatencyRun[]): string[] {

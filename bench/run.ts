@@ -15,11 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { bytesLabel, parseBenchArgs, UsageError, USAGE } from './args.js';
 import { loadAverage, machineBusySeconds, ownTreeSeconds } from './cpu.js';
 import { createUploadFile, curlVersion } from './curl.js';
+import { removeHttpsTempDir, startHttpsUpstream, type HttpsUpstream } from './https.js';
 import { measure, type SubjectRun, type Tools } from './measure.js';
 import { isRunning, killAll, startService, stopService, waitForListening } from './proc.js';
-import { benchRulesFile, subjects as allSubjects, type Context } from './subjects.js';
+import { benchRulesFile, MITMDUMP_ABSENT, subjects as allSubjects, type Context } from './subjects.js';
+import { which } from './tools.js';
 import { ruleCandidates } from './probe-kit.js';
-import { isProbeId, probeLines, probeNotes, runProbe, type ProbeRun } from './probes.js';
+import { HTTPS_PROBES, isProbeId, probeLines, probeNotes, runProbe, type ProbeRun } from './probes.js';
 import { summarize, type RuleCandidates } from './table.js';
 import { ensureTool } from './tools.js';
 import { wrkVersion } from './wrk.js';
@@ -40,6 +42,8 @@ function cleanUp(): void {
   } catch {
     // Best effort on the way out.
   }
+  // The HTTPS rows' CA directories (keys included) and the upstream's test CA.
+  removeHttpsTempDir();
 }
 process.on('exit', cleanUp);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -73,7 +77,7 @@ async function main(): Promise<number> {
   log(
     `${cfg.runs} run(s) of ${[...subjects.map((s) => s.id), ...probes].join(', ')}; ` +
       `${cfg.connections} connections × ${cfg.loadSeconds} s (after ${cfg.warmupSeconds} s warm-up), ${streamLabel} down and up` +
-      (probes.length > 0 ? `; probes: ${cfg.fpseRequests} FPSE requests a side, ${cfg.mapiPolls} long polls a side` : ''),
+      (probes.some((p) => !HTTPS_PROBES.includes(p)) ? `; probes: ${cfg.fpseRequests} FPSE requests a side, ${cfg.mapiPolls} long polls a side` : ''),
   );
 
   const loadBefore = loadAverage();
@@ -83,6 +87,20 @@ async function main(): Promise<number> {
   const upstreamPort = await waitForListening(upstream, 20_000);
   const ctx: Context = { root, workDir, upstreamPort };
   log(`upstream on 127.0.0.1:${upstreamPort}`);
+  // Issue 5: the HTTPS upstream, with a certificate per host address the probes will visit.
+  let https: HttpsUpstream | undefined;
+  const httpsProbes = probes.filter((p) => HTTPS_PROBES.includes(p));
+  if (subjects.some((s) => s.client === 'node-https' && s.unavailable === undefined) || httpsProbes.length > 0) {
+    const hosts = httpsProbes.length === 0 ? 0 : Math.max(probes.includes('https-new-host') ? cfg.newHosts : 0, probes.includes('https-hosts-rss') ? cfg.rssHosts : 0) + cfg.hostsWarmup;
+    try {
+      https = await startHttpsUpstream(root, workDir, hosts);
+    } catch (err) {
+      await stopService(upstream, 5000);
+      throw err;
+    }
+    ctx.https = https;
+    log(`HTTPS upstream on 127.0.0.1:${https.port}, ${hosts} host addresses on port ${https.hostsPort} (test CA ${https.caFile})`);
+  }
   // Only subjects that run the streams read the upload file (a 1 GiB read warms the page cache).
   if (subjects.some((s) => s.loadOnly !== true && s.unavailable === undefined)) createUploadFile(uploadFile, cfg.streamBytes);
 
@@ -99,6 +117,7 @@ async function main(): Promise<number> {
       for (const subject of order) {
         // Without the upstream every later row would fail for a reason that is not its own.
         if (!isRunning(upstream)) throw new Error(`the upstream exited (${String(upstream.child.exitCode ?? upstream.child.signalCode)}): see .bench/upstream.log`);
+        if (https !== undefined && !isRunning(https.service)) throw new Error('the HTTPS upstream exited: see .bench/https-upstream.log');
         if (subject.unavailable === undefined) log(` ${subject.label}`);
         results.push(await measure(subject, ctx, cfg, tools, run, log));
       }
@@ -109,14 +128,16 @@ async function main(): Promise<number> {
     }
   } finally {
     await stopService(upstream, 5000);
+    if (https !== undefined) await stopService(https.service, 5000);
     fs.rmSync(uploadFile, { force: true });
+    removeHttpsTempDir();
   }
 
   // Measured after every child has exited, so that their CPU time is in ours.
   const foreignCpus = otherCpuUse(busyBefore, oursBefore, (Date.now() - startedAt.getTime()) / 1000);
   const rulesSubject = subjects.find((s) => s.rules !== undefined);
   const candidates: RuleCandidates | undefined = rulesSubject?.rules === undefined ? undefined : await ruleCandidates(benchRulesFile(ctx, rulesSubject.rules.file));
-  const summary = summarize(results, subjects, streamLabel, candidates);
+  const summary = summarize(results, subjects, streamLabel, candidates, which('mitmdump') === undefined ? MITMDUMP_ABSENT : undefined);
   const probeAcceptance = probeLines(probeResults, probes);
   const notes = [...summary.notes, ...probeNotes(probeResults)];
   const machineLine =

@@ -5,11 +5,24 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { freshCaDir, httpsProxyArgs, proxyCaPem, waitForMitmproxyCa, type HttpsUpstream } from './https.js';
 import { freePort, startService, stopService, waitForListening, waitForPort, type Service } from './proc.js';
 import { which } from './tools.js';
 import type { Traffic } from './wrk.js';
 
-export const SUBJECT_IDS = ['direct', 'floor', 'relay', 'forward', 'forward-rules100', 'forward-mapi', 'forward-mapi-plain', 'reverse', 'mitmdump'] as const;
+export const SUBJECT_IDS = [
+  'direct',
+  'floor',
+  'relay',
+  'forward',
+  'forward-https',
+  'forward-rules100',
+  'forward-mapi',
+  'forward-mapi-plain',
+  'reverse',
+  'mitmdump',
+  'mitmdump-https',
+] as const;
 export type SubjectId = (typeof SUBJECT_IDS)[number];
 
 export interface Subject {
@@ -26,12 +39,18 @@ export interface Subject {
   /** Our proxy runs with `--rules` on this file (under bench/rules/), none of which may apply to the
    * load: the row checks the log for the rules loaded and for exchanges that list a rule. */
   rules?: { file: string; count: number };
+  /** Issue 5: the load is bench/https-load.ts (a Node client: wrk cannot CONNECT), HTTPS through
+   * CONNECT + TLS to the HTTPS upstream, alternating with the same client's plain HTTP through the
+   * same process. The row shows the HTTPS side; its baseline is the plain side. */
+  client?: 'node-https';
 }
 
 export interface Context {
   root: string;
   workDir: string;
   upstreamPort: number;
+  /** The HTTPS upstream (bench/https-upstream.ts), when an HTTPS row or probe was selected. */
+  https?: HttpsUpstream;
 }
 
 export interface Running {
@@ -39,6 +58,8 @@ export interface Running {
   /** The process whose RSS is measured; none for direct. */
   pid?: number;
   service?: Service;
+  /** The CA a client must trust for this subject's intercepted TLS (PEM): HTTPS rows only. */
+  clientCa?: string;
   /** Stops it; returns a note when it did not stop cleanly. */
   stop(): Promise<string | undefined>;
 }
@@ -66,6 +87,15 @@ export function subjects(): Subject[] {
     { id: 'floor', label: 'floor (http-proxy)', mode: 'forward' },
     { id: 'relay', label: 'relay (TCP)', mode: 'origin' },
     { id: 'forward', label: 'proxy forward', mode: 'forward' },
+    // Issue 5: the same proxy, options and 1 KiB answers, the client's TLS intercepted with a leaf
+    // of a fresh CA, the upstream's TLS verified against the bench's test CA (--upstream-ca).
+    {
+      id: 'forward-https',
+      label: 'proxy forward HTTPS (Node client, CONNECT + TLS)',
+      mode: 'forward',
+      loadOnly: true,
+      client: 'node-https',
+    },
     // Issue 4: the same process, options and load with 100 loaded rules that match none of it.
     // Load only: the acceptance is about req/s, and the streams meet the same rule decisions.
     {
@@ -95,12 +125,24 @@ export function subjects(): Subject[] {
       mode: 'forward',
       ...(mitmdump === undefined ? { unavailable: 'skipped: mitmdump is not on PATH' } : {}),
     },
+    // Issue 5: mitmdump intercepting the same HTTPS load with its own CA (fresh confdir).
+    {
+      id: 'mitmdump-https',
+      label: 'mitmdump forward HTTPS (Node client, CONNECT + TLS)',
+      mode: 'forward',
+      loadOnly: true,
+      client: 'node-https',
+      ...(mitmdump === undefined ? { unavailable: `skipped: ${MITMDUMP_ABSENT}` } : {}),
+    },
   ];
 }
 
+/** What the HTTPS lines say when mitmdump is absent (it is never installed by the bench). */
+export const MITMDUMP_ABSENT = 'mitmdump not installed';
+
 /** The rows that run our proxy (dist/src/cli.js), whose log the harness reads afterwards. */
 export function isOurProxy(id: SubjectId): boolean {
-  return id === 'forward' || id === 'forward-rules100' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
+  return id === 'forward' || id === 'forward-https' || id === 'forward-rules100' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
 }
 
 async function nodeService(ctx: Context, name: string, script: string, args: string[]): Promise<Running> {
@@ -169,27 +211,56 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
         '--target',
         `http://127.0.0.1:${ctx.upstreamPort}`,
       ]);
-    case 'mitmdump': {
-      // mitmdump cannot pick its own port and prints nothing with -q: choose one, poll it.
-      const port = await freePort();
-      const service = startService('mitmdump', 'mitmdump', [
-        '--listen-host',
-        '127.0.0.1',
-        '--listen-port',
-        String(port),
-        '-q',
-        // By default mitmproxy buffers whole bodies; streaming above 1 MB is needed for the
-        // large phases and changes nothing for 1 KiB answers, so one process serves both.
-        '--set',
-        'stream_large_bodies=1m',
-      ], path.join(ctx.workDir, 'mitmdump.log'));
+    case 'mitmdump':
+      return startMitmdump(ctx, 'mitmdump', []);
+    // Our proxy as `forward`, plus a fresh CA directory (the CA made by `./proxy ca`, as a user
+    // does, so the client can be given it) and the HTTPS upstream's test CA.
+    case 'forward-https': {
+      const https = needHttps(ctx);
+      const caDir = freshCaDir(https, 'forward-https');
+      const clientCa = await proxyCaPem(ctx.root, caDir);
+      return { ...(await proxyService(ctx, 'proxy-forward-https', httpsProxyArgs(caDir, https))), clientCa };
+    }
+    // mitmdump with a fresh confdir (its CA is made there at start), trusting the upstream's test CA.
+    case 'mitmdump-https': {
+      const https = needHttps(ctx);
+      const confdir = fs.mkdtempSync(path.join(https.dir, 'mitmproxy-'));
+      const running = await startMitmdump(ctx, 'mitmdump-https', ['--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${https.caFile}`]);
       try {
-        await waitForPort(service, port, START_TIMEOUT_MS);
+        return { ...running, clientCa: await waitForMitmproxyCa(confdir, running.service!, START_TIMEOUT_MS) };
       } catch (err) {
-        await stopService(service, 2000);
+        await running.stop();
         throw err;
       }
-      return { port, pid: service.pid, service, stop: () => stopService(service, STOP_TIMEOUT_MS) };
     }
   }
+}
+
+function needHttps(ctx: Context): HttpsUpstream {
+  if (ctx.https === undefined) throw new Error('the HTTPS upstream is not running');
+  return ctx.https;
+}
+
+async function startMitmdump(ctx: Context, name: string, extra: string[]): Promise<Running> {
+  // mitmdump cannot pick its own port and prints nothing with -q: choose one, poll it.
+  const port = await freePort();
+  const service = startService(name, 'mitmdump', [
+    '--listen-host',
+    '127.0.0.1',
+    '--listen-port',
+    String(port),
+    '-q',
+    // By default mitmproxy buffers whole bodies; streaming above 1 MB is needed for the
+    // large phases and changes nothing for 1 KiB answers, so one process serves both.
+    '--set',
+    'stream_large_bodies=1m',
+    ...extra,
+  ], path.join(ctx.workDir, `${name}.log`));
+  try {
+    await waitForPort(service, port, START_TIMEOUT_MS);
+  } catch (err) {
+    await stopService(service, 2000);
+    throw err;
+  }
+  return { port, pid: service.pid, service, stop: () => stopService(service, STOP_TIMEOUT_MS) };
 }

@@ -55,6 +55,25 @@ export interface Row {
   logExchanges?: number;
   /** Median CPU time of the subject process per request in the load phase, in µs. */
   cpuUsPerRequest?: number;
+  /** HTTPS rows (issue 5): the load is the Node client's (bench/https-load.ts), not wrk's, so the
+   * ratios against direct, floor and relay (wrk rows) are left out. */
+  nodeClient?: boolean;
+  /** HTTPS rows: the same client's plain HTTP through the same process (medians over runs). */
+  plainRps?: number;
+  plainP50Ms?: number;
+  plainP99Ms?: number;
+  plainCpuUsPerRequest?: number;
+  /** HTTPS rows: HTTPS ÷ plain HTTP, req/s and CPU per request (median of per-run ratios). */
+  rpsPerPlain?: number;
+  cpuPerPlain?: number;
+  /** HTTPS rows: the client's CPU use (CPU seconds per second) during the HTTPS and plain segments. */
+  clientCpuHttps?: number;
+  clientCpuPlain?: number;
+  /** forward-https: its HTTPS req/s ÷ mitmdump's (mitmdump-https) of the same run. */
+  rpsPerMitmdump?: number;
+  /** forward-https: the Node client's plain HTTP req/s ÷ wrk's `proxy forward` of the same run
+   * (information: how much the client itself costs). */
+  plainPerWrk?: number;
 }
 
 export interface Summary {
@@ -73,6 +92,7 @@ export function median(values: number[]): number | undefined {
 }
 
 const max = (values: number[]): number | undefined => (values.length === 0 ? undefined : Math.max(...values));
+const perRequestUs = (cpu: number | undefined, requests: number): number | undefined => (cpu === undefined || requests <= 0 ? undefined : (cpu / requests) * 1e6);
 const defined = <T>(values: (T | undefined)[]): T[] => values.filter((v): v is T => v !== undefined);
 
 type Metric = (r: SubjectRun) => number | undefined;
@@ -82,7 +102,35 @@ const METRICS = {
   down: (r: SubjectRun) => r.down?.bytesPerSecond,
   up: (r: SubjectRun) => r.up?.bytesPerSecond,
   cpuPerRequest: (r: SubjectRun) => (r.cpuLoad !== undefined && r.load !== undefined && r.load.requests > 0 ? (r.cpuLoad / r.load.requests) * 1e6 : undefined),
+  // The HTTPS rows' plain-HTTP side (the same Node client, the same process).
+  plainRps: (r: SubjectRun) => (r.load === undefined ? undefined : r.https?.plain.rps),
+  plainCpuPerRequest: (r: SubjectRun) => (r.load === undefined ? undefined : perRequestUs(r.https?.plain.proxyCpu, r.https?.plain.requests ?? 0)),
 } satisfies Record<string, Metric>;
+
+/** Median over runs of two metrics of the same subject run, divided. */
+function selfRatio(runs: SubjectRun[], num: Metric, den: Metric): number | undefined {
+  return median(
+    defined(
+      runs.map((r) => {
+        const n = num(r);
+        const d = den(r);
+        return n !== undefined && d !== undefined && d > 0 ? n / d : undefined;
+      }),
+    ),
+  );
+}
+
+/** Median over runs of one metric of `subject` ÷ another metric of `baseline` in the same run. */
+function crossRatio(all: SubjectRun[], subject: SubjectId, num: Metric, baseline: SubjectId, den: Metric): number | undefined {
+  const ratios: number[] = [];
+  for (const r of all.filter((x) => x.subject === subject)) {
+    const b = all.find((x) => x.subject === baseline && x.run === r.run);
+    const n = num(r);
+    const d = b === undefined ? undefined : den(b);
+    if (n !== undefined && d !== undefined && d > 0) ratios.push(n / d);
+  }
+  return median(ratios);
+}
 
 /** Median over runs of subject/baseline, both from the same run. */
 function ratio(all: SubjectRun[], subject: SubjectId, baseline: SubjectId, metric: Metric): number | undefined {
@@ -151,6 +199,28 @@ export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
     row.rssLoadMB = mb(max(defined(started.map((r) => r.rssLoad))));
     row.rssStreamMB = mb(max(defined(started.map((r) => r.rssStream))));
     row.cpuUsPerRequest = median(defined(started.map(METRICS.cpuPerRequest)));
+    if (s.client === 'node-https') {
+      // A different load generator from the wrk rows: compared with its own plain side only.
+      row.nodeClient = true;
+      const counted = started.filter((r) => r.load !== undefined && r.https !== undefined);
+      row.plainRps = median(defined(counted.map(METRICS.plainRps)));
+      row.plainP50Ms = ms(median(defined(counted.map((r) => r.https?.plain.p50Us))));
+      row.plainP99Ms = ms(median(defined(counted.map((r) => r.https?.plain.p99Us))));
+      row.plainCpuUsPerRequest = median(defined(counted.map(METRICS.plainCpuPerRequest)));
+      row.rpsPerPlain = selfRatio(counted, METRICS.rps, METRICS.plainRps);
+      row.cpuPerPlain = selfRatio(counted, METRICS.cpuPerRequest, METRICS.plainCpuPerRequest);
+      const clientShare = (p: 'https' | 'plain') => (r: SubjectRun) => {
+        const pool = r.https?.[p];
+        return pool === undefined || pool.durationUs <= 0 ? undefined : pool.clientCpu / (pool.durationUs / 1e6);
+      };
+      row.clientCpuHttps = median(defined(counted.map(clientShare('https'))));
+      row.clientCpuPlain = median(defined(counted.map(clientShare('plain'))));
+      if (s.id === 'forward-https') {
+        row.rpsPerMitmdump = ratio(all, s.id, 'mitmdump-https', METRICS.rps);
+        row.plainPerWrk = crossRatio(all, s.id, METRICS.plainRps, 'forward', METRICS.rps);
+      }
+      return row;
+    }
     row.rpsPerDirect = ratio(all, s.id, 'direct', METRICS.rps);
     row.rpsPerFloor = ratio(all, s.id, 'floor', METRICS.rps);
     row.p50PerFloor = ratio(all, s.id, 'floor', METRICS.p50);
@@ -239,6 +309,24 @@ export function markdownTable(rows: Row[], all: SubjectRun[], streamLabel: strin
         fixed(row.upPerRelay, 2),
       ].join(' | ')} |`,
     );
+    // The HTTPS rows' baseline: the same client's plain HTTP through the same process, same run.
+    if (row.nodeClient === true) {
+      lines.push(
+        `| ↳ same process, plain HTTP, same Node client | ${[
+          phase(grouped(row.plainRps), loadFailed),
+          phase(fixed(row.plainP50Ms, 2), loadFailed),
+          phase(fixed(row.plainP99Ms, 2), loadFailed),
+          '–',
+          '–',
+          '–',
+          '–',
+          '–',
+          '–',
+          '–',
+          '–',
+        ].join(' | ')} |`,
+      );
+    }
   }
   return lines.join('\n');
 }
@@ -248,8 +336,39 @@ const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
 /** The acceptance bound of issue 4 for 100 loaded rules that match nothing. */
 export const RULES_MIN_RATIO = 0.95;
 
+/** Acceptance bounds of issue 5 for keep-alive HTTPS pass-through. */
+export const HTTPS_MIN_PER_PLAIN = 0.8;
+export const HTTPS_MIN_PER_MITMDUMP = 5;
+
+/**
+ * Issue 5's keep-alive lines: HTTPS ÷ plain HTTP of the same Node client through the same proxy
+ * process (the Node client for both, since wrk cannot CONNECT), then ÷ mitmdump's HTTPS.
+ */
+function httpsLines(rows: Map<SubjectId, Row>, mitmdumpAbsent: string | undefined): string[] {
+  const row = rows.get('forward-https');
+  const mitm = rows.get('mitmdump-https');
+  if (row === undefined) return [];
+  const lines: string[] = [];
+  const us = (n: number | undefined): string => (n === undefined ? 'n/a' : `${n.toFixed(0)} µs`);
+  const ratioText = row.failed !== undefined ? `no (${row.failed})` : row.rpsPerPlain === undefined ? 'n/a (the load failed: see Notes)' : `${yesNo(row.rpsPerPlain >= HTTPS_MIN_PER_PLAIN)} (${row.rpsPerPlain.toFixed(2)}: ${grouped(row.rps)} vs ${grouped(row.plainRps)} req/s)`;
+  lines.push(`HTTPS pass-through (keep-alive, CONNECT + TLS) req/s ≥ ${HTTPS_MIN_PER_PLAIN}× plain HTTP pass-through, same Node client, same proxy process: ${ratioText}`);
+  const cpuRatio = row.cpuPerPlain === undefined ? '' : ` (HTTPS ÷ plain ${row.cpuPerPlain.toFixed(2)})`;
+  lines.push(`HTTPS CPU per request in the proxy: ${us(row.cpuUsPerRequest)} HTTPS, ${us(row.plainCpuUsPerRequest)} plain HTTP${cpuRatio}`);
+  let vsMitm: string;
+  if (mitmdumpAbsent !== undefined) vsMitm = `n/a (${mitmdumpAbsent})`;
+  else if (mitm === undefined) vsMitm = 'n/a (needs the mitmdump-https row in the same run: --only forward-https,mitmdump-https)';
+  else if (mitm.failed !== undefined) vsMitm = `n/a (mitmdump ${mitm.failed})`;
+  else if (row.rpsPerMitmdump === undefined) vsMitm = 'n/a';
+  else vsMitm = `${yesNo(row.rpsPerMitmdump >= HTTPS_MIN_PER_MITMDUMP)} (${row.rpsPerMitmdump.toFixed(2)}: ${grouped(row.rps)} vs ${grouped(mitm.rps)} req/s)`;
+  lines.push(`HTTPS pass-through req/s ≥ ${HTTPS_MIN_PER_MITMDUMP}× mitmdump, same Node client: ${vsMitm}`);
+  const share = (n: number | undefined): string => (n === undefined ? 'n/a' : n.toFixed(2));
+  const wrk = row.plainPerWrk === undefined ? '' : `; its plain HTTP req/s ÷ wrk's proxy forward row ${row.plainPerWrk.toFixed(2)}`;
+  lines.push(`HTTPS rows' Node client (information): CPU used ${share(row.clientCpuHttps)} during HTTPS, ${share(row.clientCpuPlain)} during plain HTTP (1.00 = a whole core: the client would be the limit)${wrk}`);
+  return lines;
+}
+
 /** The acceptance lines, from the medians in the rows (n/a when a number is missing). */
-export function acceptanceLines(rows: Row[], streamLabel: string, candidates?: RuleCandidates): string[] {
+export function acceptanceLines(rows: Row[], streamLabel: string, candidates?: RuleCandidates, mitmdumpAbsent?: string): string[] {
   const byId = new Map(rows.map((r) => [r.subject, r]));
   const fwd = byId.get('forward');
   const ours = defined([fwd, byId.get('reverse')]);
@@ -260,6 +379,7 @@ export function acceptanceLines(rows: Row[], streamLabel: string, candidates?: R
   lines.push(`forward req/s ≥ 0.9× floor: ${rps === undefined ? 'n/a' : `${yesNo(rps >= 0.9)} (${rps.toFixed(2)})`}`);
   const p50 = fwd?.p50PerFloor;
   lines.push(`forward p50 ≤ 1.2× floor: ${p50 === undefined ? 'n/a' : `${yesNo(p50 <= 1.2)} (${p50.toFixed(2)})`}`);
+  lines.push(...httpsLines(byId, mitmdumpAbsent));
 
   // Issue 4: 100 loaded rules that match none of the traffic, against the same load without rules.
   const rules = byId.get('forward-rules100');
@@ -362,13 +482,13 @@ export interface RuleCandidates {
   error?: string;
 }
 
-export function summarize(all: SubjectRun[], subjects: Subject[], streamLabel: string, candidates?: RuleCandidates): Summary {
+export function summarize(all: SubjectRun[], subjects: Subject[], streamLabel: string, candidates?: RuleCandidates, mitmdumpAbsent?: string): Summary {
   const rows = buildRows(all, subjects);
   return {
     rows,
     notes: collectNotes(all, subjects),
     table: markdownTable(rows, all, streamLabel),
-    acceptance: acceptanceLines(rows, streamLabel, candidates),
+    acceptance: acceptanceLines(rows, streamLabel, candidates, mitmdumpAbsent),
     cpu: cpuLine(rows),
   };
 }
