@@ -32,7 +32,7 @@ import {
 import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate, type KeyObject, type webcrypto } from 'node:crypto';
 import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import type { Logger } from 'pino';
@@ -74,11 +74,6 @@ const LEAF_LIFETIME_MS = 365 * DAY_MS;
 
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
-
-/** `~/.version-proxy`: per user, so each user's CA key stays in a directory only they can read. */
-export function defaultCaDir(): string {
-  return join(homedir(), '.version-proxy');
-}
 
 /**
  * The name a leaf is issued for, in the one form the cache keys on: DNS names lower-cased without

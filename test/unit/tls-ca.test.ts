@@ -14,7 +14,8 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { ProgramError } from '../../src/errors.js';
-import { defaultCaDir, formatCaHelp, openCa, type CertificateAuthority } from '../../src/tls/ca.js';
+import { DEFAULTS } from '../../src/config.js';
+import { formatCaHelp, openCa, type CertificateAuthority } from '../../src/tls/ca.js';
 import { LeafCache } from '../../src/tls/leaf-cache.js';
 import { createLogSink } from '../helpers/log-sink.js';
 import { makeSelfSigned, makeTestCa, startHttpsServer } from '../helpers/tls.js';
@@ -113,8 +114,8 @@ describe('openCa', () => {
     assert.equal(ca.spki, expected);
   });
 
-  it('defaults to ~/.version-proxy', () => {
-    assert.match(defaultCaDir(), /[\\/]\.version-proxy$/);
+  it('defaults to ~/.version-proxy (per user: the key stays in a directory only its user reads)', () => {
+    assert.match(DEFAULTS.caDir, /[\\/]\.version-proxy$/);
   });
 });
 
