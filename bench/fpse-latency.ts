@@ -15,7 +15,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { BenchConfig } from './measure.js';
-import { oneConnectionAgent, percentile, scanProxyLog, startProxyPair, startSimulator, type Simulator } from './probe-kit.js';
+import { oneConnectionAgent, pairLogNotes, percentile, startProxyPair, startSimulator, type Simulator } from './probe-kit.js';
 import type { Context } from './subjects.js';
 
 export const FPSE_RULES = 'fpse-server-version.yaml';
@@ -160,14 +160,11 @@ export async function measureFpseLatency(ctx: Context, cfg: BenchConfig, run: nu
     if (simNote !== undefined) result.notes.push(`FPSE simulator ${simNote}`);
   }
   if (pair !== undefined) {
-    const withRules = scanProxyLog(pair.rules.service?.logFile);
-    const without = scanProxyLog(pair.plain.service?.logFile);
-    result.ruleApplied = withRules.ruleApplied;
-    for (const [who, counts] of [['with rules', withRules], ['without rules', without]] as const) {
-      if (counts.warnings > 0) result.notes.push(`proxy ${who}: log has ${counts.warnings} warn/error line(s), first: ${counts.firstWarning ?? ''}`);
-    }
-    if (without.ruleApplied > 0) result.notes.push(`proxy without rules logged ${without.ruleApplied} "rule applied" line(s)`);
+    const logs = pairLogNotes(pair);
+    result.ruleApplied = logs.ruleApplied;
+    result.notes.push(...logs.notes);
   }
+
   for (const note of result.notes) log(`  fpse-rewrite: note: ${note}`);
   return result;
 }

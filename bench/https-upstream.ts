@@ -20,89 +20,22 @@
  *   carry `X-Local-Address`, the address the request came in on: the probe checks that the proxy
  *   reached the host the client asked for.
  *
- * The keys are ECDSA P-256, like the proxy's own; every per-host certificate shares one key (only
- * the signature differs), which changes nothing for the proxy's verification.
+ * Certificates come from the tests' fixture CA (test/helpers/tls.ts): ECDSA P-256 like the
+ * proxy's own, each leaf with a key of its own.
  */
-// First: @peculiar/x509 loads tsyringe, which needs the Reflect metadata polyfill already in place.
-import 'reflect-metadata';
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
-  X509CertificateGenerator,
-  type JsonGeneralName,
-} from '@peculiar/x509';
-import { createPrivateKey, type webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { makeTestCa } from '../test/helpers/tls.js';
 import { hostAddress } from './https-client.js';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 /** Issues in flight at once while the per-host certificates are made (signing runs on the thread pool). */
 const ISSUE_BATCH = 32;
 
 const SMALL = Buffer.alloc(1024, 'x');
-
-interface Issuer {
-  caPem: string;
-  issue(sans: JsonGeneralName[]): Promise<string>;
-  leafKeyPem: string;
-}
-
-async function makeIssuer(): Promise<Issuer> {
-  const caKeys = await crypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
-  const ski = await SubjectKeyIdentifierExtension.create(caKeys.publicKey);
-  const now = Date.now();
-  const ca = await X509CertificateGenerator.createSelfSigned({
-    name: 'O=version-proxy bench, CN=bench upstream test CA',
-    keys: caKeys,
-    notBefore: new Date(now - DAY_MS),
-    notAfter: new Date(now + 30 * DAY_MS),
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [new BasicConstraintsExtension(true, undefined, true), new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true), ski],
-  });
-  const leafKeys = await crypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
-  const fixed = [
-    new BasicConstraintsExtension(false, undefined, true),
-    new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
-    new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth]),
-    await SubjectKeyIdentifierExtension.create(leafKeys.publicKey),
-    new AuthorityKeyIdentifierExtension(ski.keyId),
-  ];
-  return {
-    caPem: ca.toString('pem'),
-    leafKeyPem: await keyPem(leafKeys.privateKey),
-    issue: async (sans) => {
-      const cert = await X509CertificateGenerator.create({
-        subject: `O=version-proxy bench, CN=${sans[0]?.value ?? 'upstream'}`,
-        issuer: ca.subject,
-        notBefore: new Date(now - DAY_MS),
-        notAfter: new Date(now + 30 * DAY_MS),
-        publicKey: leafKeys.publicKey,
-        signingKey: caKeys.privateKey,
-        signingAlgorithm: ECDSA_SHA256,
-        extensions: [...fixed, new SubjectAlternativeNameExtension(sans)],
-      });
-      return cert.toString('pem');
-    },
-  };
-}
-
-async function keyPem(key: webcrypto.CryptoKey): Promise<string> {
-  const der = Buffer.from(await crypto.subtle.exportKey('pkcs8', key));
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
-}
 
 /** `GET /small` as bench/upstream.ts answers it; 404 for anything else (nothing else is asked). */
 function handler(withAddress: boolean): http.RequestListener {
@@ -145,24 +78,22 @@ async function main(): Promise<void> {
   const dir = process.argv[2];
   const hosts = Number(process.argv[3] ?? 0);
   if (dir === undefined || !Number.isInteger(hosts) || hosts < 0) throw new Error('usage: https-upstream.js DIR HOSTS');
-  const issuer = await makeIssuer();
+  // The tests' own fixture CA (test/helpers/tls.ts): one way to make a throwaway upstream CA.
+  const issuer = await makeTestCa('bench upstream');
   const caFile = path.join(dir, 'upstream-ca.pem');
-  fs.writeFileSync(caFile, issuer.caPem);
+  fs.writeFileSync(caFile, issuer.certPem);
 
   // Port A: the keep-alive load.
-  const loadCert = await issuer.issue([
-    { type: 'ip', value: '127.0.0.1' },
-    { type: 'dns', value: 'localhost' },
-  ]);
-  const load = https.createServer({ cert: loadCert, key: issuer.leafKeyPem, ALPNProtocols: ['http/1.1'] }, handler(false));
+  const loadLeaf = await issuer.issue(['127.0.0.1', 'localhost']);
+  const load = https.createServer({ cert: loadLeaf.certPem, key: loadLeaf.keyPem, ALPNProtocols: ['http/1.1'] }, handler(false));
   tune(load);
 
   // Port B: a certificate per host address, all made before listening.
   const contexts = new Map<string, tls.SecureContext>();
   for (let start = 0; start < hosts; start += ISSUE_BATCH) {
     const batch = Array.from({ length: Math.min(ISSUE_BATCH, hosts - start) }, (_, j) => hostAddress(start + j));
-    const certs = await Promise.all(batch.map((ip) => issuer.issue([{ type: 'ip', value: ip }])));
-    batch.forEach((ip, j) => contexts.set(ip, tls.createSecureContext({ cert: certs[j], key: issuer.leafKeyPem })));
+    const leaves = await Promise.all(batch.map((ip) => issuer.issue([ip])));
+    batch.forEach((ip, j) => contexts.set(ip, tls.createSecureContext({ cert: leaves[j]!.certPem, key: leaves[j]!.keyPem })));
   }
   const hostsHttp = http.createServer(handler(true));
   tune(hostsHttp);

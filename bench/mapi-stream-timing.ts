@@ -22,7 +22,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { BenchConfig } from './measure.js';
-import { oneConnectionAgent, percentile, scanProxyLog, startProxyPair, startSimulator, type ProxyPair, type Simulator } from './probe-kit.js';
+import { oneConnectionAgent, pairLogNotes, percentile, startProxyPair, startSimulator, type ProxyPair, type Simulator } from './probe-kit.js';
 import type { Context } from './subjects.js';
 
 export const MAPI_RULES = 'mapi-server-version.yaml';
@@ -281,13 +281,11 @@ export async function measureMapiStream(ctx: Context, cfg: BenchConfig, run: num
     if (simNote !== undefined) result.notes.push(`MAPI simulator ${simNote}`);
   }
   if (pair !== undefined) {
-    const withRules = scanProxyLog(pair.rules.service?.logFile);
-    const without = scanProxyLog(pair.plain.service?.logFile);
-    result.ruleApplied = withRules.ruleApplied;
-    for (const [who, counts] of [['with rules', withRules], ['without rules', without]] as const) {
-      if (counts.warnings > 0) result.notes.push(`proxy ${who}: log has ${counts.warnings} warn/error line(s), first: ${counts.firstWarning ?? ''}`);
-    }
+    const logs = pairLogNotes(pair);
+    result.ruleApplied = logs.ruleApplied;
+    result.notes.push(...logs.notes);
   }
+
   for (const note of result.notes) log(`  mapi-stream: note: ${note}`);
   return result;
 }

@@ -101,6 +101,21 @@ export interface ProxyLogCounts {
   firstWarning?: string;
 }
 
+/**
+ * What the logs of a stopped proxy pair say: "rule applied" lines of the proxy with rules, and a
+ * note for any warn/error line (or a rule applied where none should be).
+ */
+export function pairLogNotes(pair: ProxyPair): { ruleApplied: number; notes: string[] } {
+  const withRules = scanProxyLog(pair.rules.service?.logFile);
+  const without = scanProxyLog(pair.plain.service?.logFile);
+  const notes: string[] = [];
+  for (const [who, counts] of [['with rules', withRules], ['without rules', without]] as const) {
+    if (counts.warnings > 0) notes.push(`proxy ${who}: log has ${counts.warnings} warn/error line(s), first: ${counts.firstWarning ?? ''}`);
+  }
+  if (without.ruleApplied > 0) notes.push(`proxy without rules logged ${without.ruleApplied} "rule applied" line(s)`);
+  return { ruleApplied: withRules.ruleApplied, notes };
+}
+
 /** Counts in our proxy's log, read after it stopped. */
 export function scanProxyLog(file: string | undefined): ProxyLogCounts {
   const counts: ProxyLogCounts = { exchanges: 0, ruleApplied: 0, warnings: 0 };
