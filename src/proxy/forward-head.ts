@@ -80,6 +80,14 @@ export interface Routing {
 }
 
 /**
+ * The routing of a client connection: the proxy's own, or, inside an intercepted CONNECT tunnel,
+ * reverse-mode routing to the origin the client CONNECTed to, with the client's own Host.
+ */
+export function routingOf(routing: Routing, tunnel: Origin | undefined): Routing {
+  return tunnel === undefined ? routing : { target: tunnel, keepHost: true, forwarded: routing.forwarded };
+}
+
+/**
  * Plans the forwarded request of an exchange whose destination is known: sets `exchange.url`,
  * records `exchange.forwarded` when the upstream gets something other than what the client sent,
  * and returns the head to send.

@@ -43,7 +43,7 @@ import { addFirstLine, addResponseBody, addResponseHead, requestFacts } from '..
 import { collectBody, holdFirstLine, type Held } from './body-hold.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
-import { planForward } from './forward-head.js';
+import { planForward, routingOf } from './forward-head.js';
 import { stripHopByHop, wantsKeepAlive } from './hop-by-hop.js';
 import { requestHeadOf } from './request-head.js';
 import { closeWithoutAnswer, sendAnswer, type ProxyAnswer } from './respond.js';
@@ -142,15 +142,15 @@ class HttpExchange implements InFlight {
 
     // Inside an intercepted tunnel, requests are origin-form for the origin the client CONNECTed
     // to: routed like reverse mode, with the client's own Host.
-    const tunnel = conn.tunnel?.origin;
-    if (tunnel !== undefined) exchange.intercepted = true;
-    const dest = resolveDestination(exchange.request.url, tunnel ?? ctx.target);
+    const routing = routingOf(ctx, conn.tunnel?.origin);
+    if (conn.tunnel !== undefined) exchange.intercepted = true;
+    const dest = resolveDestination(exchange.request.url, routing.target);
     if (!dest.ok) {
       this.answer(dest, 'request-head');
       req.resume();
       return;
     }
-    const rawHeaders = planForward(exchange, dest, tunnel === undefined ? ctx : { target: tunnel, keepHost: true, forwarded: ctx.forwarded });
+    const rawHeaders = planForward(exchange, dest, routing);
     const rules = ctx.rules();
     const facts = rules.size === 0 ? undefined : requestFacts({ method: exchange.request.method, host: dest.origin.hostname, path: dest.path, client: conn.info.address, rawHeaders: req.rawHeaders });
     const run = facts === undefined ? undefined : RuleRun.of(rules, facts);
@@ -239,7 +239,7 @@ class HttpExchange implements InFlight {
       path: dest.path,
       rawHeaders,
       agent: conn.agentFor(dest.origin),
-      ...(dest.origin.protocol === 'https:' && { tls: ctx.upstreamTls.optionsFor(dest.origin.hostname) }),
+      upstreamTls: ctx.upstreamTls,
     });
     this.proxyReq = proxyReq;
     proxyReq.on('error', (err: NodeJS.ErrnoException) => this.onUpstreamError(err));

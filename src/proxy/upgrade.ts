@@ -14,7 +14,7 @@ import { originUrl, type Origin } from '../core/origin.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
 import type { UpstreamTls } from './upstream-tls.js';
-import { planForward } from './forward-head.js';
+import { planForward, routingOf } from './forward-head.js';
 import { requestHeadOf } from './request-head.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { serializeHead, writeRawAnswer } from './respond.js';
@@ -51,14 +51,14 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
   };
 
   // Inside an intercepted tunnel, routed to the CONNECTed origin (as in http-exchange.ts).
-  const tunnel = conn.tunnel?.origin;
-  if (tunnel !== undefined) exchange.intercepted = true;
-  const dest = resolveDestination(exchange.request.url, tunnel ?? ctx.target);
+  const routing = routingOf(ctx, conn.tunnel?.origin);
+  if (conn.tunnel !== undefined) exchange.intercepted = true;
+  const dest = resolveDestination(exchange.request.url, routing.target);
   if (!dest.ok) {
     refuse(dest.status, dest.code, dest.message, 'request-head');
     return;
   }
-  const rawHeaders = planForward(exchange, dest, tunnel === undefined ? ctx : { target: tunnel, keepHost: true, forwarded: ctx.forwarded }, true);
+  const rawHeaders = planForward(exchange, dest, routing, true);
 
   // A connection of its own: after a 101 it is no longer HTTP and belongs to this client alone.
   const proxyReq = openUpstreamRequest({
@@ -67,7 +67,7 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
     path: dest.path,
     rawHeaders,
     agent: false,
-    ...(dest.origin.protocol === 'https:' && { tls: ctx.upstreamTls.optionsFor(dest.origin.hostname) }),
+    upstreamTls: ctx.upstreamTls,
   });
   proxyReq.setTimeout(ctx.upstreamTimeoutMs, () => proxyReq.destroy(Object.assign(new Error(`no answer for ${ctx.upstreamTimeoutMs / 1000} s`), { code: 'UPSTREAM_TIMEOUT' })));
   proxyReq.once('socket', (s) => {

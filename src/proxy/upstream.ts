@@ -13,7 +13,7 @@
  */
 import http, { type Agent, type ClientRequest } from 'node:http';
 import https from 'node:https';
-import type { ConnectionOptions } from 'node:tls';
+import type { UpstreamTls } from './upstream-tls.js';
 import type { Origin } from '../core/origin.js';
 import { getHeader, type RawHeaders } from '../core/raw-headers.js';
 
@@ -26,8 +26,8 @@ export interface UpstreamPlan {
   rawHeaders: RawHeaders;
   /** The client connection's own agent (affinity); `false` for a connection of its own. */
   agent: Agent | false;
-  /** https: verification and trust for this upstream (upstream-tls.ts). */
-  tls?: ConnectionOptions;
+  /** Trust and verification for an https: origin (upstream-tls.ts). */
+  upstreamTls: UpstreamTls;
 }
 
 export function openUpstreamRequest(plan: UpstreamPlan): ClientRequest {
@@ -40,7 +40,7 @@ export function openUpstreamRequest(plan: UpstreamPlan): ClientRequest {
     agent: plan.agent,
     setHost: false,
   };
-  const proxyReq = plan.origin.protocol === 'https:' ? https.request({ ...options, ...plan.tls }) : http.request(options);
+  const proxyReq = plan.origin.protocol === 'https:' ? https.request({ ...options, ...plan.upstreamTls.optionsFor(plan.origin.hostname) }) : http.request(options);
   // A client that sent `Expect: 100-continue` waits for 100 before sending its body, so the head
   // has to leave now rather than with the first body bytes (RFC 9110 §10.1.1).
   if (getHeader(plan.rawHeaders, 'expect') !== undefined) proxyReq.flushHeaders();
