@@ -50,6 +50,25 @@ export interface ProxyConfig {
   upstreamCa?: string[];
   /** Host globs whose upstream certificates are not verified; empty means every host. */
   insecureUpstream?: string[];
+  /** The journal (issue 6); no recording when absent (`--no-record`, and library/test default). */
+  record?: RecordConfig;
+  /** Secrets redacted from everything that leaves the process; on unless `enabled: false` (`--no-redact`). */
+  redaction?: RedactionConfig;
+}
+
+export interface RecordConfig {
+  /** A `.ndjson` file, or a folder that gets `<start time>.ndjson` (the default is `recordings/`). */
+  path: string;
+  /** Body bytes kept per direction of each exchange (`--capture-bytes`, default 1 MiB). */
+  captureBytes: number;
+  /** A journal file is closed and the next part opened past this size (default 256 MiB). */
+  rotateBytes: number;
+}
+
+export interface RedactionConfig {
+  enabled: boolean;
+  /** Headers redacted whole, beyond the defaults (`--redact-header`). */
+  extraHeaders: string[];
 }
 
 export const DEFAULTS = {
@@ -60,6 +79,10 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
   /** The interception CA's home (DESIGN.md "Command line"). */
   caDir: join(homedir(), '.version-proxy'),
+  /** The journal folder, relative to the working directory (DESIGN.md "Command line"). */
+  recordDir: 'recordings',
+  captureBytes: 1024 * 1024,
+  rotateBytes: 256 * 1024 * 1024,
 };
 
 /** `HOST:PORT`, `:PORT`, `PORT` or `[V6]:PORT`; port 0 picks a free port. */

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   ERR_LISTEN_FAILED: 'the proxy could not open its listening socket',
   ERR_BAD_RULES: 'a rule file has issues (each is printed as file:line:col)',
   ERR_CA: 'the CA directory or one of its files cannot be used (see ./proxy ca)',
+  ERR_JOURNAL: 'a journal (recording) cannot be written or read',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

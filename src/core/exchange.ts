@@ -125,6 +125,44 @@ export interface RuleRecord {
   changes: RuleChange[];
 }
 
+/**
+ * A body as it passed, captured up to the capture limit (`--capture-bytes`) when recording is on.
+ * `size` is the real size; `truncated` says the capture stopped short of it (never silently).
+ */
+export interface CapturedBody {
+  bytes: Buffer;
+  size: number;
+  truncated: boolean;
+}
+
+/** One WebSocket message (RFC 6455 §5): data frames joined, control frames as they came. */
+export interface WebSocketMessage {
+  from: 'client' | 'server';
+  /** Epoch milliseconds of the message's final frame. */
+  time: number;
+  /** 1 text, 2 binary, 8 close, 9 ping, 10 pong (RFC 6455 §5.2). */
+  opcode: number;
+  /** Payload bytes after unmasking, as they came off the wire (compressed when `compressed`). */
+  data: Buffer;
+  /** Real payload size. */
+  size: number;
+  /** Only the first bytes were kept (the capture limit). */
+  truncated?: boolean;
+  /** RSV1 set under permessage-deflate (RFC 7692 §6): `data` is the compressed payload. */
+  compressed?: boolean;
+}
+
+/** What a WebSocket connection carried, as far as the capture limit allows. */
+export interface WebSocketRecord {
+  messages: WebSocketMessage[];
+  /** Messages each way, kept or not. */
+  counts: { client: number; server: number };
+  /** Messages seen but not kept, once the capture limit for the connection was spent. */
+  dropped: number;
+  /** Frames that could not be parsed; parsing stops there, bytes still flow. */
+  problems: string[];
+}
+
 export interface ClientInfo {
   address: string;
   port: number;
@@ -156,6 +194,10 @@ export interface Exchange {
   hints?: string[];
   /** Rules that matched, in the order they were met: applied (with their changes), passed or skipped. */
   rules?: RuleRecord[];
+  /** Bodies as the client sent and received them, when the app captures them (recording on). */
+  bodies?: { request?: CapturedBody; response?: CapturedBody };
+  /** Messages of a WebSocket upgrade the proxy could read (plain, or inside an intercepted tunnel). */
+  websocket?: WebSocketRecord;
   /** How a tunnel or upgraded connection ended (`client-closed`, `upstream-closed`, `error`). */
   ended?: string;
   error?: TrafficError;

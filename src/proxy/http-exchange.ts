@@ -28,7 +28,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { createExchange, failExchange, now, type Exchange, type Phase } from '../core/exchange.js';
+import { createExchange, failExchange, now, type Exchange, type Phase, type RuleChange } from '../core/exchange.js';
 import type { Negotiations } from '../protocols/negotiation.js';
 import { observeRequest, type Observation } from '../protocols/observer.js';
 import { FPSE_PACKET_CAP } from '../protocols/fpse-packet.js';
@@ -70,6 +70,10 @@ export interface PipelineContext {
   upstreamTls: UpstreamTls;
   /** The Extended Protection hint for intercepted Windows auth (auth-hint.ts). */
   authHints: WindowsAuthHints;
+  /** Body bytes captured per direction onto the record; 0 captures nothing. */
+  captureBytes: number;
+  /** Secrets out of rule changes before they are logged. */
+  redactChanges(changes: RuleChange[]): RuleChange[];
 }
 
 /** What the connection layer may need to know about an exchange in flight on a socket. */

@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { createExchange, failExchange, now } from '../core/exchange.js';
+import { createExchange, failExchange, now, type RuleChange } from '../core/exchange.js';
 import { ExchangeEvents } from '../core/exchange-events.js';
 import { Negotiations } from '../protocols/negotiation.js';
 import type { Origin } from '../core/origin.js';
@@ -44,6 +44,13 @@ export interface ProxyServerOptions {
   tlsListener?: (name: string) => Promise<SecureContext>;
   /** The rules in force now (hot-reloaded by the caller); none when absent. */
   rules?: () => RuleSet;
+  /**
+   * Body bytes captured per direction onto the record (`exchange.bodies`, WebSocket messages);
+   * 0 or absent captures nothing (recording off: no cost).
+   */
+  captureBytes?: number;
+  /** Applied to rule changes before they are logged (secrets redacted); identity when absent. */
+  redactChanges?: (changes: RuleChange[]) => RuleChange[];
 }
 
 export interface ProxyServer {
@@ -72,6 +79,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     rules: options.rules ?? (() => EMPTY_RULES),
     upstreamTls: options.upstreamTls ?? createUpstreamTls(),
     authHints: new WindowsAuthHints(log),
+    captureBytes: options.captureBytes ?? 0,
+    redactChanges: options.redactChanges ?? ((changes) => changes),
   };
 
   const server = http.createServer({

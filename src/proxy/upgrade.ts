@@ -27,6 +27,8 @@ export interface UpgradeContext {
   forwarded: boolean;
   upstreamTimeoutMs: number;
   upstreamTls: UpstreamTls;
+  /** Payload bytes of WebSocket messages kept per direction on the record; 0 keeps none. */
+  captureBytes: number;
 }
 
 export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -1,0 +1,111 @@
+/**
+ * The journal's line format, version 1 (DESIGN.md "Invariants" 5): one JSON object per line,
+ * each with `v` (the format version) and `type`. Readers skip types they do not know, so later
+ * versions can add line types without breaking older tools.
+ *
+ *   run       first line of every journal file: who wrote it and with which settings
+ *   exchange  one finished exchange: the Exchange record, redacted, bodies encoded
+ *   dropped   the writer could not keep up and dropped exchanges (never silently)
+ *
+ * Bodies are text when they are valid UTF-8, base64 otherwise; `size` is the real size and
+ * `truncated` says the capture stopped short of it.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { CapturedBody, Exchange, WebSocketMessage, WebSocketRecord } from '../core/exchange.js';
+
+export const JOURNAL_VERSION = 1;
+
+export interface JournalBody {
+  size: number;
+  encoding: 'utf8' | 'base64';
+  data: string;
+  truncated?: true;
+}
+
+export interface RunLine {
+  v: 1;
+  type: 'run';
+  /** Epoch milliseconds the file was opened. */
+  time: number;
+  /** version-proxy's package version. */
+  tool: string;
+  mode: 'forward' | 'reverse';
+  /** The --target origin in reverse mode. */
+  target?: string;
+  /** The seed of the run's `chance` decisions, when rules are loaded. */
+  seed?: number;
+  /** --capture-bytes: body bytes kept per direction. */
+  captureBytes: number;
+  /** Whether secrets were redacted, and which headers beyond the defaults. */
+  redaction: { enabled: boolean; extraHeaders: string[] };
+  /** 1 for the first file of a run, then 2, 3, … as the journal rotates. */
+  part: number;
+}
+
+export interface JournalWebSocketMessage extends Omit<WebSocketMessage, 'data' | 'truncated'> {
+  encoding: 'utf8' | 'base64';
+  data: string;
+  truncated?: true;
+}
+
+export interface JournalWebSocket extends Omit<WebSocketRecord, 'messages'> {
+  messages: JournalWebSocketMessage[];
+}
+
+/** An Exchange record as written: redacted, with bodies and WebSocket payloads encoded. */
+export interface ExchangeLine extends Omit<Exchange, 'bodies' | 'websocket'> {
+  v: 1;
+  type: 'exchange';
+  bodies?: { request?: JournalBody; response?: JournalBody };
+  websocket?: JournalWebSocket;
+}
+
+export interface DroppedLine {
+  v: 1;
+  type: 'dropped';
+  time: number;
+  /** Exchanges not written. */
+  count: number;
+  reason: string;
+}
+
+export type JournalLine = RunLine | ExchangeLine | DroppedLine;
+
+/** Text when the bytes are valid UTF-8 (so a reader sees them as they were), base64 otherwise. */
+export function encodeBytes(bytes: Buffer): { encoding: 'utf8' | 'base64'; data: string } {
+  return isUtf8(bytes) ? { encoding: 'utf8', data: bytes.toString('utf8') } : { encoding: 'base64', data: bytes.toString('base64') };
+}
+
+/** The bytes back from an encoded body or message. */
+export function decodeBytes(encoded: { encoding: 'utf8' | 'base64'; data: string }): Buffer {
+  return Buffer.from(encoded.data, encoded.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+export function encodeBody(body: CapturedBody): JournalBody {
+  return { size: body.size, ...encodeBytes(body.bytes), ...(body.truncated && { truncated: true as const }) };
+}
+
+function encodeWebSocket(ws: WebSocketRecord): JournalWebSocket {
+  return {
+    counts: ws.counts,
+    dropped: ws.dropped,
+    problems: ws.problems,
+    messages: ws.messages.map(({ data, truncated, ...rest }) => ({ ...rest, ...encodeBytes(data), ...(truncated === true && { truncated: true as const }) })),
+  };
+}
+
+/**
+ * The journal line of an exchange. `exchange` should already be redacted (src/record/redact.ts):
+ * this only encodes.
+ */
+export function exchangeLine(exchange: Exchange): ExchangeLine {
+  const { bodies, websocket, ...rest } = exchange;
+  const line: ExchangeLine = { v: JOURNAL_VERSION, type: 'exchange', ...rest };
+  if (bodies !== undefined) {
+    line.bodies = {};
+    if (bodies.request !== undefined) line.bodies.request = encodeBody(bodies.request);
+    if (bodies.response !== undefined) line.bodies.response = encodeBody(bodies.response);
+  }
+  if (websocket !== undefined) line.websocket = encodeWebSocket(websocket);
+  return line;
+}
