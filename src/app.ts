@@ -15,6 +15,10 @@ import { createInterception } from './tls/interception.js';
 import { compileRules, EMPTY_RULES, type RuleSet } from './rules/compile.js';
 import { randomSeed } from './rules/random.js';
 import { RuleStore } from './rules/store.js';
+import { exchangeLine } from './record/entry.js';
+import { Journal } from './record/journal.js';
+import { createRedactor, type Redactor } from './record/redact.js';
+import { TOOL } from './core/tool.js';
 
 export interface App {
   proxy: ProxyServer;
@@ -25,6 +29,10 @@ export interface App {
   rules?: RuleStore<RuleSet>;
   /** The seed behind every `chance` decision of this run. */
   seed: number;
+  /** The journal, when recording (`journal.file` is the file being written now). */
+  journal?: Journal;
+  /** What leaves the process is redacted by this (journal, logs). */
+  redactor: Redactor;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -39,6 +47,8 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     throw new ProgramError('ERR_BAD_OPTION', '--tls serves reverse mode only, with a leaf from the CA', 'add --target URL (and keep --ca-dir), or drop --tls');
   }
   const interception = config.interception === undefined ? undefined : createInterception(config.interception, logger);
+  const redaction = config.redaction ?? { enabled: true, extraHeaders: [] };
+  const redactor = createRedactor(redaction);
   const proxy = createProxyServer({
     ...(config.tls === true && interception !== undefined && { tlsListener: (name: string) => interception.context(name) }),
     upstreamTls: createUpstreamTls({ extraCa: await readUpstreamCa(config.upstreamCa ?? []), ...(config.insecureUpstream !== undefined && { insecure: config.insecureUpstream }) }),
@@ -49,6 +59,8 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     forwarded: config.forwarded,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     logger,
+    captureBytes: config.record?.captureBytes ?? 0,
+    redactChanges: (changes) => redactor.changes(changes),
   });
   proxy.events.on('finished', (exchange) => logExchange(logger, exchange));
 
@@ -59,11 +71,33 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     rules?.close();
     throw listenError(err as NodeJS.ErrnoException, config.listen.host, config.listen.port);
   }
+  let journal: Journal | undefined;
+  try {
+    journal = config.record === undefined ? undefined : openJournal(config, redaction, seed, rules !== undefined, logger);
+  } catch (err) {
+    rules?.close();
+    await proxy.close(0);
+    throw err;
+  }
+  // Redacted before it is written: secrets never reach the disk (DESIGN.md invariant 5).
+  if (journal !== undefined) proxy.events.on('finished', (exchange) => journal.append(exchangeLine(redactor.exchange(exchange))));
   const host = address.address;
   const url = `${config.tls === true ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   const mode = config.target ? 'reverse' : 'forward';
   // The seed is logged so a run's chance decisions can be replayed with --seed.
-  logger.info({ url, address: host, port: address.port, mode, target: config.target ? originUrl(config.target) : undefined, ...(rules !== undefined && { rules: rules.current.size, seed }) }, 'listening');
+  logger.info(
+    {
+      url,
+      address: host,
+      port: address.port,
+      mode,
+      target: config.target ? originUrl(config.target) : undefined,
+      ...(rules !== undefined && { rules: rules.current.size, seed }),
+      ...(journal !== undefined && { journal: journal.file }),
+    },
+    'listening',
+  );
+  if (!redactor.enabled) logger.warn('redaction is off (--no-redact): the journal and logs keep Authorization, cookies and NTLM blobs as sent; do not share them');
   for (const rule of rules?.current.all ?? []) logger.debug({ rule: rule.id, explain: rule.explain() }, 'rule');
   if (!isLoopback(host)) {
     logger.warn({ address: host }, 'listening beyond loopback: other machines can send traffic through this proxy');
@@ -76,11 +110,32 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     url,
     ...(rules !== undefined && { rules }),
     seed,
-    close: (graceMs = config.graceMs) => {
+    ...(journal !== undefined && { journal }),
+    redactor,
+    close: async (graceMs = config.graceMs) => {
       rules?.close();
-      return proxy.close(graceMs);
+      await proxy.close(graceMs);
+      // After the proxy: exchanges cut short by the shutdown are written too.
+      await journal?.close();
     },
   };
+}
+
+function openJournal(config: ProxyConfig, redaction: { enabled: boolean; extraHeaders: string[] }, seed: number, withRules: boolean, logger: Logger): Journal {
+  const record = config.record!;
+  return Journal.open({
+    path: record.path,
+    rotateBytes: record.rotateBytes,
+    logger,
+    run: {
+      tool: TOOL.version,
+      mode: config.target ? 'reverse' : 'forward',
+      ...(config.target !== undefined && { target: originUrl(config.target) }),
+      ...(withRules && { seed }),
+      captureBytes: record.captureBytes,
+      redaction,
+    },
+  });
 }
 
 /** One line per exchange at info: what a person scanning the log needs (issue 8, item 3). */

@@ -6,7 +6,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
-import { DEFAULTS, parseListen, parseSeed, parseTarget, type ProxyConfig } from './config.js';
+import { DEFAULTS, parseListen, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 
@@ -37,6 +37,12 @@ function startOptions(y: Argv) {
     .option('upstream-ca', { type: 'string', array: true, describe: 'extra trusted CA (PEM) for upstream TLS, besides the system store', requiresArg: true })
     .option('insecure-upstream', { type: 'string', array: true, describe: 'do not verify upstream certificates of these host globs (all hosts when given alone); lab servers only' })
     .option('tls', { type: 'boolean', default: false, describe: 'reverse mode: listen with TLS, the certificate issued by the CA in --ca-dir' })
+    .option('record', { type: 'string', default: DEFAULTS.recordDir, describe: 'journal file (.ndjson), or a folder that gets <start time>.ndjson; redacted unless --no-redact', requiresArg: true })
+    .option('no-record', { type: 'boolean', default: false, describe: 'keep no journal' })
+    .option('capture-bytes', { type: 'string', default: '1MiB', describe: 'body bytes kept per direction of each exchange (e.g. 0, 64KiB, 10MiB); cut bodies are marked truncated with their real size', requiresArg: true })
+    .option('record-rotate', { type: 'string', default: '256MiB', describe: 'start the next journal part (<name>.part2.ndjson, …) past this size', requiresArg: true })
+    .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'more headers whose values are redacted (Authorization, Cookie, Set-Cookie, NTLM/Negotiate blobs always are)', requiresArg: true })
+    .option('no-redact', { type: 'boolean', default: false, describe: 'record and log secrets as sent (logged as a warning); never for recordings you share' })
     .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);
 }
@@ -64,6 +70,10 @@ function toConfig(args: StartArgs): ProxyConfig {
     ...(args.tls && { tls: true }),
     ...(args['upstream-ca'] !== undefined && { upstreamCa: args['upstream-ca'] }),
     ...(args['insecure-upstream'] !== undefined && { insecureUpstream: args['insecure-upstream'] }),
+    ...(!args['no-record'] && {
+      record: { path: args.record, captureBytes: parseSize('capture-bytes', args['capture-bytes']), rotateBytes: parseSize('record-rotate', args['record-rotate'], 1024) },
+    }),
+    redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'] },
   };
 }
 
@@ -248,7 +258,7 @@ function formatTable(head: string[], rows: string[][]): string {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-await yargs(hideBin(process.argv))
+const commands = yargs(hideBin(process.argv))
   .scriptName('./proxy')
   .usage('./proxy <command> [options]\n\nversion-proxy: an intercepting HTTP proxy that understands MAPI/HTTP and FrontPage RPC version negotiation.')
   .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args).catch(report))
@@ -265,7 +275,9 @@ await yargs(hideBin(process.argv))
         .option('spki', { type: 'boolean', describe: "print the SPKI hash Chromium's --ignore-certificate-errors-spki-list takes" })
         .conflicts('der', 'spki'),
     (args) => printCa(args).catch(report),
-  )
+  );
+
+await commands
   .demandCommand(1, 'name a command, e.g. ./proxy start')
   .strict()
   .recommendCommands()

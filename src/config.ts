@@ -143,3 +143,16 @@ export function parseSeed(value: unknown): number {
   }
   return n;
 }
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** A byte size: `1048576`, `64KiB`, `1MiB`, `1m`, `2GB` (binary units throughout). */
+export function parseSize(flag: string, text: string, min = 0): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
+  const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isFinite(bytes) || bytes < min) {
+    throw new ProgramError('ERR_BAD_OPTION', `--${flag} ${text} is not a size${min > 0 ? ` of at least ${min} bytes` : ''}`, `write bytes or a unit, e.g. --${flag} 1MiB, 64KiB or 1048576`);
+  }
+  return bytes;
+}

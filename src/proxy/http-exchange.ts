@@ -40,6 +40,7 @@ import type { RequestDraft, ResponseDraft } from '../rules/actions.js';
 import type { RuleSet } from '../rules/compile.js';
 import { RuleRun } from '../rules/engine.js';
 import { addFirstLine, addResponseBody, addResponseHead, requestFacts } from '../rules/facts.js';
+import { BodyCapture } from '../core/body-capture.js';
 import { collectBody, holdFirstLine, type Held } from './body-hold.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
@@ -116,6 +117,9 @@ class HttpExchange implements InFlight {
   private throttles: Throttle[] = [];
   /** A rule ended the exchange on purpose (close, reset, hang): not a client abort. */
   private endedByRule = false;
+  /** Bodies as the client sent and received them, when recording captures them. */
+  private readonly requestCapture: BodyCapture | undefined;
+  private responseCapture: BodyCapture | undefined;
   /** The proxy answered (or gave up on) the client itself; upstream events no longer matter. */
   private settled = false;
   private finished = false;
@@ -127,6 +131,7 @@ class HttpExchange implements InFlight {
     private readonly res: ServerResponse,
   ) {
     this.exchange = createExchange('http', conn.info, requestHeadOf(req));
+    if (ctx.captureBytes > 0) this.requestCapture = new BodyCapture(ctx.captureBytes);
   }
 
   start(): void {
@@ -138,8 +143,10 @@ class HttpExchange implements InFlight {
     res.sendDate = false;
     res.once('close', () => this.finish());
     res.on('error', () => undefined); // a client socket error surfaces as 'close' above
+    const capture = this.requestCapture;
     req.on('data', (chunk: Buffer) => {
       exchange.bytes.request += chunk.length;
+      capture?.add(chunk);
       if (this.observation?.wantsRequestBody()) this.observation.requestBody(chunk);
     });
     req.once('end', () => this.observation?.requestEnd());
@@ -302,6 +309,7 @@ class HttpExchange implements InFlight {
       const rawHeaders = setContentLength(response.rawHeaders, body.length);
       exchange.response = { statusCode: response.status, statusMessage: response.statusMessage, httpVersion: '1.1', rawHeaders, source: 'rule' };
       exchange.bytes.response = body.length;
+      this.captureResponse()?.add(body);
       res.writeHead(response.status, response.statusMessage, rawHeaders);
       this.observation?.responseHead(response.status, rawHeaders);
       if (this.observation?.wantsResponseBody()) this.observation.responseBody(body);
@@ -407,15 +415,19 @@ class HttpExchange implements InFlight {
       const observation = this.observation;
       // Under rules the observer sees the head as delivered; without, exactly what arrived.
       observation?.responseHead(draft.status, this.run === undefined ? proxyRes.rawHeaders : rawHeaders);
+      const capture = this.captureResponse();
       if (draft.body !== undefined) {
+        capture?.add(draft.body);
         if (observation?.wantsResponseBody()) observation.responseBody(draft.body);
         this.writeBody(draft.body, draft.throttle);
         return;
       }
       if (prefix !== undefined) {
+        capture?.add(prefix);
         if (observation?.wantsResponseBody()) observation.responseBody(prefix);
         res.write(prefix);
       }
+      if (capture !== undefined) proxyRes.on('data', (chunk: Buffer) => capture.add(chunk));
       // The observer sees each chunk as it passes: no buffering, no delay (invariant 1).
       if (observation?.wantsResponseBody()) proxyRes.on('data', (chunk: Buffer) => observation.responseBody(chunk));
       const sink = draft.throttle === undefined ? res : this.throttle(draft.throttle);
@@ -521,6 +533,7 @@ class HttpExchange implements InFlight {
     const sent = sendAnswer(this.res, answer);
     this.exchange.response = sent.head;
     this.exchange.bytes.response = sent.bodyBytes;
+    this.captureResponse()?.add(sent.body);
   }
 
   private abortUpstream(): void {
@@ -553,10 +566,29 @@ class HttpExchange implements InFlight {
     exchange.timings.end = now();
     if (this.observation) this.judge(this.observation);
     if (this.run !== undefined && this.run.applied.length > 0) this.recordRules(this.run);
+    if (this.requestCapture !== undefined) this.recordBodies(this.requestCapture);
     this.ctx.authHints.check(exchange);
     this.conn.inFlight -= 1;
     this.conn.active.delete(this);
     this.ctx.events.emit('finished', exchange);
+  }
+
+  /** A fresh capture of what the client receives (an answer replaces whatever came before). */
+  private captureResponse(): BodyCapture | undefined {
+    if (this.ctx.captureBytes <= 0) return undefined;
+    this.responseCapture = new BodyCapture(this.ctx.captureBytes);
+    return this.responseCapture;
+  }
+
+  /** Bodies go on the record only when there was one: no body, no field. */
+  private recordBodies(requestCapture: BodyCapture): void {
+    const request = requestCapture.result();
+    const response = this.responseCapture?.result();
+    if (request.size === 0 && (response === undefined || response.size === 0)) return;
+    this.exchange.bodies = {
+      ...(request.size > 0 && { request }),
+      ...(response !== undefined && response.size > 0 && { response }),
+    };
   }
 
   /** The record lists every rule met; the log names the ones that acted or could not. */
@@ -564,7 +596,7 @@ class HttpExchange implements InFlight {
     const { exchange, ctx } = this;
     exchange.rules = run.applied;
     for (const rule of run.applied) {
-      if (rule.outcome === 'applied') ctx.log.info({ xid: exchange.id, rule: rule.id, changes: rule.changes }, 'rule applied');
+      if (rule.outcome === 'applied') ctx.log.info({ xid: exchange.id, rule: rule.id, changes: ctx.redactChanges(rule.changes) }, 'rule applied');
       else if (rule.outcome === 'skipped') ctx.log.warn({ xid: exchange.id, rule: rule.id, reason: rule.reason }, 'rule skipped');
     }
   }

@@ -38,6 +38,7 @@ function answerParts(answer: ProxyAnswer, close: boolean): { head: ResponseHead;
 
 export interface SentAnswer {
   head: ResponseHead;
+  body: Buffer;
   bodyBytes: number;
 }
 
@@ -46,7 +47,7 @@ export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): SentAnswer
   const { head, body } = answerParts(answer, false);
   res.writeHead(head.statusCode, head.statusMessage, head.rawHeaders);
   res.end(body);
-  return { head, bodyBytes: body.length };
+  return { head, body, bodyBytes: body.length };
 }
 
 /** Writes the answer as raw HTTP/1.1 bytes and closes the connection after it. */
@@ -58,7 +59,7 @@ export function writeRawAnswer(socket: Duplex, answer: ProxyAnswer): SentAnswer 
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
-  return { head, bodyBytes: body.length };
+  return { head, body, bodyBytes: body.length };
 }
 
 /** The raw bytes of a response head, for relaying a head exactly as received (101 answers). */

@@ -130,7 +130,9 @@ export class ProxyProcess {
    * child) when it exits first or does not listen within `timeoutMs`.
    */
   static async start(args: string[], timeoutMs = 15_000): Promise<ProxyProcess> {
-    const proxy = new ProxyProcess(args);
+    // Tests that are not about recording keep no journal (the CLI's default is recordings/).
+    const records = args[0] !== 'start' || args.some((a) => a === '--record' || a === '--no-record');
+    const proxy = new ProxyProcess(records ? args : [...args, '--no-record']);
     try {
       const listening = await Promise.race([
         proxy.waitForLine('the "listening" log line', (line) => line.msg === 'listening', timeoutMs),

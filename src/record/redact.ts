@@ -1,0 +1,169 @@
+/**
+ * Redaction of secrets before a record leaves the process: journal, HAR, report, live output and
+ * logs (issue 6 item 2, DESIGN.md invariant 5). On by default; `--redact-header NAME` adds headers
+ * redacted whole, `--no-redact` turns it off (the app logs that).
+ *
+ * Names are matched case-insensitively; the name's spelling, the order of header lines and their
+ * repeats are kept (DESIGN.md invariant 3): only values change, and they keep their shape (see
+ * redact-values.ts). `exchange()` runs once per finished exchange on the proxy's hot path, so the
+ * common case (no secret header) scans without allocating and hands back its input.
+ */
+import type { Exchange, RuleChange, RuleRecord } from '../core/exchange.js';
+import type { RawHeaders } from '../core/raw-headers.js';
+import { redactValue, type SecretKind } from './redact-values.js';
+
+/** The same shape as config's RedactionConfig (config is a higher layer, so it is said again here). */
+export interface RedactionOptions {
+  enabled: boolean;
+  extraHeaders: string[];
+}
+
+export interface Redactor {
+  readonly enabled: boolean;
+  /** Raw header list with secret values redacted; the SAME array back (no allocation) when nothing needed redaction. */
+  headers(raw: RawHeaders): RawHeaders;
+  /**
+   * A copy of the exchange with secrets redacted in request.rawHeaders, forwarded.rawHeaders,
+   * response.rawHeaders, upstreamResponse.rawHeaders and rules[].changes. Never mutates its
+   * input; returns the input object itself when nothing needed redaction.
+   */
+  exchange(x: Exchange): Exchange;
+  /** Rule changes with redacted header values (before/after). Same array back when nothing changed. */
+  changes(changes: RuleChange[]): RuleChange[];
+  /** One header value redacted as `name` would be; the value itself when the header is not secret. */
+  value(name: string, value: string): string;
+}
+
+const DEFAULT_KINDS: ReadonlyArray<readonly [string, SecretKind]> = [
+  ['Authorization', 'credentials'],
+  ['Proxy-Authorization', 'credentials'],
+  ['WWW-Authenticate', 'challenges'],
+  ['Proxy-Authenticate', 'challenges'],
+  // Covers the MAPI/HTTP session cookies (MapiContext, MapiSequence, MapiRouting; PROTOCOLS.md §1.5).
+  ['Cookie', 'cookie'],
+  ['Set-Cookie', 'set-cookie'],
+];
+
+/** The headers always redacted (values keep their shape), for docs and --help. */
+export const DEFAULT_REDACTED_HEADERS: readonly string[] = Object.freeze(DEFAULT_KINDS.map(([name]) => name));
+
+const IDENTITY: Redactor = Object.freeze({
+  enabled: false,
+  headers: (raw: RawHeaders) => raw,
+  exchange: (x: Exchange) => x,
+  changes: (changes: RuleChange[]) => changes,
+  value: (_name: string, value: string) => value,
+});
+
+export function createRedactor(options: RedactionOptions): Redactor {
+  if (!options.enabled) return IDENTITY;
+  const kindOf = secretKinds(options.extraHeaders);
+
+  const headers = (raw: RawHeaders): RawHeaders => {
+    let out: RawHeaders | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const kind = kindOf(raw[i]!);
+      if (kind === undefined) continue;
+      const value = raw[i + 1]!;
+      const redacted = redactValue(kind, value);
+      if (redacted === value) continue;
+      out ??= raw.slice();
+      out[i + 1] = redacted;
+    }
+    return out ?? raw;
+  };
+
+  const redactText = (kind: SecretKind, text: string | undefined): string | undefined => (text === undefined ? undefined : redactValue(kind, text));
+
+  // RuleChange.target names the header a setHeader/removeHeader/status action touched
+  // (src/rules/actions.ts); other targets (`status`, `request body: method`) are never secret.
+  const changes = (list: RuleChange[]): RuleChange[] => {
+    let out: RuleChange[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const change = list[i]!;
+      const kind = kindOf(change.target);
+      if (kind === undefined) continue;
+      const before = redactText(kind, change.before);
+      const after = redactText(kind, change.after);
+      if (before === change.before && after === change.after) continue;
+      out ??= list.slice();
+      out[i] = { ...change, ...(before !== undefined && { before }), ...(after !== undefined && { after }) };
+    }
+    return out ?? list;
+  };
+
+  const rules = (list: RuleRecord[]): RuleRecord[] => {
+    let out: RuleRecord[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const rule = list[i]!;
+      const redacted = changes(rule.changes);
+      if (redacted === rule.changes) continue;
+      out ??= list.slice();
+      out[i] = { ...rule, changes: redacted };
+    }
+    return out ?? list;
+  };
+
+  const exchange = (x: Exchange): Exchange => {
+    const request = headers(x.request.rawHeaders);
+    const forwarded = x.forwarded === undefined ? undefined : headers(x.forwarded.rawHeaders);
+    const response = x.response === undefined ? undefined : headers(x.response.rawHeaders);
+    const upstream = x.upstreamResponse === undefined ? undefined : headers(x.upstreamResponse.rawHeaders);
+    const ruleRecords = x.rules === undefined ? undefined : rules(x.rules);
+    if (
+      request === x.request.rawHeaders &&
+      forwarded === x.forwarded?.rawHeaders &&
+      response === x.response?.rawHeaders &&
+      upstream === x.upstreamResponse?.rawHeaders &&
+      ruleRecords === x.rules
+    ) {
+      return x;
+    }
+    const copy: Exchange = { ...x };
+    if (request !== x.request.rawHeaders) copy.request = { ...x.request, rawHeaders: request };
+    if (x.forwarded !== undefined && forwarded !== x.forwarded.rawHeaders) copy.forwarded = { ...x.forwarded, rawHeaders: forwarded! };
+    if (x.response !== undefined && response !== x.response.rawHeaders) copy.response = { ...x.response, rawHeaders: response! };
+    if (x.upstreamResponse !== undefined && upstream !== x.upstreamResponse.rawHeaders) copy.upstreamResponse = { ...x.upstreamResponse, rawHeaders: upstream! };
+    if (ruleRecords !== x.rules) copy.rules = ruleRecords;
+    return copy;
+  };
+
+  const value = (name: string, text: string): string => {
+    const kind = kindOf(name);
+    return kind === undefined ? text : redactValue(kind, text);
+  };
+
+  return Object.freeze({ enabled: true, headers, exchange, changes, value });
+}
+
+/**
+ * A lookup from a header name, in any case, to how its value is redacted. Candidates are filed by
+ * name length and compared letter by letter, so the common miss allocates nothing. The defaults
+ * win over a `--redact-header` of the same name: they already hide every secret and keep the shape.
+ */
+function secretKinds(extraHeaders: readonly string[]): (name: string) => SecretKind | undefined {
+  const byLength: Array<Array<readonly [string, SecretKind]> | undefined> = [];
+  const add = (name: string, kind: SecretKind): void => {
+    const lower = name.toLowerCase();
+    const bucket = (byLength[lower.length] ??= []);
+    if (!bucket.some(([known]) => known === lower)) bucket.push([lower, kind]);
+  };
+  for (const [name, kind] of DEFAULT_KINDS) add(name, kind);
+  for (const name of extraHeaders) if (name !== '') add(name, 'whole');
+  return (name) => {
+    const bucket = byLength[name.length];
+    if (bucket === undefined) return undefined;
+    for (const [lower, kind] of bucket) if (equalsLowerCase(name, lower)) return kind;
+    return undefined;
+  };
+}
+
+/** `name` equals `lower` (already lower-cased) when ASCII letters are folded; no allocation. */
+function equalsLowerCase(name: string, lower: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}

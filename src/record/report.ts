@@ -1,0 +1,519 @@
+/**
+ * The negotiation report (`./proxy report JOURNAL...`, issue 6 item 4): what a user pastes into a
+ * bug report. Per host and per conversation (host + protocol + conversation key, the keys
+ * src/protocols/negotiation.ts gives), the builds each side stated, the negotiated version, the
+ * verdicts grouped by code, the rules applied, the errors, and when the conversation was seen.
+ *
+ * The journals are streamed (journal-read.ts); memory grows with the number of hosts and
+ * conversations, never with the number of exchanges: every per-conversation list is capped.
+ * Formatting lives in report-markdown.ts and report-html.ts; `--json` is the Report as it is.
+ */
+import type { ExchangeKind, ProtocolRecord, RuleRecord, Verdict } from '../core/exchange.js';
+import type { ExchangeLine, RunLine } from './entry.js';
+import { journalFiles, readJournal, type JournalProblem } from './journal-read.js';
+
+export type { JournalProblem };
+
+export interface RunReport {
+  /** The journal file the run line opened. */
+  file: string;
+  /** Epoch milliseconds the run's first file was opened. */
+  time: number;
+  /** version-proxy's package version. */
+  tool: string;
+  mode: 'forward' | 'reverse';
+  target?: string;
+  seed?: number;
+  redaction: { enabled: boolean; extraHeaders: string[] };
+  /** Files the run's journal rotated over that were read (1 when it did not rotate). */
+  parts: number;
+}
+
+export interface VerdictGroup {
+  code: string;
+  level: Verdict['level'];
+  message: string;
+  count: number;
+  /** Id of the first exchange that got it, to find it in the journal or HAR. */
+  firstExchange: string;
+}
+
+export interface RuleGroup {
+  id: string;
+  outcome: RuleRecord['outcome'];
+  count: number;
+  /** Up to CHANGE_SAMPLES distinct changes the rule made. */
+  changes: Array<{ action: string; target: string; before?: string; after?: string }>;
+  /** Why it was skipped, the first time (outcome `skipped`). */
+  reason?: string;
+}
+
+export interface ErrorGroup {
+  code: string;
+  phase: string;
+  /** The first message of the group. */
+  message: string;
+  count: number;
+}
+
+export interface ConversationReport {
+  protocol: ProtocolRecord['protocol'];
+  conversation: string;
+  /** The client build as last stated (FPSE numeric, MAPI/HTTP the X-ClientApplication token). */
+  client?: string;
+  server?: string;
+  /** The last negotiated version (FPSE method line; MAPI/HTTP has no negotiation proper). */
+  negotiated?: string;
+  /** Exchanges per FPSE method / MAPI/HTTP request type. */
+  operations: Record<string, number>;
+  /** Violations first, then notices, then ok; by count within a level. */
+  verdicts: VerdictGroup[];
+  rules: RuleGroup[];
+  errors: ErrorGroup[];
+  /** The traffic passed but could not be decoded in full (ProtocolRecord.problems). */
+  decodeProblems: Array<{ message: string; count: number }>;
+  exchanges: number;
+  /** Epoch milliseconds: start of the first exchange, end of the last. */
+  firstSeen: number;
+  lastSeen: number;
+  /** Distinct builds in the order first stated (more than one: the build changed over time). */
+  clientsSeen: string[];
+  serversSeen: string[];
+}
+
+export interface PlainReport {
+  /** Exchanges no protocol observer claimed: plain HTTP, tunnels, upgrades. */
+  exchanges: number;
+  tunnels: number;
+  upgrades: number;
+  errors: number;
+  firstSeen?: number;
+  lastSeen?: number;
+}
+
+export interface HostReport {
+  /** The authority addressed (`host[:port]`, default ports left out). */
+  host: string;
+  conversations: ConversationReport[];
+  plain: PlainReport;
+  /** Advice the proxy recorded (exchange.hints), e.g. the Windows auth hint. */
+  hints: Array<{ message: string; count: number }>;
+}
+
+export interface Report {
+  /** ISO 8601 UTC. */
+  generated: string;
+  /** The journal files read, in order. */
+  journals: string[];
+  runs: RunReport[];
+  totals: {
+    exchanges: number;
+    /** `fpse`, `mapihttp`, `http` (plain), `tunnel`, `upgrade`. */
+    byProtocol: Record<string, number>;
+    /** Exchanges with an error. */
+    errors: number;
+    /** Verdicts of level violation / notice, counted per exchange. */
+    violations: number;
+    notices: number;
+    /** Rule records with outcome `applied`. */
+    rulesApplied: number;
+    /** Journal lines that could not be read. */
+    problems: number;
+    /** Exchanges the writer said it dropped (dropped lines). */
+    dropped: number;
+    conversations: number;
+    firstSeen?: number;
+    lastSeen?: number;
+  };
+  hosts: HostReport[];
+  /** The first PROBLEM_LIMIT unreadable lines; `totals.problems` has the count. */
+  problems: JournalProblem[];
+}
+
+export interface BuildReportOptions {
+  /** Told about every unreadable line, beyond the ones the report keeps. */
+  onProblem?(problem: JournalProblem): void;
+  /** The report's `generated` time; default now. */
+  now?: Date;
+}
+
+export const PROBLEM_LIMIT = 100;
+/** Caps that keep a conversation's memory bounded whatever the traffic (see the file comment). */
+const CHANGE_SAMPLES = 3;
+const MESSAGES_PER_VERDICT = 5;
+const DISTINCT_LIMIT = 32;
+const BUILDS_LIMIT = 10;
+const OTHER = '(other)';
+
+const LEVEL_RANK: Record<Verdict['level'], number> = { violation: 0, notice: 1, ok: 2 };
+const OUTCOME_RANK: Record<RuleRecord['outcome'], number> = { applied: 0, skipped: 1, passed: 2 };
+
+export async function buildReport(journals: string[], options: BuildReportOptions = {}): Promise<Report> {
+  const files = journalFiles(journals);
+  const builder = new ReportBuilder();
+  const problem = (p: JournalProblem): void => {
+    builder.problem(p);
+    options.onProblem?.(p);
+  };
+  for await (const { file, line, entry } of readJournal(files, { onProblem: problem })) {
+    if (entry.type === 'run') builder.run(file, entry);
+    else if (entry.type === 'dropped') builder.dropped(typeof entry.count === 'number' ? entry.count : 0);
+    else {
+      const invalid = invalidExchange(entry);
+      if (invalid === undefined) builder.exchange(entry);
+      else problem({ file, line, message: `an exchange line without ${invalid}; skipped` });
+    }
+  }
+  return builder.finish(files, options.now ?? new Date());
+}
+
+/** The reader checks only `v` and `type`; these are the fields the report cannot do without. */
+function invalidExchange(line: ExchangeLine): string | undefined {
+  if (typeof line.id !== 'string') return 'an id';
+  if (typeof line.url !== 'string') return 'a url';
+  if (typeof line.timings?.start !== 'number') return 'timings.start';
+  return undefined;
+}
+
+class ReportBuilder {
+  private readonly runs: RunReport[] = [];
+  private readonly hosts = new Map<string, HostTally>();
+  private readonly problems: JournalProblem[] = [];
+  private readonly byProtocol: Record<string, number> = {};
+  private readonly totals = { exchanges: 0, errors: 0, violations: 0, notices: 0, rulesApplied: 0, problems: 0, dropped: 0 };
+  private span: { first: number; last: number } | undefined;
+
+  problem(p: JournalProblem): void {
+    this.totals.problems += 1;
+    if (this.problems.length < PROBLEM_LIMIT) this.problems.push(p);
+  }
+
+  run(file: string, line: RunLine): void {
+    const last = this.runs.at(-1);
+    // A rotated journal opens every part with a run line (entry.ts `part`); parts come after
+    // their first file (journalFiles), so a part above 1 continues the run before it.
+    if (last !== undefined && typeof line.part === 'number' && line.part > 1) {
+      last.parts += 1;
+      return;
+    }
+    const run: RunReport = {
+      file,
+      time: line.time,
+      tool: line.tool,
+      mode: line.mode,
+      redaction: { enabled: line.redaction?.enabled !== false, extraHeaders: line.redaction?.extraHeaders ?? [] },
+      parts: 1,
+    };
+    if (line.target !== undefined) run.target = line.target;
+    if (line.seed !== undefined) run.seed = line.seed;
+    this.runs.push(run);
+  }
+
+  dropped(count: number): void {
+    this.totals.dropped += count;
+  }
+
+  exchange(x: ExchangeLine): void {
+    const start = x.timings.start;
+    const end = typeof x.timings.end === 'number' ? x.timings.end : start;
+    this.totals.exchanges += 1;
+    const kind = x.protocol?.protocol ?? kindOf(x.kind);
+    this.byProtocol[kind] = (this.byProtocol[kind] ?? 0) + 1;
+    if (x.error !== undefined) this.totals.errors += 1;
+    for (const rule of x.rules ?? []) if (rule.outcome === 'applied') this.totals.rulesApplied += 1;
+    for (const verdict of x.protocol?.verdicts ?? []) {
+      if (verdict.level === 'violation') this.totals.violations += 1;
+      else if (verdict.level === 'notice') this.totals.notices += 1;
+    }
+    this.span = this.span === undefined ? { first: start, last: end } : { first: Math.min(this.span.first, start), last: Math.max(this.span.last, end) };
+
+    const name = hostOf(x);
+    let host = this.hosts.get(name);
+    if (host === undefined) {
+      host = new HostTally(name);
+      this.hosts.set(name, host);
+    }
+    host.add(x, start, end);
+  }
+
+  finish(files: string[], now: Date): Report {
+    const hosts = [...this.hosts.values()].sort((a, b) => compareText(a.name, b.name)).map((h) => h.report());
+    const totals: Report['totals'] = {
+      ...this.totals,
+      byProtocol: this.byProtocol,
+      conversations: hosts.reduce((n, h) => n + h.conversations.length, 0),
+    };
+    if (this.span !== undefined) {
+      totals.firstSeen = this.span.first;
+      totals.lastSeen = this.span.last;
+    }
+    return { generated: now.toISOString(), journals: files, runs: this.runs, totals, hosts, problems: this.problems };
+  }
+}
+
+function kindOf(kind: ExchangeKind | undefined): string {
+  return kind === 'tunnel' || kind === 'upgrade' ? kind : 'http';
+}
+
+/**
+ * The authority an exchange addressed: `new URL` lowercases it and leaves default ports out, so
+ * `http://Host:80/a` and `http://host/b` are one host. A CONNECT's `host:443` loses `:443` to
+ * meet the intercepted exchanges inside it (`https://host/...`).
+ */
+export function hostOf(x: Pick<ExchangeLine, 'url' | 'kind'>): string {
+  if (x.kind === 'tunnel' || !/^[a-z][a-z0-9+.-]*:\/\//i.test(x.url)) return x.url.toLowerCase().replace(/:443$/, '');
+  try {
+    return new URL(x.url).host;
+  } catch {
+    return x.url.toLowerCase();
+  }
+}
+
+class HostTally {
+  private readonly conversations = new Map<string, ConversationTally>();
+  private readonly plain: PlainReport = { exchanges: 0, tunnels: 0, upgrades: 0, errors: 0 };
+  private readonly hints = new CappedCounter();
+
+  constructor(readonly name: string) {}
+
+  add(x: ExchangeLine, start: number, end: number): void {
+    for (const hint of x.hints ?? []) this.hints.add(String(hint));
+    const protocol = x.protocol;
+    if (protocol === undefined) {
+      const p = this.plain;
+      p.exchanges += 1;
+      if (x.kind === 'tunnel') p.tunnels += 1;
+      if (x.kind === 'upgrade') p.upgrades += 1;
+      if (x.error !== undefined) p.errors += 1;
+      p.firstSeen = Math.min(p.firstSeen ?? start, start);
+      p.lastSeen = Math.max(p.lastSeen ?? end, end);
+      return;
+    }
+    const key = `${protocol.protocol}\n${protocol.conversation}`;
+    let conv = this.conversations.get(key);
+    if (conv === undefined) {
+      conv = new ConversationTally(protocol.protocol, String(protocol.conversation), start);
+      this.conversations.set(key, conv);
+    }
+    conv.add(x, protocol, start, end);
+  }
+
+  report(): HostReport {
+    const protocolRank = (p: string): number => (p === 'fpse' ? 0 : 1);
+    const conversations = [...this.conversations.values()]
+      .map((c) => c.report())
+      .sort((a, b) => protocolRank(a.protocol) - protocolRank(b.protocol) || a.firstSeen - b.firstSeen || compareText(a.conversation, b.conversation));
+    return { host: this.name, conversations, plain: this.plain, hints: this.hints.entries().map(([message, count]) => ({ message, count })) };
+  }
+}
+
+class ConversationTally {
+  private client: string | undefined;
+  private server: string | undefined;
+  private negotiated: string | undefined;
+  private readonly clientsSeen: string[] = [];
+  private readonly serversSeen: string[] = [];
+  private readonly operations = new CappedCounter();
+  /** code + level → up to MESSAGES_PER_VERDICT groups, one per distinct message. */
+  private readonly verdicts = new Map<string, VerdictGroup[]>();
+  private readonly rules = new Map<string, RuleGroup>();
+  private readonly errors = new Map<string, ErrorGroup>();
+  private readonly decodeProblems = new CappedCounter();
+  private exchanges = 0;
+  private lastSeen: number;
+
+  constructor(
+    readonly protocol: ProtocolRecord['protocol'],
+    readonly conversation: string,
+    private firstSeen: number,
+  ) {
+    this.lastSeen = firstSeen;
+  }
+
+  add(x: ExchangeLine, protocol: ProtocolRecord, start: number, end: number): void {
+    this.exchanges += 1;
+    this.firstSeen = Math.min(this.firstSeen, start);
+    this.lastSeen = Math.max(this.lastSeen, end);
+    this.operations.add(String(protocol.operation ?? '?'));
+    const versions = protocol.versions ?? {};
+    if (versions.client !== undefined) this.client = noteBuild(this.clientsSeen, String(versions.client));
+    if (versions.server !== undefined) this.server = noteBuild(this.serversSeen, String(versions.server));
+    if (versions.negotiated !== undefined) this.negotiated = String(versions.negotiated);
+    for (const verdict of protocol.verdicts ?? []) this.addVerdict(verdict, x.id);
+    for (const problem of protocol.problems ?? []) this.decodeProblems.add(String(problem));
+    for (const rule of x.rules ?? []) this.addRule(rule);
+    if (x.error !== undefined) {
+      const key = `${x.error.code}\n${x.error.phase}`;
+      const group = this.errors.get(key);
+      if (group !== undefined) group.count += 1;
+      else if (this.errors.size < DISTINCT_LIMIT) this.errors.set(key, { code: String(x.error.code), phase: String(x.error.phase), message: String(x.error.message), count: 1 });
+    }
+  }
+
+  /**
+   * Verdict codes are a small fixed set (negotiation-fpse.ts, negotiation-mapi.ts, the
+   * X-ResponseCode names of mapihttp-codes.ts), but messages carry the builds, so one code can
+   * come with many messages: past MESSAGES_PER_VERDICT, further ones count toward the first.
+   */
+  private addVerdict(verdict: Verdict, exchange: string): void {
+    const key = `${verdict.code}\n${verdict.level}`;
+    let groups = this.verdicts.get(key);
+    if (groups === undefined) {
+      if (this.verdicts.size >= DISTINCT_LIMIT) return;
+      groups = [];
+      this.verdicts.set(key, groups);
+    }
+    const same = groups.find((g) => g.message === verdict.message) ?? (groups.length >= MESSAGES_PER_VERDICT ? groups[0] : undefined);
+    if (same !== undefined) same.count += 1;
+    else groups.push({ code: String(verdict.code), level: verdict.level, message: String(verdict.message), count: 1, firstExchange: exchange });
+  }
+
+  private addRule(rule: RuleRecord): void {
+    const key = `${rule.id}\n${rule.outcome}`;
+    let group = this.rules.get(key);
+    if (group === undefined) {
+      if (this.rules.size >= DISTINCT_LIMIT) return;
+      group = { id: String(rule.id), outcome: rule.outcome, count: 0, changes: [] };
+      if (rule.reason !== undefined) group.reason = String(rule.reason);
+      this.rules.set(key, group);
+    }
+    group.count += 1;
+    for (const change of rule.changes ?? []) {
+      if (group.changes.length >= CHANGE_SAMPLES) break;
+      const sample: RuleGroup['changes'][number] = { action: String(change.action), target: String(change.target) };
+      if (change.before !== undefined) sample.before = String(change.before);
+      if (change.after !== undefined) sample.after = String(change.after);
+      if (!group.changes.some((c) => c.action === sample.action && c.target === sample.target && c.before === sample.before && c.after === sample.after)) {
+        group.changes.push(sample);
+      }
+    }
+  }
+
+  report(): ConversationReport {
+    const verdicts = [...this.verdicts.values()].flat().sort((a, b) => LEVEL_RANK[a.level] - LEVEL_RANK[b.level] || b.count - a.count || compareText(a.code, b.code));
+    const rules = [...this.rules.values()].sort((a, b) => OUTCOME_RANK[a.outcome] - OUTCOME_RANK[b.outcome] || b.count - a.count || compareText(a.id, b.id));
+    const errors = [...this.errors.values()].sort((a, b) => b.count - a.count || compareText(a.code, b.code));
+    const report: ConversationReport = {
+      protocol: this.protocol,
+      conversation: this.conversation,
+      operations: Object.fromEntries(this.operations.entries()),
+      verdicts,
+      rules,
+      errors,
+      decodeProblems: this.decodeProblems.entries().map(([message, count]) => ({ message, count })),
+      exchanges: this.exchanges,
+      firstSeen: this.firstSeen,
+      lastSeen: this.lastSeen,
+      clientsSeen: this.clientsSeen,
+      serversSeen: this.serversSeen,
+    };
+    if (this.client !== undefined) report.client = this.client;
+    if (this.server !== undefined) report.server = this.server;
+    if (this.negotiated !== undefined) report.negotiated = this.negotiated;
+    return report;
+  }
+}
+
+/** Remembers a build among the first BUILDS_LIMIT distinct ones; returns it. */
+function noteBuild(seen: string[], build: string): string {
+  if (seen.length < BUILDS_LIMIT && !seen.includes(build)) seen.push(build);
+  return build;
+}
+
+/** Counts by name; past DISTINCT_LIMIT names, the rest count as `(other)`. */
+class CappedCounter {
+  private readonly counts = new Map<string, number>();
+
+  add(name: string): void {
+    const key = this.counts.has(name) || this.counts.size < DISTINCT_LIMIT ? name : OTHER;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  /** Most frequent first. */
+  entries(): Array<[string, number]> {
+    return [...this.counts.entries()].sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]));
+  }
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// --- Words both formats use, so the markdown and the HTML say the same thing ---
+
+export const PROTOCOL_NAMES: Record<string, string> = { fpse: 'FPSE', mapihttp: 'MAPI/HTTP', http: 'plain HTTP', tunnel: 'tunnels', upgrade: 'upgrades' };
+
+/** ISO 8601 UTC, the one time format of the report. */
+export function isoTime(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '—';
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? '—' : date.toISOString();
+}
+
+/** Verdict groups summed per code and level, in the report's order (violations first). */
+export function verdictCounts(verdicts: VerdictGroup[]): Array<{ code: string; level: Verdict['level']; count: number }> {
+  const byCode = new Map<string, { code: string; level: Verdict['level']; count: number }>();
+  for (const v of verdicts) {
+    const key = `${v.level}\n${v.code}`;
+    const seen = byCode.get(key);
+    if (seen === undefined) byCode.set(key, { code: v.code, level: v.level, count: v.count });
+    else seen.count += v.count;
+  }
+  return [...byCode.values()];
+}
+
+/** `3 exchanges (1 tunnel)`: what a host carried besides FPSE and MAPI/HTTP. */
+export function plainCounts(plain: PlainReport): string {
+  const kinds = [plain.tunnels > 0 ? plural(plain.tunnels, 'tunnel') : '', plain.upgrades > 0 ? plural(plain.upgrades, 'upgrade') : ''].filter(Boolean);
+  return `${plural(plain.exchanges, 'exchange')}${kinds.length > 0 ? ` (${kinds.join(', ')})` : ''}`;
+}
+
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
+
+/** Runs recorded with --no-redact: their journals hold secrets (issue 6 item 2). */
+export function unredactedRuns(report: Report): RunReport[] {
+  return report.runs.filter((r) => !r.redaction.enabled);
+}
+
+/**
+ * The one-paragraph summary: runs, time span, exchanges by protocol, hosts, violations, rules,
+ * errors, unreadable lines, and how the journal was redacted. Plain text; each format escapes it.
+ */
+export function summaryOf(report: Report): string {
+  const t = report.totals;
+  const parts: string[] = [];
+  const runs = report.runs;
+  const modes = [...new Set(runs.map((r) => (r.mode === 'reverse' && r.target !== undefined ? `reverse mode for ${r.target}` : `${r.mode} mode`)))];
+  const tools = [...new Set(runs.map((r) => r.tool))];
+  parts.push(
+    runs.length === 0
+      ? 'No run line was found, so how the journal was recorded is unknown.'
+      : `${plural(runs.length, 'run')} of version-proxy ${tools.join(', ')} (${modes.join(', ')}).`,
+  );
+  if (t.firstSeen !== undefined) parts.push(`Traffic from ${isoTime(t.firstSeen)} to ${isoTime(t.lastSeen)}.`);
+  const by = Object.entries(t.byProtocol)
+    .sort((a, b) => b[1] - a[1])
+    .map(([p, n]) => `${n} ${PROTOCOL_NAMES[p] ?? p}`);
+  parts.push(`${plural(t.exchanges, 'exchange')}${by.length > 0 ? ` (${by.join(', ')})` : ''} with ${plural(report.hosts.length, 'host')}, in ${plural(t.conversations, 'FPSE or MAPI/HTTP conversation')}.`);
+  const violated = (c: ConversationReport): boolean => c.verdicts.some((v) => v.level === 'violation');
+  const flagged = report.hosts.flatMap((h) => h.conversations).filter(violated).length;
+  const flaggedHosts = report.hosts.filter((h) => h.conversations.some(violated)).map((h) => h.host);
+  const where = flaggedHosts.length <= 3 ? flaggedHosts.join(', ') : `${flaggedHosts.slice(0, 3).join(', ')} and ${plural(flaggedHosts.length - 3, 'more host')}`;
+  const notices = t.notices > 0 ? `, ${plural(t.notices, 'notice')}` : '';
+  parts.push(t.violations === 0 ? `No protocol violations${notices}.` : `${plural(t.violations, 'protocol violation')} in ${plural(flagged, 'conversation')} (${where})${notices}.`);
+  parts.push(`${t.rulesApplied === 0 ? 'No rule applied' : `Rules applied ${plural(t.rulesApplied, 'time')}`}; ${t.errors === 0 ? 'no exchange ended in an error' : `${plural(t.errors, 'exchange')} ended in an error`}.`);
+  if (t.dropped > 0) parts.push(`The recorder dropped ${plural(t.dropped, 'exchange')} it could not write in time.`);
+  if (t.problems > 0) parts.push(`${plural(t.problems, 'journal line')} could not be read (see "Journal problems").`);
+  parts.push(redactionOf(report));
+  return parts.join(' ');
+}
+
+function redactionOf(report: Report): string {
+  if (report.runs.length === 0) return 'Whether secrets were redacted is unknown.';
+  const off = unredactedRuns(report).length;
+  if (off > 0) return `${off === report.runs.length ? 'Every run' : plural(off, 'run')} recorded with --no-redact: secrets are NOT redacted.`;
+  const extra = [...new Set(report.runs.flatMap((r) => r.redaction.extraHeaders))];
+  return `Secrets were redacted (the default headers${extra.length > 0 ? ` and ${extra.join(', ')}` : ''}).`;
+}
