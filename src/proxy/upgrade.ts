@@ -4,6 +4,8 @@
  * two sockets are joined. Either side closing or failing destroys both. Any other answer is relayed
  * as a complete response and the connection closed, since the client's socket has already left
  * the HTTP server.
+ * When recording is on (`captureBytes` > 0), a WebSocket's frames are read beside the pipe, never
+ * in it, and its messages go on the record (`exchange.websocket`, protocols/websocket-frames.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
@@ -11,6 +13,8 @@ import type { Duplex } from 'node:stream';
 import { createExchange, failExchange, now } from '../core/exchange.js';
 import type { ExchangeEvents } from '../core/exchange-events.js';
 import { originUrl, type Origin } from '../core/origin.js';
+import { getHeader, getHeaderValues } from '../core/raw-headers.js';
+import { negotiatesPerMessageDeflate, WebSocketCapture } from '../protocols/websocket-frames.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
 import type { UpstreamTls } from './upstream-tls.js';
@@ -113,12 +117,21 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
     upstream.on('data', countDown);
     socket.pipe(upstream);
     upstream.pipe(socket);
+    // Listening after the pipes: each chunk is on its way before the reader sees it.
+    const capture = captureOf(ctx, res);
+    if (capture !== undefined) {
+      capture.client.push(head);
+      capture.server.push(upstreamHead);
+      socket.on('data', (chunk: Buffer) => capture.client.push(chunk));
+      upstream.on('data', (chunk: Buffer) => capture.server.push(chunk));
+    }
     socket.once('end', () => (exchange.ended ??= 'client-closed'));
     upstream.once('end', () => (exchange.ended ??= 'upstream-closed'));
     const close = (): void => {
       socket.destroy();
       upstream.destroy();
       exchange.ended ??= exchange.error ? 'error' : 'closed';
+      if (capture !== undefined) exchange.websocket = capture.end();
       finish();
     };
     socket.once('close', close);
@@ -146,4 +159,17 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
 
   // An upgrade request has no body of its own; bytes after its head go upstream after the 101.
   proxyReq.end();
+}
+
+/**
+ * A reader of the frames when recording is on and the 101 switched to WebSocket (RFC 6455 §4.2.2);
+ * other protocols (any `Upgrade` token) pass unread. None when the capture limit is 0: no cost.
+ */
+function captureOf(ctx: UpgradeContext, res: IncomingMessage): WebSocketCapture | undefined {
+  if (ctx.captureBytes <= 0 || res.statusCode !== 101) return undefined;
+  if (getHeader(res.rawHeaders, 'upgrade')?.trim().toLowerCase() !== 'websocket') return undefined;
+  return new WebSocketCapture({
+    captureBytes: ctx.captureBytes,
+    perMessageDeflate: negotiatesPerMessageDeflate(getHeaderValues(res.rawHeaders, 'sec-websocket-extensions')),
+  });
 }
