@@ -62,7 +62,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     captureBytes: config.record?.captureBytes ?? 0,
     redactChanges: (changes) => redactor.changes(changes),
   });
-  proxy.events.on('finished', (exchange) => logExchange(logger, exchange));
+  proxy.events.on('finished', (exchange) => logExchange(logger, exchange, redactor));
 
   let address;
   try {
@@ -139,13 +139,13 @@ function openJournal(config: ProxyConfig, redaction: { enabled: boolean; extraHe
 }
 
 /** One line per exchange at info: what a person scanning the log needs (issue 8, item 3). */
-function logExchange(logger: Logger, x: Exchange): void {
+function logExchange(logger: Logger, x: Exchange, redactor: Redactor): void {
   if (!logger.isLevelEnabled('info')) return;
   logger.info(
     {
       xid: x.id,
       method: x.request.method,
-      url: x.url,
+      url: redactor.url(x.url),
       status: x.response?.statusCode,
       ms: Math.round((durationOf(x) ?? 0) * 10) / 10,
       up: x.bytes.request,

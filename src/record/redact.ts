@@ -10,7 +10,7 @@
  */
 import type { Exchange, RuleChange, RuleRecord } from '../core/exchange.js';
 import type { RawHeaders } from '../core/raw-headers.js';
-import { redactValue, type SecretKind } from './redact-values.js';
+import { marker, redactValue, type SecretKind } from './redact-values.js';
 
 /** The same shape as config's RedactionConfig (config is a higher layer, so it is said again here). */
 export interface RedactionOptions {
@@ -28,6 +28,8 @@ export interface Redactor {
    * input; returns the input object itself when nothing needed redaction.
    */
   exchange(x: Exchange): Exchange;
+  /** A URL with the credentials of its userinfo redacted (`http://<redacted 9 bytes>@host/`). */
+  url(url: string): string;
   /** Rule changes with redacted header values (before/after). Same array back when nothing changed. */
   changes(changes: RuleChange[]): RuleChange[];
   /** One header value redacted as `name` would be; the value itself when the header is not secret. */
@@ -51,6 +53,7 @@ const IDENTITY: Redactor = Object.freeze({
   enabled: false,
   headers: (raw: RawHeaders) => raw,
   exchange: (x: Exchange) => x,
+  url: (url: string) => url,
   changes: (changes: RuleChange[]) => changes,
   value: (_name: string, value: string) => value,
 });
@@ -105,12 +108,16 @@ export function createRedactor(options: RedactionOptions): Redactor {
   };
 
   const exchange = (x: Exchange): Exchange => {
+    const url = redactUrl(x.url);
+    const requestUrl = redactUrl(x.request.url);
     const request = headers(x.request.rawHeaders);
     const forwarded = x.forwarded === undefined ? undefined : headers(x.forwarded.rawHeaders);
     const response = x.response === undefined ? undefined : headers(x.response.rawHeaders);
     const upstream = x.upstreamResponse === undefined ? undefined : headers(x.upstreamResponse.rawHeaders);
     const ruleRecords = x.rules === undefined ? undefined : rules(x.rules);
     if (
+      url === x.url &&
+      requestUrl === x.request.url &&
       request === x.request.rawHeaders &&
       forwarded === x.forwarded?.rawHeaders &&
       response === x.response?.rawHeaders &&
@@ -120,7 +127,8 @@ export function createRedactor(options: RedactionOptions): Redactor {
       return x;
     }
     const copy: Exchange = { ...x };
-    if (request !== x.request.rawHeaders) copy.request = { ...x.request, rawHeaders: request };
+    copy.url = url;
+    if (request !== x.request.rawHeaders || requestUrl !== x.request.url) copy.request = { ...x.request, url: requestUrl, rawHeaders: request };
     if (x.forwarded !== undefined && forwarded !== x.forwarded.rawHeaders) copy.forwarded = { ...x.forwarded, rawHeaders: forwarded! };
     if (x.response !== undefined && response !== x.response.rawHeaders) copy.response = { ...x.response, rawHeaders: response! };
     if (x.upstreamResponse !== undefined && upstream !== x.upstreamResponse.rawHeaders) copy.upstreamResponse = { ...x.upstreamResponse, rawHeaders: upstream! };
@@ -133,7 +141,7 @@ export function createRedactor(options: RedactionOptions): Redactor {
     return kind === undefined ? text : redactValue(kind, text);
   };
 
-  return Object.freeze({ enabled: true, headers, exchange, changes, value });
+  return Object.freeze({ enabled: true, headers, exchange, url: redactUrl, changes, value });
 }
 
 /**
@@ -166,4 +174,15 @@ function equalsLowerCase(name: string, lower: string): boolean {
     if (c !== lower.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/**
+ * Credentials in a URL's userinfo (`http://user:password@host/`, RFC 3986 §3.2.1, deprecated by
+ * RFC 9110 §4.2.4 but still sent by old clients in forward mode): redacted with their shape.
+ * Query strings are left as sent (README says so).
+ */
+export function redactUrl(url: string): string {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(url);
+  if (match === null || match[2]!.startsWith('<redacted ')) return url;
+  return `${match[1]!}${marker(match[2]!)}@${url.slice(match[0].length)}`;
 }

@@ -437,3 +437,19 @@ describe('redaction off (--no-redact)', () => {
     assert.equal(JSON.stringify(off.exchange(x)).includes(NTLM_TYPE3), true);
   });
 });
+
+describe('URL credentials', () => {
+  const redactor = createRedactor({ enabled: true, extraHeaders: [] });
+  it('redacts the userinfo of a URL, keeping its shape', () => {
+    assert.equal(redactor.url('http://alice:s3cret@host.lab:8080/a?b=1'), 'http://<redacted 12 bytes>@host.lab:8080/a?b=1');
+    assert.equal(redactor.url('http://host.lab/a@b'), 'http://host.lab/a@b');
+    assert.equal(redactor.url('host.lab:443'), 'host.lab:443');
+  });
+  it('redacts both URLs of an exchange record', () => {
+    const x = { url: 'http://u:p@h/x', request: { method: 'GET', url: 'http://u:p@h/x', httpVersion: '1.1', rawHeaders: [] } } as unknown as Exchange;
+    const out = redactor.exchange(x);
+    assert.equal(out.url, 'http://<redacted 3 bytes>@h/x');
+    assert.equal(out.request.url, 'http://<redacted 3 bytes>@h/x');
+    assert.equal(x.url, 'http://u:p@h/x', 'the input is not mutated');
+  });
+});
