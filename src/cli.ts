@@ -9,6 +9,7 @@ import { startApp } from './app.js';
 import { DEFAULTS, parseListen, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
+import { recordCommands } from './cli-record.js';
 
 const EXAMPLES = `Examples:
   ./proxy start                                   forward proxy on 127.0.0.1:8080
@@ -277,7 +278,7 @@ const commands = yargs(hideBin(process.argv))
     (args) => printCa(args).catch(report),
   );
 
-await commands
+await recordCommands(commands, report)
   .demandCommand(1, 'name a command, e.g. ./proxy start')
   .strict()
   .recommendCommands()
