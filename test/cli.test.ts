@@ -28,9 +28,27 @@ describe('proxy start: help and bad input', () => {
   it('start --help exits 0 and documents the contract flags', { timeout: 20_000 }, async () => {
     const result = await runCli(['start', '--help']);
     assert.equal(result.code, 0, result.stderr);
-    for (const flag of ['--listen', '--target', '--keep-host', '--upstream-timeout']) {
+    // DESIGN.md "Command line" is a contract: every flag it names is offered.
+    const contract = ['--listen', '--target', '--keep-host', '--upstream-timeout', '--rules', '--seed', '--record', '--no-record', '--capture-bytes', '--redact-header', '--no-redact', '--ca-dir', '--intercept', '--no-intercept', '--upstream-ca', '--insecure-upstream', '--tls'];
+    for (const flag of contract) {
       assert.ok(result.stdout.includes(flag), `help mentions ${flag}:\n${result.stdout}`);
     }
+  });
+
+  it('--help lists the recording commands with the contract forms', { timeout: 20_000 }, async () => {
+    const result = await runCli(['--help']);
+    assert.equal(result.code, 0, result.stderr);
+    for (const command of ['har <journals..>', 'report <journals..>', 'replay <journal>', 'serve <journals..>']) {
+      assert.ok(result.stdout.includes(command), `help lists ${command}:\n${result.stdout}`);
+    }
+    const har = await runCli(['har', '--help']);
+    for (const flag of ['--output', '-o', '--protocol', '--host', '--verdict', '--since']) assert.ok(har.stdout.includes(flag), `har --help mentions ${flag}`);
+    const replay = await runCli(['replay', '--help']);
+    for (const flag of ['--target', '--fast']) assert.ok(replay.stdout.includes(flag), `replay --help mentions ${flag}`);
+    const serve = await runCli(['serve', '--help']);
+    assert.ok(serve.stdout.includes('--listen'));
+    const report = await runCli(['report', '--help']);
+    for (const flag of ['--html', '--json']) assert.ok(report.stdout.includes(flag), `report --help mentions ${flag}`);
   });
 
   it('an unknown flag names the flag and points to --help', { timeout: 20_000 }, async () => {
