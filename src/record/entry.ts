@@ -71,10 +71,21 @@ export interface DroppedLine {
 
 export type JournalLine = RunLine | ExchangeLine | DroppedLine;
 
-/** Text when the bytes are valid UTF-8 (so a reader sees them as they were), base64 otherwise. */
+/**
+ * Text when the bytes are readable UTF-8 (so a reader sees them as they were), base64 otherwise.
+ * Control characters other than TAB, LF and CR count as binary: JSON spells each as `\u0000`
+ * (six bytes), so a body of zeros would take four times its base64 size.
+ */
 export function encodeBytes(bytes: Buffer): { encoding: 'utf8' | 'base64'; data: string } {
-  return isUtf8(bytes) ? { encoding: 'utf8', data: bytes.toString('utf8') } : { encoding: 'base64', data: bytes.toString('base64') };
+  if (isUtf8(bytes)) {
+    const text = bytes.toString('utf8');
+    if (!CONTROL.test(text)) return { encoding: 'utf8', data: text };
+  }
+  return { encoding: 'base64', data: bytes.toString('base64') };
 }
+
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
 /** The bytes back from an encoded body or message. */
 export function decodeBytes(encoded: { encoding: 'utf8' | 'base64'; data: string }): Buffer {
