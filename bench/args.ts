@@ -7,7 +7,7 @@ import type { BenchConfig } from './measure.js';
 import { PROBE_IDS, type ProbeId } from './probes.js';
 import { SUBJECT_IDS, type SubjectId } from './subjects.js';
 
-/** Everything --only can name: the table's subjects, then the probes of issues 4 and 5. */
+/** Everything --only can name: the table's subjects, then the probes of issues 4, 5 and 6. */
 export const BENCH_IDS: ReadonlyArray<SubjectId | ProbeId> = [...SUBJECT_IDS, ...PROBE_IDS];
 
 export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BENCH_IDS.join(',')}]
@@ -20,7 +20,9 @@ export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BEN
               rule probes of issue 4, each with its own no-rule baseline;
               forward-https (HTTPS, with its own plain-HTTP baseline, same client) is
               compared with mitmdump-https, and https-new-host and https-hosts-rss are
-              the new-host probes of issue 5
+              the new-host probes of issue 5; forward-record (recording on) is
+              compared with forward, and har-100k times ./proxy har on a
+              100,000-exchange journal (issue 6)
 
 Prints progress on stderr, one markdown table and the acceptance lines on stdout, and writes
 the table and every raw number to .bench/last.json.`;

@@ -85,9 +85,12 @@ export async function proxyCaPem(root: string, caDir: string): Promise<string> {
   return result.stdout;
 }
 
-/** The options our proxy gets in the HTTPS rows and probes, after those of the `forward` row. */
+/**
+ * The options our proxy gets in the HTTPS rows and probes: those of the `forward` row
+ * (subjects.ts PROXY_START, --no-record included: these rows measure pass-through), then the CA.
+ */
 export function httpsProxyArgs(caDir: string, https: HttpsUpstream): string[] {
-  return ['start', '--listen', '127.0.0.1:0', '--log-level', 'info', '--ca-dir', caDir, '--upstream-ca', https.caFile];
+  return ['start', '--listen', '127.0.0.1:0', '--log-level', 'info', '--no-record', '--ca-dir', caDir, '--upstream-ca', https.caFile];
 }
 
 /** mitmproxy writes its CA here on its first start in a fresh confdir. */

@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRunning, startService, stopService, type Service } from './proc.js';
-import { benchRulesFile, BENCH_SEED, proxyService, type Context, type Running } from './subjects.js';
+import { benchRulesFile, BENCH_SEED, PROXY_START, proxyService, type Context, type Running } from './subjects.js';
 
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -67,11 +67,11 @@ export interface ProxyPair {
 
 /**
  * Two proxies, exactly as the `forward` row starts ours (./proxy start, info logging into
- * .bench/NAME.log), the second with the rule file: they run side by side, so the probe can
- * alternate between them and both sides meet the same moments of a noisy machine.
+ * .bench/NAME.log, --no-record), the second with the rule file: they run side by side, so the
+ * probe can alternate between them and both sides meet the same moments of a noisy machine.
  */
 export async function startProxyPair(ctx: Context, name: string, rulesFile: string): Promise<ProxyPair> {
-  const base = ['start', '--listen', '127.0.0.1:0', '--log-level', 'info'];
+  const base = PROXY_START;
   const plain = await proxyService(ctx, `proxy-${name}-plain`, base);
   let rules: Running;
   try {

@@ -14,6 +14,10 @@
  *                    handshakes), median over distinct hosts
  *   https-hosts-rss  the proxy's peak RSS after 1,000 distinct hosts
  *
+ * and that of issue 6 (record-har.ts), with bounds too:
+ *
+ *   har-100k         `har` converting a 100,000-exchange journal: wall time and peak RSS
+ *
  * Each runs once per run, after the table's subjects; their acceptance lines follow the table's,
  * from medians over runs of per-run differences (as the table's ratios are).
  */
@@ -22,14 +26,17 @@ import { measureHostsRss, measureNewHost, type HostsRssRun, type NewHostRun } fr
 import type { BenchConfig } from './measure.js';
 import { measureMapiStream, REWRITTEN_SERVER, type MapiStreamRun, type Series } from './mapi-stream-timing.js';
 import { ms, signedMs } from './probe-kit.js';
+import { HAR_MAX_RSS_MB, HAR_MAX_SECONDS, measureHar, type HarRun } from './record-har.js';
 import type { Context } from './subjects.js';
 import { median } from './table.js';
 
-export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss'] as const;
+export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss', 'har-100k'] as const;
 export type ProbeId = (typeof PROBE_IDS)[number];
-export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun;
+export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun | HarRun;
 /** The probes that need the HTTPS upstream (bench/https-upstream.ts). */
 export const HTTPS_PROBES: readonly ProbeId[] = ['https-new-host', 'https-hosts-rss'];
+/** The rule probes of issue 4 (FPSE and MAPI/HTTP simulators, a pair of proxies). */
+export const RULE_PROBES: readonly ProbeId[] = ['fpse-rewrite', 'mapi-stream'];
 
 /** Acceptance bounds of issue 4. */
 export const FPSE_MAX_DELTA_MS = 1;
@@ -56,6 +63,9 @@ export function runProbe(id: ProbeId, ctx: Context, cfg: BenchConfig, run: numbe
     case 'https-hosts-rss':
       log(` HTTPS, peak RSS after ${cfg.rssHosts} distinct hosts (${cfg.rssConcurrency} at once)`);
       return measureHostsRss(ctx, cfg, run, log);
+    case 'har-100k':
+      log(' HAR of a 100,000-exchange journal (./proxy har)');
+      return measureHar(ctx, cfg, run, log);
   }
 }
 
@@ -70,7 +80,33 @@ export function probeLines(all: ProbeRun[], selected: readonly ProbeId[]): strin
   if (selected.includes('mapi-stream')) lines.push(...mapiLines(all.filter((r): r is MapiStreamRun => r.probe === 'mapi-stream')));
   if (selected.includes('https-new-host')) lines.push(...newHostLines(all.filter((r): r is NewHostRun => r.probe === 'https-new-host')));
   if (selected.includes('https-hosts-rss')) lines.push(...hostsRssLines(all.filter((r): r is HostsRssRun => r.probe === 'https-hosts-rss')));
+  if (selected.includes('har-100k')) lines.push(...harLines(all.filter((r): r is HarRun => r.probe === 'har-100k')));
   return lines;
+}
+
+/** Issue 6: time is the median over runs; RSS, a limit, the maximum over runs. */
+function harLines(runs: HarRun[]): string[] {
+  const ok = runs.filter((r) => r.error === undefined && r.seconds !== undefined);
+  const failed = runs.find((r) => r.error !== undefined)?.error;
+  const head = `HAR of ${(runs[0]?.exchanges ?? 0).toLocaleString('en-US')} exchanges`;
+  if (ok.length === 0) return [`${head}: ${failed === undefined ? 'n/a' : `no (${failed})`}`];
+  const seconds = med(ok.map((r) => r.seconds))!;
+  const rss = Math.max(...ok.map((r) => r.rssPeak ?? 0)) / 1e6;
+  const mb = (values: Array<number | undefined>): string => `${((med(values) ?? 0) / 1e6).toFixed(0)} MB`;
+  const first = ok[0]!;
+  const mix = first.journal?.mix;
+  const cpu = med(ok.map((r) => r.cpuSeconds));
+  return [
+    `${head}: ${seconds.toFixed(1)} s (target < ${HAR_MAX_SECONDS} s: ${yesNo(seconds < HAR_MAX_SECONDS)}), peak RSS ${rss.toFixed(0)} MB (target < ${HAR_MAX_RSS_MB} MB: ${yesNo(rss < HAR_MAX_RSS_MB)}) ` +
+      `(journal ${mb(ok.map((r) => r.journal?.bytes))} → HAR ${mb(ok.map((r) => r.harBytes))}, ${(first.entries ?? 0).toLocaleString('en-US')} entries; CPU ${cpu === undefined ? 'n/a' : `${cpu.toFixed(1)} s`}; ` +
+      `time the median over runs, RSS the maximum${ok.length < runs.length ? `; ${ok.length} of ${runs.length} runs counted` : ''})`,
+    ...(mix === undefined
+      ? []
+      : [
+          `HAR probe's journal (information): ${mix.get.toLocaleString('en-US')} plain GET (a fifth gzip), ${mix.fpse.toLocaleString('en-US')} FPSE RPC, ${mix.mapi.toLocaleString('en-US')} MAPI/HTTP (binary bodies), ` +
+            `${mix.tunnel.toLocaleString('en-US')} CONNECT tunnels, ${mix.error.toLocaleString('en-US')} proxy errors, ${mix.big} bodies of ~200 KB; written in ${first.journal!.seconds.toFixed(1)} s`,
+        ]),
+  ];
 }
 
 function newHostLines(runs: NewHostRun[]): string[] {

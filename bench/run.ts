@@ -16,12 +16,14 @@ import { bytesLabel, parseBenchArgs, UsageError, USAGE } from './args.js';
 import { loadAverage, machineBusySeconds, ownTreeSeconds } from './cpu.js';
 import { createUploadFile, curlVersion } from './curl.js';
 import { removeHttpsTempDir, startHttpsUpstream, type HttpsUpstream } from './https.js';
-import { measure, type SubjectRun, type Tools } from './measure.js';
+import { measure, type Tools } from './measure.js';
 import { isRunning, killAll, startService, stopService, waitForListening } from './proc.js';
 import { benchRulesFile, MITMDUMP_ABSENT, subjects as allSubjects, type Context } from './subjects.js';
 import { which } from './tools.js';
 import { ruleCandidates } from './probe-kit.js';
-import { HTTPS_PROBES, isProbeId, probeLines, probeNotes, runProbe, type ProbeRun } from './probes.js';
+import { HTTPS_PROBES, isProbeId, probeLines, probeNotes, RULE_PROBES, runProbe, type ProbeRun } from './probes.js';
+import { removeHarFiles } from './record-har.js';
+import { collectRecordJournal, removeRecordJournal, type RecordedRun } from './record-row.js';
 import { summarize, type RuleCandidates } from './table.js';
 import { ensureTool } from './tools.js';
 import { wrkVersion } from './wrk.js';
@@ -34,11 +36,13 @@ const log = (line: string): void => {
   process.stderr.write(`bench: ${line}\n`);
 };
 
-// Whatever way this process ends, no child and no 1 GiB file is left behind.
+// Whatever way this process ends, no child and no 1 GiB file is left behind (nor a journal or HAR).
 function cleanUp(): void {
   killAll();
   try {
     fs.rmSync(uploadFile, { force: true });
+    removeRecordJournal(workDir);
+    removeHarFiles(workDir);
   } catch {
     // Best effort on the way out.
   }
@@ -77,7 +81,7 @@ async function main(): Promise<number> {
   log(
     `${cfg.runs} run(s) of ${[...subjects.map((s) => s.id), ...probes].join(', ')}; ` +
       `${cfg.connections} connections × ${cfg.loadSeconds} s (after ${cfg.warmupSeconds} s warm-up), ${streamLabel} down and up` +
-      (probes.some((p) => !HTTPS_PROBES.includes(p)) ? `; probes: ${cfg.fpseRequests} FPSE requests a side, ${cfg.mapiPolls} long polls a side` : ''),
+      (probes.some((p) => RULE_PROBES.includes(p)) ? `; probes: ${cfg.fpseRequests} FPSE requests a side, ${cfg.mapiPolls} long polls a side` : ''),
   );
 
   const loadBefore = loadAverage();
@@ -104,7 +108,7 @@ async function main(): Promise<number> {
   // Only subjects that run the streams read the upload file (a 1 GiB read warms the page cache).
   if (subjects.some((s) => s.loadOnly !== true && s.unavailable === undefined)) createUploadFile(uploadFile, cfg.streamBytes);
 
-  const results: SubjectRun[] = [];
+  const results: RecordedRun[] = [];
   const probeResults: ProbeRun[] = [];
   const startedAt = new Date();
   const busyBefore = machineBusySeconds();
@@ -113,16 +117,23 @@ async function main(): Promise<number> {
     for (let run = 1; run <= cfg.runs; run++) {
       const shift = (run - 1) % subjects.length;
       const order = [...subjects.slice(shift), ...subjects.slice(0, shift)];
-      log(`run ${run}/${cfg.runs}: ${order.map((s) => s.id).join(' → ')}`);
+      const probeShift = (run - 1) % Math.max(1, probes.length);
+      const probeOrder = [...probes.slice(probeShift), ...probes.slice(0, probeShift)];
+      log(`run ${run}/${cfg.runs}: ${[...order.map((s) => s.id), ...probeOrder].join(' → ')}`);
       for (const subject of order) {
         // Without the upstream every later row would fail for a reason that is not its own.
         if (!isRunning(upstream)) throw new Error(`the upstream exited (${String(upstream.child.exitCode ?? upstream.child.signalCode)}): see .bench/upstream.log`);
         if (https !== undefined && !isRunning(https.service)) throw new Error('the HTTPS upstream exited: see .bench/https-upstream.log');
         if (subject.unavailable === undefined) log(` ${subject.label}`);
-        results.push(await measure(subject, ctx, cfg, tools, run, log));
+        const result: RecordedRun = await measure(subject, ctx, cfg, tools, run, log);
+        // The proxy has stopped: its journal is complete (issue 6); read, noted and deleted.
+        if (subject.id === 'forward-record') {
+          await collectRecordJournal(workDir, result);
+          if (result.journal !== undefined) log(`  ${subject.label}: note: ${result.notes.at(-1) ?? ''}`);
+        }
+        results.push(result);
       }
-      const probeShift = (run - 1) % Math.max(1, probes.length);
-      for (const probe of [...probes.slice(probeShift), ...probes.slice(0, probeShift)]) {
+      for (const probe of probeOrder) {
         probeResults.push(await runProbe(probe, ctx, cfg, run, log));
       }
     }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freshCaDir, httpsProxyArgs, proxyCaPem, waitForMitmproxyCa, type HttpsUpstream } from './https.js';
 import { freePort, startService, stopService, waitForListening, waitForPort, type Service } from './proc.js';
+import { recordJournalPath, removeRecordJournal } from './record-row.js';
 import { which } from './tools.js';
 import type { Traffic } from './wrk.js';
 
@@ -15,6 +16,7 @@ export const SUBJECT_IDS = [
   'floor',
   'relay',
   'forward',
+  'forward-record',
   'forward-https',
   'forward-rules100',
   'forward-mapi',
@@ -87,6 +89,9 @@ export function subjects(): Subject[] {
     { id: 'floor', label: 'floor (http-proxy)', mode: 'forward' },
     { id: 'relay', label: 'relay (TCP)', mode: 'origin' },
     { id: 'forward', label: 'proxy forward', mode: 'forward' },
+    // Issue 6: the same process, options and load, recording a journal (bodies up to 1 MiB each
+    // way, redacted); the streams too, since capturing is on every body that passes.
+    { id: 'forward-record', label: 'proxy forward, recording (--record)', mode: 'forward' },
     // Issue 5: the same proxy, options and 1 KiB answers, the client's TLS intercepted with a leaf
     // of a fresh CA, the upstream's TLS verified against the bench's test CA (--upstream-ca).
     {
@@ -142,8 +147,15 @@ export const MITMDUMP_ABSENT = 'mitmdump not installed';
 
 /** The rows that run our proxy (dist/src/cli.js), whose log the harness reads afterwards. */
 export function isOurProxy(id: SubjectId): boolean {
-  return id === 'forward' || id === 'forward-https' || id === 'forward-rules100' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
+  return id === 'forward' || id === 'forward-record' || id === 'forward-https' || id === 'forward-rules100' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
 }
+
+/**
+ * How every row and probe starts our proxy, as `proxy forward` does. `./proxy start` records a
+ * journal by default (issue 6); the pass-through rows and their targets predate recording and
+ * are about pass-through, so they say --no-record, and only `forward-record` records.
+ */
+export const PROXY_START = ['start', '--listen', '127.0.0.1:0', '--log-level', 'info', '--no-record'];
 
 async function nodeService(ctx: Context, name: string, script: string, args: string[]): Promise<Running> {
   return service(ctx, name, process.execPath, [script, ...args]);
@@ -181,15 +193,19 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
     // Our proxy exactly as a user runs it: the ./proxy entry (its node flags included; it execs
     // node, so the pid is the proxy's), info logging to a file.
     case 'forward':
-      return proxyService(ctx, 'proxy-forward', ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+      return proxyService(ctx, 'proxy-forward', PROXY_START);
+    // Exactly `forward` with a journal instead of --no-record (a file named by the user is appended
+    // to, so a journal left by an interrupted run goes first); the harness reads and deletes it
+    // after the row (record-row.ts).
+    case 'forward-record': {
+      removeRecordJournal(ctx.workDir);
+      const args = PROXY_START.filter((a) => a !== '--no-record');
+      return proxyService(ctx, 'proxy-forward-record', [...args, '--record', recordJournalPath(ctx.workDir)]);
+    }
     // Exactly `forward` plus --rules (and a fixed --seed); its own log, checked for rules applied.
     case 'forward-rules100':
       return proxyService(ctx, 'proxy-forward-rules100', [
-        'start',
-        '--listen',
-        '127.0.0.1:0',
-        '--log-level',
-        'info',
+        ...PROXY_START,
         '--rules',
         benchRulesFile(ctx, HUNDRED_RULES),
         '--seed',
@@ -197,17 +213,13 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
       ]);
     // Exactly the configuration of `forward`; its own log, so its MAPI lines can be counted.
     case 'forward-mapi':
-      return proxyService(ctx, 'proxy-forward-mapi', ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+      return proxyService(ctx, 'proxy-forward-mapi', PROXY_START);
     // The same again; its own log, so that it can be checked to have no MAPI (no "proto") lines.
     case 'forward-mapi-plain':
-      return proxyService(ctx, 'proxy-forward-mapi-plain', ['start', '--listen', '127.0.0.1:0', '--log-level', 'info']);
+      return proxyService(ctx, 'proxy-forward-mapi-plain', PROXY_START);
     case 'reverse':
       return proxyService(ctx, 'proxy-reverse', [
-        'start',
-        '--listen',
-        '127.0.0.1:0',
-        '--log-level',
-        'info',
+        ...PROXY_START,
         '--target',
         `http://127.0.0.1:${ctx.upstreamPort}`,
       ]);

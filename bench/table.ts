@@ -5,8 +5,12 @@
  * slow drift of the machine cancels). Peak RSS is the maximum over runs: a limit is about the
  * worst case.
  */
-import { BASELINE_OBSERVED, MAPI_UNRECOGNISED, RULES_APPLIED, RULES_NOT_LOADED, type SubjectRun } from './measure.js';
+import { BASELINE_OBSERVED, MAPI_UNRECOGNISED, RULES_APPLIED, RULES_NOT_LOADED } from './measure.js';
+import { missingExchanges, type RecordedRun } from './record-row.js';
 import type { Subject, SubjectId } from './subjects.js';
+
+/** A run of the table: what measure.ts returns, with the recording row's journal (record-row.ts). */
+type SubjectRun = RecordedRun;
 
 export interface Row {
   subject: SubjectId;
@@ -33,10 +37,17 @@ export interface Row {
   upPerRelay?: number;
   /** MAPI-shaped rows: req/s against `proxy forward` (GET 1 KiB) of the same run (median of
    * per-run ratios): information only, it mixes the shape's cost and the observer's. The rules
-   * row: the same ratio, its acceptance (issue 4). */
+   * row and the recording row: the same ratio, their acceptance (issues 4 and 6). */
   rpsPerForward?: number;
-  /** The rules row: CPU per request against `proxy forward` of the same run (median of per-run ratios). */
+  /** The rules and recording rows: CPU per request against `proxy forward` of the same run (median of per-run ratios). */
   cpuPerForward?: number;
+  /** The recording row (issue 6): median bytes per exchange line of its journal (median over
+   * runs), the most completed requests a run's journal lacked, and exchanges the writer dropped
+   * (maximum over runs), and the runs whose journal was read. */
+  journalLineBytes?: number;
+  journalMissing?: number;
+  journalDropped?: number;
+  journalRuns?: number;
   /** The rules row: medians over runs of the rules its proxy loaded, of its exchange lines that
    * list a rule (must be 0), and of all its exchange lines. */
   rulesLoaded?: number;
@@ -191,6 +202,16 @@ export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
       row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
       row.cpuPerForward = ratio(all, s.id, 'forward', METRICS.cpuPerRequest);
     }
+    if (s.id === 'forward-record') {
+      // Issue 6: the very same process, options and load as `forward`, plus a journal; same run.
+      row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
+      row.cpuPerForward = ratio(all, s.id, 'forward', METRICS.cpuPerRequest);
+      const journals = defined(started.map((r) => r.journal));
+      row.journalRuns = journals.length;
+      row.journalLineBytes = median(defined(journals.map((j) => j.medianLineBytes)));
+      row.journalMissing = max(journals.map(missingExchanges));
+      row.journalDropped = max(journals.map((j) => j.dropped));
+    }
     row.rps = median(defined(started.map(METRICS.rps)));
     row.p50Ms = ms(median(defined(started.map((r) => r.load?.p50Us))));
     row.p99Ms = ms(median(defined(started.map((r) => r.load?.p99Us))));
@@ -336,6 +357,37 @@ const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
 /** The acceptance bound of issue 4 for 100 loaded rules that match nothing. */
 export const RULES_MIN_RATIO = 0.95;
 
+/** The acceptance bound of issue 6: recording on against recording off, pass-through req/s. */
+export const RECORD_MIN_RATIO = 0.9;
+
+/**
+ * Issue 6: `forward-record` ÷ `forward` req/s of the same run, then what the proxy paid per
+ * request and what its journal held (a journal that lacks exchanges recorded less than it should).
+ */
+function recordLines(rows: Map<SubjectId, Row>): string[] {
+  const rec = rows.get('forward-record');
+  if (rec === undefined) return [];
+  const fwd = rows.get('forward');
+  const r = rec.rpsPerForward;
+  const us = (row: Row | undefined): string => (row?.cpuUsPerRequest === undefined ? 'n/a' : `${row.cpuUsPerRequest.toFixed(0)} µs`);
+  let verdict: string;
+  if (rec.failed !== undefined) verdict = `no (${rec.failed})`;
+  else if (fwd === undefined || fwd.failed !== undefined) verdict = 'n/a (needs the forward row in the same run: --only forward,forward-record)';
+  else if (r === undefined) verdict = 'n/a (the load failed: see Notes)';
+  else {
+    const cpu = rec.cpuPerForward === undefined ? '' : `, on ÷ off ${rec.cpuPerForward.toFixed(2)}`;
+    verdict = `${r.toFixed(2)} (target ≥ ${RECORD_MIN_RATIO}): ${yesNo(r >= RECORD_MIN_RATIO)} (${grouped(rec.rps)} vs ${grouped(fwd.rps)} req/s, median of same-run ratios; CPU per request ${us(rec)} on, ${us(fwd)} off${cpu})`;
+  }
+  const lines = [`Recording on ÷ off pass-through req/s: ${verdict}`];
+  if (rec.journalRuns !== undefined && rec.journalRuns > 0) {
+    const missing = rec.journalMissing ?? 0;
+    const dropped = rec.journalDropped ?? 0;
+    const complete = missing === 0 && dropped === 0 ? 'every completed request in it, none dropped' : `up to ${grouped(missing)} completed requests missing, ${grouped(dropped)} dropped by the writer in a run (see Notes)`;
+    lines.push(`Recording row's journal: ${grouped(rec.journalLineBytes)} bytes per exchange line (GET /small with its 1 KiB answer; median), ${complete}; sizes per run in Notes`);
+  }
+  return lines;
+}
+
 /** Acceptance bounds of issue 5 for keep-alive HTTPS pass-through. */
 export const HTTPS_MIN_PER_PLAIN = 0.8;
 export const HTTPS_MIN_PER_MITMDUMP = 5;
@@ -380,6 +432,7 @@ export function acceptanceLines(rows: Row[], streamLabel: string, candidates?: R
   const p50 = fwd?.p50PerFloor;
   lines.push(`forward p50 ≤ 1.2× floor: ${p50 === undefined ? 'n/a' : `${yesNo(p50 <= 1.2)} (${p50.toFixed(2)})`}`);
   lines.push(...httpsLines(byId, mitmdumpAbsent));
+  lines.push(...recordLines(byId));
 
   // Issue 4: 100 loaded rules that match none of the traffic, against the same load without rules.
   const rules = byId.get('forward-rules100');
