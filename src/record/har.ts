@@ -7,107 +7,22 @@
  * (applied rules with before/after), `_error`, `_intercepted`, `_tunnel` and `_upgrade` (byte
  * counts and how the connection ended), the proxy's other views
  * (`_forwarded`, `_upstreamResponse`), and Chrome's WebSocket convention (`_resourceType:
- * "websocket"`, `_webSocketMessages`) that DevTools and HAR viewers read.
+ * "websocket"`, `_webSocketMessages`) that DevTools and HAR viewers read (har-websocket.ts).
+ * The HAR types are har-types.ts, re-exported here.
  *
  * Bodies stay what the journal kept: bytes as they passed (after de-chunking). A response with a
  * Content-Encoding is decoded when its capture is whole, since HAR 1.2 `content.text` is the
  * decoded body ("content", and `compression` says how many bytes it saved); a cut one stays
  * encoded, base64, with `_contentEncoding` saying so.
  */
-import { isUtf8 } from 'node:buffer';
-import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { getHeader, getHeaderValues, type RawHeaders } from '../core/raw-headers.js';
-import type { ResponseHead } from '../core/exchange.js';
-import { decodeBytes, type ExchangeLine, type JournalBody, type JournalWebSocketMessage } from './entry.js';
+import { decodeBytes, type ExchangeLine, type JournalBody } from './entry.js';
+import { MAX_DECODED, utf8Text } from './har-text.js';
+import type { HarContent, HarCookie, HarEntry, HarNameValue, HarPostData, HarTimings } from './har-types.js';
+import { addWebSocket, isWebSocket } from './har-websocket.js';
 
-export interface HarNameValue {
-  name: string;
-  value: string;
-}
-
-export interface HarCookie extends HarNameValue {
-  path?: string;
-  domain?: string;
-  expires?: string;
-  httpOnly?: boolean;
-  secure?: boolean;
-}
-
-export interface HarContent {
-  size: number;
-  compression?: number;
-  mimeType: string;
-  text?: string;
-  encoding?: 'base64';
-  _truncated?: true;
-  /** Bytes kept when `_truncated` (`size` is the real size). */
-  _size?: number;
-  _contentEncoding?: string;
-}
-
-export interface HarPostData {
-  mimeType: string;
-  text?: string;
-  /** HAR 1.2 postData has no `encoding` field: base64 text is flagged with this custom field. */
-  _encoding?: 'base64';
-  _truncated?: true;
-  _size?: number;
-}
-
-export interface HarTimings {
-  blocked: number;
-  dns: number;
-  connect: number;
-  send: number;
-  wait: number;
-  receive: number;
-  ssl: number;
-}
-
-/** Chrome's shape for one WebSocket message (`time` in epoch seconds). */
-export interface HarWebSocketMessage {
-  type: 'send' | 'receive';
-  time: number;
-  opcode: number;
-  data: string;
-  _encoding?: 'base64';
-  _truncated?: true;
-  _realSize?: number;
-  _compressed?: true;
-}
-
-export interface HarEntry {
-  startedDateTime: string;
-  time: number;
-  request: {
-    method: string;
-    url: string;
-    httpVersion: string;
-    cookies: HarCookie[];
-    headers: HarNameValue[];
-    queryString: HarNameValue[];
-    postData?: HarPostData;
-    headersSize: -1;
-    bodySize: number;
-    comment?: string;
-  };
-  response: {
-    status: number;
-    statusText: string;
-    httpVersion: string;
-    cookies: HarCookie[];
-    headers: HarNameValue[];
-    content: HarContent;
-    redirectURL: string;
-    headersSize: -1;
-    bodySize: number;
-    _source?: ResponseHead['source'];
-  };
-  cache: Record<string, never>;
-  timings: HarTimings;
-  connection?: string;
-  [custom: `_${string}`]: unknown;
-}
+export type { HarContent, HarCookie, HarEntry, HarNameValue, HarPostData, HarTimings, HarWebSocketMessage } from './har-types.js';
 
 /** The HAR entry of an exchange line. Throws only on a line that is not an exchange record at all. */
 export function harEntry(line: ExchangeLine): HarEntry {
@@ -159,13 +74,7 @@ export function harEntry(line: ExchangeLine): HarEntry {
   }
   if (line.kind === 'upgrade') {
     entry._upgrade = { bytes: line.bytes, ended: line.ended ?? null };
-    if (isWebSocket(req.rawHeaders)) {
-      entry._resourceType = 'websocket';
-      if (line.websocket !== undefined) {
-        entry._webSocketMessages = line.websocket.messages.map(harWebSocketMessage);
-        entry._webSocket = { counts: line.websocket.counts, dropped: line.websocket.dropped, problems: line.websocket.problems };
-      }
-    }
+    if (isWebSocket(req.rawHeaders)) addWebSocket(entry, line);
   }
   return entry;
 }
@@ -194,10 +103,6 @@ function harUrl(line: ExchangeLine): { href: string; comment?: string } {
 
 function isAbsolute(href: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\/[^\s/?#]+/i.test(href) && URL.canParse(href);
-}
-
-function isWebSocket(raw: RawHeaders): boolean {
-  return (getHeader(raw, 'upgrade') ?? '').toLowerCase().includes('websocket');
 }
 
 /** Node says `1.1`; HAR (like the status line, RFC 9112 §2.3) says `HTTP/1.1`. */
@@ -303,9 +208,6 @@ const DECODERS: Record<string, (bytes: Buffer, options: { maxOutputLength: numbe
   br: brotliDecompressSync,
 };
 
-/** Decoded bodies past this are left encoded: a viewer gains nothing from a 64 MiB string. */
-const MAX_DECODED = 64 * 1024 * 1024;
-
 function harContent(raw: RawHeaders, body: JournalBody | undefined, bodySize: number): HarContent {
   const content: HarContent = { size: bodySize, mimeType: mimeTypeOf(raw, bodySize) };
   if (body === undefined) return content;
@@ -363,43 +265,4 @@ function harTimings(line: ExchangeLine): HarTimings {
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
-}
-
-/**
- * Chrome's `_webSocketMessages`: client → server is "send", epoch seconds, binary (opcode 2) as
- * base64. Other payloads are text when they are UTF-8, else base64 flagged with `_encoding`.
- * permessage-deflate payloads (RFC 7692) are inflated when they stand alone; one that needs the
- * earlier messages' window (context takeover, §7.1.1) stays compressed, flagged `_compressed`.
- * A cut message has `_truncated` and its real size in `_realSize` (`data` holds what was kept).
- */
-function harWebSocketMessage(m: JournalWebSocketMessage): HarWebSocketMessage {
-  let bytes = decodeBytes(m);
-  let compressed = m.compressed === true;
-  if (compressed && m.truncated !== true) {
-    try {
-      // RFC 7692 §7.2.2: the sender removed the final empty block's 00 00 FF FF; put it back.
-      bytes = inflateRawSync(Buffer.concat([bytes, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: MAX_DECODED });
-      compressed = false;
-    } catch {
-      // Kept compressed, as it passed.
-    }
-  }
-  const message: HarWebSocketMessage = { type: m.from === 'client' ? 'send' : 'receive', time: m.time / 1000, opcode: m.opcode, data: '' };
-  const text = m.opcode === 2 || compressed ? undefined : utf8Text(bytes);
-  if (text !== undefined) message.data = text;
-  else {
-    message.data = bytes.toString('base64');
-    if (m.opcode !== 2) message._encoding = 'base64';
-  }
-  if (m.truncated === true) {
-    message._truncated = true;
-    message._realSize = m.size;
-  }
-  if (compressed) message._compressed = true;
-  return message;
-}
-
-/** The bytes as a string when they are valid UTF-8, so nothing is replaced on the way. */
-function utf8Text(bytes: Buffer): string | undefined {
-  return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
 }

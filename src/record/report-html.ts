@@ -4,7 +4,8 @@
  * HTML-escaped (the traffic is the attacker's input: a header can carry `<script>`), and a
  * Content-Security-Policy that allows nothing but the inline style backs the escaping up.
  */
-import { isoTime, plainCounts, plural, PROTOCOL_NAMES, summaryOf, unredactedRuns, verdictCounts, type ConversationReport, type HostReport, type Report, type RuleGroup, type VerdictGroup } from './report.js';
+import type { ConversationReport, HostReport, Report, VerdictGroup } from './report-types.js';
+import { isoTime, plainCounts, plural, PROTOCOL_NAMES, ruleDetail, runRedaction, summaryOf, unredactedRuns, verdictCounts } from './report-words.js';
 
 const STYLE = `
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #1b1b1b; }
@@ -37,7 +38,7 @@ export function formatHtml(report: Report): string {
       esc(r.mode),
       esc(r.target ?? '—'),
       r.seed === undefined ? '—' : esc(String(r.seed)),
-      r.redaction.enabled ? esc(`on${r.redaction.extraHeaders.length > 0 ? ` (+ ${r.redaction.extraHeaders.join(', ')})` : ''}`) : '<span class="violation">OFF (--no-redact)</span>',
+      r.redaction.enabled ? esc(runRedaction(r)) : `<span class="violation">${esc(runRedaction(r))}</span>`,
       `<code>${esc(r.file)}</code>${r.parts > 1 ? esc(` (${r.parts} parts)`) : ''}`,
     ])));
   }
@@ -112,7 +113,7 @@ function details(c: ConversationReport): string[] {
   for (const v of c.verdicts) {
     items.push(`<li><span class="${levelClass(v)}">${esc(v.level)}</span> <code>${esc(v.code)}</code> ×${v.count} (first in exchange <code>${esc(v.firstExchange)}</code>): ${esc(v.message)}</li>`);
   }
-  for (const r of c.rules) items.push(`<li>rule <code>${esc(r.id)}</code> ${esc(r.outcome)} ×${r.count}${ruleDetail(r)}</li>`);
+  for (const r of c.rules) items.push(`<li>rule <code>${esc(r.id)}</code> ${esc(r.outcome)} ×${r.count}${ruleDetail(r, esc, quoted)}</li>`);
   for (const e of c.errors) items.push(`<li>error <code>${esc(e.code)}</code> in ${esc(e.phase)} ×${e.count}: ${esc(e.message)}</li>`);
   for (const p of c.decodeProblems) items.push(`<li>could not decode (×${p.count}): ${esc(p.message)}</li>`);
   return [
@@ -122,15 +123,9 @@ function details(c: ConversationReport): string[] {
   ];
 }
 
-function ruleDetail(r: RuleGroup): string {
-  const parts: string[] = [];
-  if (r.reason !== undefined) parts.push(`because ${esc(r.reason)}`);
-  for (const c of r.changes) parts.push(`${esc(c.action)} ${esc(c.target)}: ${quoted(c.before)} → ${quoted(c.after)}`);
-  return parts.length > 0 ? `: ${parts.join('; ')}` : '';
-}
-
-function quoted(value: string | undefined): string {
-  return value === undefined ? '(none)' : `<code>${esc(value)}</code>`;
+/** A rule change's before/after value, as code. */
+function quoted(value: string): string {
+  return `<code>${esc(value)}</code>`;
 }
 
 function levelClass(v: Pick<VerdictGroup, 'level'>): string {

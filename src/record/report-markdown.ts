@@ -4,7 +4,8 @@
  * changes) is escaped, so a header carrying `<img>` or `|` shows as text and cannot break a
  * table (CommonMark §2.4: any ASCII punctuation may be backslash-escaped).
  */
-import { isoTime, plainCounts, plural, PROTOCOL_NAMES, summaryOf, unredactedRuns, verdictCounts, type ConversationReport, type HostReport, type Report, type RuleGroup, type VerdictGroup } from './report.js';
+import type { ConversationReport, HostReport, Report, RuleGroup, VerdictGroup } from './report-types.js';
+import { isoTime, plainCounts, plural, PROTOCOL_NAMES, ruleDetail, runRedaction, summaryOf, unredactedRuns, verdictCounts } from './report-words.js';
 
 /** Longest value a table cell shows; the JSON output has them whole. */
 const CELL_LIMIT = 120;
@@ -21,8 +22,8 @@ export function formatMarkdown(report: Report): string {
   if (report.runs.length > 0) {
     out.push('## Runs', '', row(['started', 'tool', 'mode', 'target', 'seed', 'redaction', 'journal']), separator(7));
     for (const r of report.runs) {
-      const redaction = r.redaction.enabled ? `on${r.redaction.extraHeaders.length > 0 ? ` (+ ${r.redaction.extraHeaders.join(', ')})` : ''}` : '**OFF (--no-redact)**';
-      out.push(row([isoTime(r.time), cell(r.tool), r.mode, cell(r.target ?? '—'), r.seed === undefined ? '—' : String(r.seed), r.redaction.enabled ? cell(redaction) : redaction, `${cell(r.file)}${r.parts > 1 ? ` (${r.parts} parts)` : ''}`]));
+      const redaction = r.redaction.enabled ? cell(runRedaction(r)) : `**${runRedaction(r)}**`;
+      out.push(row([isoTime(r.time), cell(r.tool), r.mode, cell(r.target ?? '—'), r.seed === undefined ? '—' : String(r.seed), redaction, `${cell(r.file)}${r.parts > 1 ? ` (${r.parts} parts)` : ''}`]));
     }
     out.push('');
   }
@@ -72,22 +73,16 @@ function details(c: ConversationReport): string[] {
   const ops = Object.entries(c.operations).map(([op, n]) => `${text(op)} ×${n}`).join(', ');
   const out = [`#### ${PROTOCOL_NAMES[c.protocol] ?? c.protocol} ${text(c.conversation)}`, '', `${plural(c.exchanges, 'exchange')}: ${ops || 'none'}.`, ''];
   for (const v of c.verdicts) out.push(`- ${levelMark(v)} \`${codeText(v.code)}\` ×${v.count} (first in exchange ${text(v.firstExchange)}): ${text(v.message)}`);
-  for (const r of c.rules) out.push(`- rule \`${codeText(r.id)}\` ${r.outcome} ×${r.count}${ruleDetail(r)}`);
+  for (const r of c.rules) out.push(`- rule \`${codeText(r.id)}\` ${r.outcome} ×${r.count}${ruleDetail(r, text, quoted)}`);
   for (const e of c.errors) out.push(`- error ${text(e.code)} in ${text(e.phase)} ×${e.count}: ${text(e.message)}`);
   for (const p of c.decodeProblems) out.push(`- could not decode (×${p.count}): ${text(p.message)}`);
   out.push('');
   return out;
 }
 
-function ruleDetail(r: RuleGroup): string {
-  const parts: string[] = [];
-  if (r.reason !== undefined) parts.push(`because ${text(r.reason)}`);
-  for (const c of r.changes) parts.push(`${text(c.action)} ${text(c.target)}: ${quoted(c.before)} → ${quoted(c.after)}`);
-  return parts.length > 0 ? `: ${parts.join('; ')}` : '';
-}
-
-function quoted(value: string | undefined): string {
-  return value === undefined ? '(none)' : `"${text(clip(value))}"`;
+/** A rule change's before/after value: quoted, escaped, clipped. */
+function quoted(value: string): string {
+  return `"${text(clip(value))}"`;
 }
 
 function levelMark(v: VerdictGroup): string {
