@@ -1,10 +1,9 @@
 /**
  * The recording commands of the command line (DESIGN.md "Command line"): har, report, replay,
- * serve. Like cli.ts, this is where argv is read and output printed; the work is in src/record/.
- * Each command loads its module only when run, so `./proxy start` pays for none of them.
+ * serve, as cli.ts declares them. Part of the CLI layer: it prints and sets the exit code; the
+ * work is in src/record/. Each loads its module only when run, so `./proxy start` pays for none.
  */
 import { createWriteStream } from 'node:fs';
-import type { Argv } from 'yargs';
 import { parseListen, parseTarget } from './config.js';
 import { ProgramError } from './errors.js';
 import { createLogger } from './log.js';
@@ -23,11 +22,7 @@ function problemPrinter(): { onProblem: (p: JournalProblem) => void; summary: ()
   };
 }
 
-function journalsOption<T>(y: Argv<T>) {
-  return y.positional('journals', { type: 'string', array: true, demandOption: true, describe: 'journal files (.ndjson) or folders of them, e.g. recordings/' });
-}
-
-async function har(args: { journals: string[]; output: string; protocol?: string[]; host?: string[]; verdict?: string[]; since?: string }): Promise<void> {
+export async function har(args: { journals: string[]; output: string; protocol?: string[]; host?: string[]; verdict?: string[]; since?: string }): Promise<void> {
   const { writeHar, parseSince } = await import('./record/har-write.js');
   const { createProgressBar } = await import('./record/progress.js');
   const problems = problemPrinter();
@@ -54,7 +49,7 @@ async function har(args: { journals: string[]; output: string; protocol?: string
   else process.stderr.write(`${summary}\n`);
 }
 
-async function report(args: { journals: string[]; html?: boolean; json?: boolean; output?: string }): Promise<void> {
+export async function report(args: { journals: string[]; html?: boolean; json?: boolean; output?: string }): Promise<void> {
   const { buildReport, formatHtml, formatMarkdown } = await import('./record/report.js').then(async (m) => ({ ...m, ...(await import('./record/report-html.js')), ...(await import('./record/report-markdown.js')) }));
   const problems = problemPrinter();
   const built = await buildReport(args.journals, { onProblem: problems.onProblem });
@@ -69,7 +64,7 @@ async function report(args: { journals: string[]; html?: boolean; json?: boolean
   }
 }
 
-async function replay(args: { journal: string; target: string; fast: boolean; 'log-level': string }): Promise<void> {
+export async function replay(args: { journal: string; target: string; fast: boolean; 'log-level': string }): Promise<void> {
   const { replayJournal } = await import('./record/replay.js');
   const { formatReplay } = await import('./record/replay-diff.js');
   const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
@@ -81,55 +76,11 @@ async function replay(args: { journal: string; target: string; fast: boolean; 'l
   process.exit(result.differences.length > 0 ? 1 : 0);
 }
 
-async function serve(args: { journals: string[]; listen: string }): Promise<void> {
+export async function serve(args: { journals: string[]; listen: string }): Promise<void> {
   const { startServe } = await import('./record/serve.js');
   const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
   const server = await startServe(args.journals, parseListen(args.listen), logger);
   const stop = (): void => void server.close().then(() => logger.flush(() => process.exit(0)));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-}
-
-export function recordCommands<T>(y: Argv<T>, fail: (err: unknown) => never) {
-  return y
-    .command(
-      'har <journals..>',
-      'convert journals to one HAR 1.2 file (Chrome DevTools, Fiddler, HAR viewers), in constant memory',
-      (c) =>
-        journalsOption(c)
-          .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the .har file to write (- for stdout)', requiresArg: true })
-          .option('protocol', { type: 'string', array: true, choices: ['mapihttp', 'fpse', 'http'], describe: 'only these protocols (http: exchanges no observer claimed)', requiresArg: true })
-          .option('host', { type: 'string', array: true, describe: 'only hosts matching these globs, e.g. *.contoso.lab', requiresArg: true })
-          .option('verdict', { type: 'string', array: true, describe: 'only exchanges with one of these verdicts, e.g. rejected-client-too-old', requiresArg: true })
-          .option('since', { type: 'string', describe: 'only exchanges started since an ISO time, or a duration back from now (30s, 10m, 2h, 1d)', requiresArg: true }),
-      (args) => har(args).catch(fail),
-    )
-    .command(
-      'report <journals..>',
-      'the negotiation report for a bug report: per host and conversation, builds, negotiated version, verdicts, rules, errors',
-      (c) =>
-        journalsOption(c)
-          .option('html', { type: 'boolean', describe: 'one self-contained HTML file instead of markdown' })
-          .option('json', { type: 'boolean', describe: 'the report as JSON' })
-          .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout', requiresArg: true })
-          .conflicts('html', 'json'),
-      (args) => report(args).catch(fail),
-    )
-    .command(
-      'replay <journal>',
-      're-send the recorded requests to a server and print where its answers (versions, verdicts, status) differ; exit 1 when they do',
-      (c) =>
-        c
-          .positional('journal', { type: 'string', demandOption: true, describe: 'the journal (.ndjson, or a folder)' })
-          .option('target', { type: 'string', demandOption: true, describe: 'the server to send them to, e.g. http://127.0.0.1:8081', requiresArg: true })
-          .option('fast', { type: 'boolean', default: false, describe: 'back to back instead of the recorded pacing' })
-          .option('log-level', { type: 'string', default: 'warn', hidden: true }),
-      (args) => replay(args).catch(fail),
-    )
-    .command(
-      'serve <journals..>',
-      'answer requests from a recording, so a bug report can be reproduced without the original server',
-      (c) => journalsOption(c).option('listen', { type: 'string', default: '127.0.0.1:8081', describe: 'HOST:PORT to listen on (port 0 picks a free one; the log says which)', requiresArg: true }),
-      (args) => serve(args).catch(fail),
-    );
 }

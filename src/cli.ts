@@ -9,7 +9,7 @@ import { startApp } from './app.js';
 import { DEFAULTS, parseListen, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
-import { recordCommands } from './cli-record.js';
+import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli-record.js';
 
 const EXAMPLES = `Examples:
   ./proxy start                                   forward proxy on 127.0.0.1:8080
@@ -259,6 +259,55 @@ function formatTable(head: string[], rows: string[][]): string {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+function journalsOption<T>(y: Argv<T>) {
+  return y.positional('journals', { type: 'string', array: true, demandOption: true, describe: 'journal files (.ndjson) or folders of them, e.g. recordings/' });
+}
+
+/** har, report, replay, serve (DESIGN.md "Command line"); their handlers are in cli-record.ts. */
+function recordCommands<T>(y: Argv<T>) {
+  return y
+    .command(
+      'har <journals..>',
+      'convert journals to one HAR 1.2 file (Chrome DevTools, Fiddler, HAR viewers), in constant memory',
+      (c) =>
+        journalsOption(c)
+          .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the .har file to write (- for stdout)', requiresArg: true })
+          .option('protocol', { type: 'string', array: true, choices: ['mapihttp', 'fpse', 'http'], describe: 'only these protocols (http: exchanges no observer claimed)', requiresArg: true })
+          .option('host', { type: 'string', array: true, describe: 'only hosts matching these globs, e.g. *.contoso.lab', requiresArg: true })
+          .option('verdict', { type: 'string', array: true, describe: 'only exchanges with one of these verdicts, e.g. rejected-client-too-old', requiresArg: true })
+          .option('since', { type: 'string', describe: 'only exchanges started since an ISO time, or a duration back from now (30s, 10m, 2h, 1d)', requiresArg: true }),
+      (args) => recordHar(args).catch(report),
+    )
+    .command(
+      'report <journals..>',
+      'the negotiation report for a bug report: per host and conversation, builds, negotiated version, verdicts, rules, errors',
+      (c) =>
+        journalsOption(c)
+          .option('html', { type: 'boolean', describe: 'one self-contained HTML file instead of markdown' })
+          .option('json', { type: 'boolean', describe: 'the report as JSON' })
+          .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout', requiresArg: true })
+          .conflicts('html', 'json'),
+      (args) => recordReport(args).catch(report),
+    )
+    .command(
+      'replay <journal>',
+      're-send the recorded requests to a server and print where its answers (versions, verdicts, status) differ; exit 1 when they do',
+      (c) =>
+        c
+          .positional('journal', { type: 'string', demandOption: true, describe: 'the journal (.ndjson, or a folder)' })
+          .option('target', { type: 'string', demandOption: true, describe: 'the server to send them to, e.g. http://127.0.0.1:8081', requiresArg: true })
+          .option('fast', { type: 'boolean', default: false, describe: 'back to back instead of the recorded pacing' })
+          .option('log-level', { type: 'string', default: 'warn', hidden: true }),
+      (args) => recordReplay(args).catch(report),
+    )
+    .command(
+      'serve <journals..>',
+      'answer requests from a recording, so a bug report can be reproduced without the original server',
+      (c) => journalsOption(c).option('listen', { type: 'string', default: '127.0.0.1:8081', describe: 'HOST:PORT to listen on (port 0 picks a free one; the log says which)', requiresArg: true }),
+      (args) => recordServe(args).catch(report),
+    );
+}
+
 const commands = yargs(hideBin(process.argv))
   .scriptName('./proxy')
   .usage('./proxy <command> [options]\n\nversion-proxy: an intercepting HTTP proxy that understands MAPI/HTTP and FrontPage RPC version negotiation.')
@@ -278,7 +327,7 @@ const commands = yargs(hideBin(process.argv))
     (args) => printCa(args).catch(report),
   );
 
-await recordCommands(commands, report)
+await recordCommands(commands)
   .demandCommand(1, 'name a command, e.g. ./proxy start')
   .strict()
   .recommendCommands()
