@@ -5,9 +5,8 @@
  * before it (the acceptance test).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { ProgramError } from '../src/errors.js';
@@ -17,14 +16,9 @@ import { proxiedRequest, waitUntil } from './helpers/client.js';
 import { ProxyProcess, delay } from './helpers/process.js';
 import { startProxy } from './helpers/proxy.js';
 import { readBody, startServer, type TestServer } from './helpers/servers.js';
+import { tempDir } from './helpers/temp.js';
 
 const MiB = 1024 * 1024;
-
-function tempDir(t: TestContext, prefix = 'vp-journal-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function readAll(paths: string[]): Promise<{ lines: JournalLine[]; problems: JournalProblem[] }> {
   const lines: JournalLine[] = [];
@@ -53,7 +47,7 @@ async function upstream(t: TestContext): Promise<TestServer> {
 
 describe('journal', () => {
   it('writes a run line, then one line per finished exchange with v, type and its bodies', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-journal-');
     const up = await upstream(t);
     const proxy = await startProxy({ record: { path: dir, captureBytes: MiB, rotateBytes: 256 * MiB } });
     t.after(() => proxy.close());
@@ -86,7 +80,7 @@ describe('journal', () => {
   });
 
   it('marks a body cut at the capture limit as truncated, with its real size', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-journal-');
     const up = await upstream(t);
     const proxy = await startProxy({ record: { path: join(dir, 'cut.ndjson'), captureBytes: 1000, rotateBytes: 256 * MiB } });
     t.after(() => proxy.close());
@@ -98,7 +92,7 @@ describe('journal', () => {
   });
 
   it('has each exchange in the file within a second of its end, while the proxy runs', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-journal-');
     const up = await upstream(t);
     const proxy = await startProxy({ record: { path: join(dir, 'live.ndjson'), captureBytes: MiB, rotateBytes: 256 * MiB } });
     t.after(() => proxy.close());
@@ -108,7 +102,7 @@ describe('journal', () => {
   });
 
   it('rotates past the size limit; every part starts with a run line and the reader keeps their order', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-journal-');
     const up = await upstream(t);
     const proxy = await startProxy({ record: { path: join(dir, 'rot.ndjson'), captureBytes: MiB, rotateBytes: 4096 } });
     t.after(() => proxy.close());
@@ -128,7 +122,7 @@ describe('journal', () => {
   });
 
   it('refuses a journal path that cannot be written, saying which and how to fix it', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-journal-');
     writeFileSync(join(dir, 'a-file'), '');
     await assert.rejects(
       startProxy({ record: { path: join(dir, 'a-file', 'sub', 'x.ndjson'), captureBytes: MiB, rotateBytes: MiB } }),
@@ -137,7 +131,7 @@ describe('journal', () => {
   });
 
   it('keeps every exchange a client saw finish more than 1 s before a kill -9 under load', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-journal-');
     const file = join(dir, 'crash.ndjson');
     const up = await upstream(t);
     const proxy = await ProxyProcess.start(['start', '--listen', '127.0.0.1:0', '--record', file]);

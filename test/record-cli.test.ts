@@ -6,22 +6,16 @@
  * the shape (`NTLM <redacted N bytes>`) do.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { runFpseClient } from '../src/simulators/fpse-client.js';
 import { proxiedRequest } from './helpers/client.js';
 import { linesOf, ProxyProcess, runCli } from './helpers/process.js';
 import { fpseServer, logger } from './helpers/protocol.js';
 import { startProxy } from './helpers/proxy.js';
 import { readBody, startServer } from './helpers/servers.js';
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vp-record-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from './helpers/temp.js';
 
 // An NTLM type-3 (AUTHENTICATE) message and a type-2 challenge, base64 as on the wire.
 const NTLM_TYPE3 = 'TlRMTVNTUAADAAAAGAAYAEAAAAAYABgAWAAAAAAAAABwAAAAEAAQAHAAAAAQABAAgAAAAAAAAACQAAAABYKIogYBsR0AAAAPc2VjcmV0LXR5cGUzLXJlc3BvbnNl';
@@ -41,7 +35,7 @@ function assertNoSecret(text: string, where: string): void {
 
 describe('recording from the command line', () => {
   it('keeps secrets out of the journal, HAR, report and logs, but shows what was sent', { timeout: 60_000 }, async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-record-cli-');
     const journal = join(dir, 'secrets.ndjson');
     const upstream = await startServer((req, res) => {
       void readBody(req).then(() => {
@@ -99,7 +93,7 @@ describe('recording from the command line', () => {
   });
 
   it('--record DIR names the file after the start time and logs it; --no-record keeps none', { timeout: 30_000 }, async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-record-cli-');
     const proxy = await ProxyProcess.start(['start', '--listen', '127.0.0.1:0', '--record', dir]);
     t.after(() => proxy.kill());
     const listening = proxy.lines.find((l) => l.msg === 'listening')!;
@@ -113,7 +107,7 @@ describe('recording from the command line', () => {
   });
 
   it('--no-redact is logged as a warning', { timeout: 30_000 }, async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-record-cli-');
     const proxy = await ProxyProcess.start(['start', '--listen', '127.0.0.1:0', '--record', dir, '--no-redact']);
     t.after(() => proxy.kill());
     await proxy.waitForLine('the redaction warning', (l) => l.level === 40 && /redaction is off/.test(String(l.msg)));
@@ -128,7 +122,7 @@ describe('recording from the command line', () => {
   });
 
   it('replay exits 0 when the answers match and 1 with the differences when not; serve answers from the journal', { timeout: 60_000 }, async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-record-cli-');
     const journal = join(dir, 'fpse.ndjson');
     const original = await fpseServer(t, { version: '14.0.0.6029' });
     const proxy = await startProxy({ record: { path: journal, captureBytes: 1 << 20, rotateBytes: 1 << 28 } });

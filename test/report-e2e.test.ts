@@ -5,9 +5,6 @@
  * the records the proxy emitted, per host and conversation, without the secrets sent.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Exchange } from '../src/core/exchange.js';
 import { buildReport, hostOf, type Report } from '../src/record/report.js';
@@ -18,15 +15,10 @@ import { runMapiClient } from '../src/simulators/mapi-client.js';
 import { proxiedRequest } from './helpers/client.js';
 import { fpseServer, logger, mapiServer } from './helpers/protocol.js';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
+import { tempDir } from './helpers/temp.js';
 
 const MiB = 1024 * 1024;
 const SECRET = 'dXNlcjpzM2NyZXQtcmVwb3J0';
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vp-report-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 interface Expected {
   client?: string;
@@ -79,7 +71,7 @@ async function recordingProxy(t: TestContext, dir: string): Promise<TestProxy> {
 
 describe('report from a recording', () => {
   it('shows the versions and verdict codes the proxy recorded, per host and conversation', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-report-');
     const good = await fpseServer(t);
     const echoesWrong = await fpseServer(t, { echo: { fixed: '14.0.0.6029' } });
     const strict = await fpseServer(t);
@@ -143,7 +135,7 @@ describe('report from a recording', () => {
   });
 
   it('a --no-redact recording makes the report say so at the top', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'vp-report-');
     const good = await fpseServer(t);
     const proxy = await startProxy({ record: { path: dir, captureBytes: MiB, rotateBytes: 256 * MiB }, redaction: { enabled: false, extraHeaders: [] } });
     t.after(() => proxy.close());

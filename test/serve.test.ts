@@ -7,8 +7,7 @@
  * truncated bodies marked, a 404 that names the closest recorded requests.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { createExchange, type Exchange } from '../src/core/exchange.js';
@@ -22,6 +21,7 @@ import { request } from './helpers/client.js';
 import { createLogSink } from './helpers/log-sink.js';
 import { fpseServer, logger, mapiServer, modeProxy } from './helpers/protocol.js';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
+import { tempDir } from './helpers/temp.js';
 
 const OFFICE_2007 = '12.0.0.6415';
 const FRONTPAGE_98 = '3.0.2.1000';
@@ -30,15 +30,9 @@ const OUTLOOK = 'Outlook/16.0.15928.20006';
 const EXCHANGE_2019 = 'Exchange/15.02.1544.014';
 const LISTEN = { host: '127.0.0.1', port: 0 };
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vp-serve-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** Runs `talk` through a recording forward proxy; the journal file and its exchange lines. */
 async function record<T>(t: TestContext, talk: (proxy: TestProxy) => Promise<T>, captureBytes = 1 << 20): Promise<{ file: string; lines: ExchangeLine[]; value: T }> {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'vp-serve-');
   const proxy = await startProxy({ record: { path: dir, captureBytes, rotateBytes: 1 << 28 } });
   t.after(() => proxy.close());
   const value = await talk(proxy);
@@ -116,7 +110,7 @@ describe('serve: the simulators against a served recording', () => {
 describe('serve: answers', () => {
   /** A journal of hand-made exchanges (entry.ts) in a temp folder. */
   function journalOf(t: TestContext, exchanges: Exchange[]): string {
-    const file = join(tempDir(t), 'hand.ndjson');
+    const file = join(tempDir(t, 'vp-serve-'), 'hand.ndjson');
     writeFileSync(file, exchanges.map((x) => `${JSON.stringify(exchangeLine(x))}\n`).join(''));
     return file;
   }
@@ -173,7 +167,7 @@ describe('serve: answers', () => {
   });
 
   it('refuses a journal without HTTP answers (ERR_JOURNAL) and a taken port (ERR_ADDRESS_IN_USE)', async (t) => {
-    const empty = join(tempDir(t), 'empty.ndjson');
+    const empty = join(tempDir(t, 'vp-serve-'), 'empty.ndjson');
     writeFileSync(empty, `${JSON.stringify({ v: 1, type: 'run', time: 1, tool: 't', mode: 'forward', captureBytes: 0, redaction: { enabled: true, extraHeaders: [] }, part: 1 })}\n`);
     await assert.rejects(startServe([empty], LISTEN, logger), (err: unknown) => err instanceof ProgramError && err.code === 'ERR_JOURNAL' && /holds no HTTP exchange with a response/.test(err.message));
     const file = journalOf(t, [exchange('GET', '/', 200, [], 'x')]);

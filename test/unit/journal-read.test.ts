@@ -4,18 +4,12 @@
  * lines from a newer format reported, unknown line types skipped quietly.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { ProgramError } from '../../src/errors.js';
 import { byJournalPart, journalFiles, readJournal, type JournalProblem } from '../../src/record/journal-read.js';
-
-function dirFor(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vp-read-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/temp.js';
 
 const run = (part: number): string => JSON.stringify({ v: 1, type: 'run', time: 1, tool: 't', mode: 'forward', captureBytes: 1, redaction: { enabled: true, extraHeaders: [] }, part });
 const exchange = (id: string): string => JSON.stringify({ v: 1, type: 'exchange', id, kind: 'http' });
@@ -32,7 +26,7 @@ async function read(paths: string[]): Promise<{ ids: string[]; problems: Journal
 
 describe('journal reader', () => {
   it('skips a torn last line and says it was cut short', async (t) => {
-    const file = join(dirFor(t), 'j.ndjson');
+    const file = join(tempDir(t, 'vp-read-'), 'j.ndjson');
     const text = `${run(1)}\n${exchange('a')}\n${exchange('b')}\n${exchange('c').slice(0, 20)}`;
     writeFileSync(file, text);
     const { ids, problems, progress } = await read([file]);
@@ -44,7 +38,7 @@ describe('journal reader', () => {
   });
 
   it('reports a bad line in the middle with its number and reads on', async (t) => {
-    const file = join(dirFor(t), 'j.ndjson');
+    const file = join(tempDir(t, 'vp-read-'), 'j.ndjson');
     writeFileSync(file, `${exchange('a')}\n{not json\n"a string"\n${exchange('b')}\n\n`);
     const { ids, problems } = await read([file]);
     assert.deepEqual(ids, ['a', 'b']);
@@ -55,7 +49,7 @@ describe('journal reader', () => {
   });
 
   it('reports lines of a newer format and skips unknown line types quietly', async (t) => {
-    const file = join(dirFor(t), 'j.ndjson');
+    const file = join(tempDir(t, 'vp-read-'), 'j.ndjson');
     writeFileSync(file, `${JSON.stringify({ v: 2, type: 'exchange', id: 'x' })}\n${JSON.stringify({ v: 1, type: 'future-thing' })}\n${exchange('a')}\n`);
     const { ids, problems } = await read([file]);
     assert.deepEqual(ids, ['a']);
@@ -64,14 +58,14 @@ describe('journal reader', () => {
   });
 
   it('handles lines longer than a read chunk', async (t) => {
-    const file = join(dirFor(t), 'j.ndjson');
+    const file = join(tempDir(t, 'vp-read-'), 'j.ndjson');
     const big = JSON.stringify({ v: 1, type: 'exchange', id: 'big', pad: 'x'.repeat(700_000) });
     writeFileSync(file, `${big}\n${exchange('after')}\n`);
     assert.deepEqual((await read([file])).ids, ['big', 'after']);
   });
 
   it('expands a folder to its journals, parts of a run in order', async (t) => {
-    const dir = dirFor(t);
+    const dir = tempDir(t, 'vp-read-');
     writeFileSync(join(dir, 'r.part10.ndjson'), `${exchange('p10')}\n`);
     writeFileSync(join(dir, 'r.part2.ndjson'), `${exchange('p2')}\n`);
     writeFileSync(join(dir, 'r.ndjson'), `${exchange('p1')}\n`);
@@ -81,7 +75,7 @@ describe('journal reader', () => {
   });
 
   it('names a missing path or an empty folder as ERR_JOURNAL with a hint', (t) => {
-    const dir = dirFor(t);
+    const dir = tempDir(t, 'vp-read-');
     for (const path of [join(dir, 'nope.ndjson'), dir]) {
       assert.throws(() => journalFiles([path]), (err: unknown) => err instanceof ProgramError && err.code === 'ERR_JOURNAL' && err.hint !== undefined);
     }
