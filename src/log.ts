@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type { PrettyStream } from 'pino-pretty';
+import { BatchedDestination } from './log-destination.js';
 
 export type { Logger };
 
@@ -36,34 +37,8 @@ export function createLogger(options: LoggerOptions): Logger {
     });
     return pino(base, stream);
   }
-  return pino(base, batchedDestination(fd));
-}
-
-/**
- * Writes the lines of one event-loop turn together: under load many exchanges finish per turn
- * and one write carries them all (one write per line cost about 15 µs a request), while a quiet
- * proxy's line still goes out at the end of the turn that logged it.
- */
-function batchedDestination(fd: number): DestinationStream & { flush(cb?: (err?: Error) => void): void } {
-  // minLength holds lines in memory until the flush below (or 8 KiB accumulate).
-  const destination = pino.destination({ dest: fd, sync: false, minLength: 8 * 1024 });
-  let scheduled = false;
-  const flushTurn = (): void => {
-    scheduled = false;
-    destination.flush();
-  };
-  return {
-    write(line: string): void {
-      destination.write(line);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flushTurn);
-      }
-    },
-    flush(cb?: (err?: Error) => void): void {
-      destination.flush(cb);
-    },
-  };
+  // One write per event-loop turn, in order (log-destination.ts).
+  return pino(base, new BatchedDestination(fd));
 }
 
 /** A logger that writes nowhere, for library users and tests that do not care. */

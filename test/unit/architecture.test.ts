@@ -28,7 +28,7 @@ const LAYERS: Array<[RegExp, number]> = [
   [/^rules\//, 2],
   [/^(proxy|tls|record|simulators)\//, 3],
   [/^control\//, 4],
-  [/^(config|log)\.ts$/, 4],
+  [/^(config|log|log-destination)\.ts$/, 4],
   [/^(app|demo)\.ts$/, 5],
   [/^cli(-[a-z]+)?\.ts$/, 6],
 ];
