@@ -21,20 +21,26 @@ export type FpseEndpoint = 'vti-inf' | 'rpc' | 'author' | 'admin' | 'owssvr';
  * `path` may be origin-form (`/a/_vti_bin/…?x`) or absolute-form (`http://h/a/_vti_bin/…`).
  */
 export function claimsFpse(method: string, path: string): FpseEndpoint | undefined {
+  const verb = method.length === 3 || method.length === 4 ? method.toUpperCase() : method;
+  if (verb !== 'GET' && verb !== 'POST') return undefined;
+  // Every script URL names `_vti_…` or `owssvr`; a path without either (and without
+  // percent-escapes that could spell them) is not FPSE. This spares most requests the split.
+  if (!MAYBE_FPSE.test(path)) return undefined;
   const segments = pathSegments(path);
   const last = segments[segments.length - 1];
   const before = segments[segments.length - 2];
-  const verb = method.toUpperCase();
   // MS-FPSE 3.1.3.2.1: the client GETs _vti_inf.html first to learn the script URLs.
   if (verb === 'GET') return last === '_vti_inf.html' ? 'vti-inf' : undefined;
   // §2.2: every RPC method is a POST to one of the script URLs.
-  if (verb !== 'POST' || last === undefined) return undefined;
+  if (last === undefined) return undefined;
   if (last === '_vti_rpc' && (before === 'shtml.dll' || before === 'shtml.exe')) return 'rpc';
   if (before === '_vti_aut' && (last === 'author.dll' || last === 'author.exe')) return 'author';
   if (before === '_vti_adm' && (last === 'admin.dll' || last === 'admin.exe')) return 'admin';
   if (last === 'owssvr.dll' || last === 'owssvr.exe') return 'owssvr';
   return undefined;
 }
+
+const MAYBE_FPSE = /vti|owssvr|%/i;
 
 /** Lower-cased, percent-decoded path segments without query, fragment or empty trailing segment. */
 function pathSegments(path: string): string[] {

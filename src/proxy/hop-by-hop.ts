@@ -13,6 +13,10 @@ import type { RawHeaders } from '../core/raw-headers.js';
  */
 const ALWAYS = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']);
 
+/** The lengths of ALWAYS's names and of `proxy-authorization`, indexed by length. */
+const CANDIDATE_LENGTH: boolean[] = [];
+for (const name of [...ALWAYS, 'proxy-authorization']) CANDIDATE_LENGTH[name.length] = true;
+
 export interface HopByHopOptions {
   /** Keep `Connection` and `Upgrade` on an upgrade request or a 101 response (RFC 9110 §7.8). */
   upgrade?: boolean;
@@ -46,12 +50,12 @@ export function stripHopByHop(raw: RawHeaders, options: HopByHopOptions = {}): S
   const removed: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (shouldDrop(lower, named, options)) {
+    // Most fields cannot be hop-by-hop by their length alone: no lower-cased copy for them.
+    if ((named === undefined && !CANDIDATE_LENGTH[name.length]) || !shouldDrop(name.toLowerCase(), named, options)) {
+      if (out !== undefined) out.push(name, raw[i + 1]!);
+    } else {
       if (out === undefined) out = raw.slice(0, i);
       removed.push(name);
-    } else if (out !== undefined) {
-      out.push(name, raw[i + 1]!);
     }
   }
   return { headers: out ?? raw, removed };
