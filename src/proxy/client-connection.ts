@@ -20,8 +20,16 @@ import type { InFlight } from './http-exchange.js';
 
 let nextConnectionId = 0;
 
+/** What an upstream socket tells the connection that owns it. */
+interface UpstreamEvents {
+  /** An upstream connection that was up has closed. */
+  closed: () => void;
+  /** The socket's idle timeout (set per exchange, http-exchange.ts) ran out. */
+  timedOut: (socket: net.Socket) => void;
+}
+
 class AffinityAgent extends http.Agent {
-  constructor(private readonly onUpstreamClosed: () => void) {
+  constructor(private readonly upstream: UpstreamEvents) {
     // maxSockets per origin; scheduling lifo keeps reusing the one warm socket.
     super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, scheduling: 'lifo' });
   }
@@ -30,16 +38,14 @@ class AffinityAgent extends http.Agent {
     const socket = net.createConnection(options);
     // Small writes (MAPI meta-tags, slow uploads) must not wait for Nagle's algorithm.
     socket.setNoDelay(true);
-    // Only a connection that was up can be "closed by the upstream": a refused one is the
-    // exchange's 502, and the client's connection stays usable.
-    socket.once('connect', () => socket.once('close', this.onUpstreamClosed));
+    watchUpstream(socket, 'connect', this.upstream);
     return socket;
   }
 }
 
 /** The same affinity for TLS upstreams: one socket, this client's alone (issue 5, item 4). */
 class AffinityTlsAgent extends https.Agent {
-  constructor(private readonly onUpstreamClosed: () => void) {
+  constructor(private readonly upstream: UpstreamEvents) {
     super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, scheduling: 'lifo' });
   }
 
@@ -48,9 +54,18 @@ class AffinityTlsAgent extends https.Agent {
     // SNI carries names only (RFC 6066 §3); ALPN says this hop speaks HTTP/1.1.
     const socket = tls.connect({ ...options, ...(net.isIP(host) === 0 && options.servername === undefined && { servername: host }), ALPNProtocols: ['http/1.1'] });
     socket.setNoDelay(true);
-    socket.once('secureConnect', () => socket.once('close', this.onUpstreamClosed));
+    watchUpstream(socket, 'secureConnect', this.upstream);
     return socket;
   }
+}
+
+function watchUpstream(socket: net.Socket, up: 'connect' | 'secureConnect', upstream: UpstreamEvents): void {
+  // Only a connection that was up can be "closed by the upstream": a refused one is the
+  // exchange's 502, and the client's connection stays usable.
+  socket.once(up, () => socket.once('close', upstream.closed));
+  // One listener for the socket's life, rather than ClientRequest.setTimeout's listeners and
+  // timers per request (about 2 µs a request).
+  socket.on('timeout', () => upstream.timedOut(socket));
 }
 
 /** What a connection decrypted from an intercepted CONNECT tunnel knows of its origin. */
@@ -83,14 +98,14 @@ export class ClientConnection {
   ) {
     const client = tunnel?.client;
     this.info = { address: client?.address ?? socket.remoteAddress ?? '', port: client?.port ?? socket.remotePort ?? 0, connection: this.id };
-    this.agent = new AffinityAgent(() => this.upstreamClosed());
+    this.agent = new AffinityAgent(this.upstreamEvents);
     socket.once('close', () => this.destroy());
   }
 
   /** This connection's own agent for `origin`: plain or TLS, one upstream socket either way. */
   agentFor(origin: Origin): http.Agent {
     if (origin.protocol === 'http:') return this.agent;
-    return (this.tlsAgent ??= new AffinityTlsAgent(() => this.upstreamClosed()));
+    return (this.tlsAgent ??= new AffinityTlsAgent(this.upstreamEvents));
   }
 
   /** Ties another socket to this connection: destroyed when it is. */
@@ -113,7 +128,12 @@ export class ClientConnection {
     this.socket.destroy();
   }
 
-  private upstreamClosed(): void {
-    if (this.inFlight === 0 && !this.destroyed && !this.socket.destroyed) this.socket.end();
-  }
+  private readonly upstreamEvents: UpstreamEvents = {
+    closed: () => {
+      if (this.inFlight === 0 && !this.destroyed && !this.socket.destroyed) this.socket.end();
+    },
+    timedOut: (socket) => {
+      for (const exchange of this.active) exchange.upstreamTimedOut(socket);
+    },
+  };
 }

@@ -81,6 +81,8 @@ export interface PipelineContext {
 export interface InFlight {
   /** The client's request stream broke (a parse error in its body): answer if still possible. */
   clientRequestFailed(err: NodeJS.ErrnoException, answer: ProxyAnswer): void;
+  /** An upstream socket of this client connection sat idle past --upstream-timeout. */
+  upstreamTimedOut(socket: Socket): void;
 }
 
 export function handleHttpExchange(ctx: PipelineContext, conn: ClientConnection, req: IncomingMessage, res: ServerResponse): void {
@@ -257,8 +259,6 @@ class HttpExchange implements InFlight {
     proxyReq.once('socket', (socket: Socket) => this.onUpstreamSocket(proxyReq, socket));
     proxyReq.once('response', (proxyRes: IncomingMessage) => this.onUpstreamResponse(proxyRes));
     proxyReq.on('information', (info: { statusCode: number; rawHeaders: string[] }) => this.relayInformational(info));
-    // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
-    proxyReq.setTimeout(ctx.upstreamTimeoutMs, () => this.onUpstreamTimeout());
     // The body streams as it arrives, with backpressure both ways; a throttle paces the held
     // prefix too (it may be the whole body).
     let sink: NodeJS.WritableStream = proxyReq;
@@ -321,6 +321,10 @@ class HttpExchange implements InFlight {
   }
 
   private onUpstreamSocket(proxyReq: ClientRequest, socket: Socket): void {
+    // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
+    // Set on the socket for this exchange; the agent clears it when the socket goes back to
+    // its pool, and the connection's listener brings it here (upstreamTimedOut).
+    if (socket.timeout !== this.ctx.upstreamTimeoutMs) socket.setTimeout(this.ctx.upstreamTimeoutMs);
     const connected = (): void => {
       this.exchange.timings.upstreamConnected = now();
       this.exchange.upstream = { localAddress: socket.localAddress, localPort: socket.localPort, reused: proxyReq.reusedSocket };
@@ -509,6 +513,10 @@ class HttpExchange implements InFlight {
           ? `could not connect to the upstream ${where}: ${code} (${err.message})`
           : `the upstream ${where} failed before answering: ${code} (${err.message})`;
     this.answer({ status: 502, code, message }, phase);
+  }
+
+  upstreamTimedOut(socket: Socket): void {
+    if (this.proxyReq?.socket === socket) this.onUpstreamTimeout();
   }
 
   private onUpstreamTimeout(): void {
