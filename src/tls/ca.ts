@@ -10,25 +10,7 @@
  * choice too: a leaf then costs one signature, and the key never needs rotating because it is as
  * local (and as protected, mode 0600) as the CA key that vouches for it.
  */
-// Must stay the first import: tsyringe, which @peculiar/x509 loads, throws at load time unless a
-// Reflect metadata polyfill is already installed. ES modules evaluate their imports in order.
-import 'reflect-metadata';
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  PublicKey,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
-  X509Certificate as PeculiarCertificate,
-  X509CertificateGenerator,
-  type Extension,
-  type JsonGeneralName,
-  type JsonName,
-} from '@peculiar/x509';
+import type { Extension, JsonGeneralName, JsonName } from '@peculiar/x509';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate, type KeyObject, type webcrypto } from 'node:crypto';
 import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -37,6 +19,18 @@ import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
+
+type X509 = typeof import('@peculiar/x509');
+let x509: Promise<X509> | undefined;
+
+/**
+ * @peculiar/x509 and what it pulls in cost about 20 MB of RSS and 5 MB of heap: loaded when a CA
+ * is first opened (the first intercepted CONNECT, `./proxy ca`), not by every proxy. tsyringe,
+ * which it loads, throws unless the Reflect metadata polyfill is installed first.
+ */
+function loadX509(): Promise<X509> {
+  return (x509 ??= import('reflect-metadata').then(() => import('@peculiar/x509')));
+}
 
 export interface CertificateAuthority {
   readonly dir: string;
@@ -187,6 +181,19 @@ export function formatCaHelp(ca: CertificateAuthority, format: 'pem' | 'der' | '
  * encoding and one native signature.
  */
 async function prepareIssuer(caKey: KeyObject, caDer: Buffer, leafKey: KeyObject): Promise<(names: string[]) => Promise<IssuedLeaf>> {
+  const {
+    AuthorityKeyIdentifierExtension,
+    BasicConstraintsExtension,
+    ExtendedKeyUsage,
+    ExtendedKeyUsageExtension,
+    KeyUsageFlags,
+    KeyUsagesExtension,
+    PublicKey,
+    SubjectAlternativeNameExtension,
+    SubjectKeyIdentifierExtension,
+    X509Certificate: PeculiarCertificate,
+    X509CertificateGenerator,
+  } = await loadX509();
   const signing = await importSigningKey(caKey);
   const caCert = new PeculiarCertificate(caDer);
   const caSki = caCert.getExtension(SubjectKeyIdentifierExtension)?.keyId ?? (await SubjectKeyIdentifierExtension.create(caCert.publicKey)).keyId;
@@ -232,6 +239,7 @@ function leafSubject(first: string): JsonName {
 }
 
 async function createCaCertPem(caKey: KeyObject): Promise<string> {
+  const { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, PublicKey, SubjectKeyIdentifierExtension, X509CertificateGenerator } = await loadX509();
   const signing = await importSigningKey(caKey);
   const publicKey = new PublicKey(createPublicKey(caKey).export({ type: 'spki', format: 'der' }));
   const prefix = 'version-proxy CA (';
