@@ -23,6 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { cpuSeconds } from './cpu.js';
 import { ClientError, connectTcp, forwardRequest, HttpConnection, openTunnel, originRequest, secure, type Target } from './https-client.js';
 import { peakRss, resetPeak } from './rss.js';
+import type { WrkResult } from './wrk.js';
 
 export const LOAD_MARK = 'HTTPS_LOAD_JSON ';
 const STEP_TIMEOUT_MS = 15_000;
@@ -47,17 +48,8 @@ export interface LoadConfig {
   first: PoolName;
 }
 
-export interface PoolResult {
-  requests: number;
-  durationUs: number;
-  bytes: number;
-  errors: { connect: number; read: number; write: number; status: number; timeout: number };
-  rps: number;
-  p50Us: number;
-  p90Us: number;
-  p99Us: number;
-  meanUs: number;
-  maxUs: number;
+/** What wrk reports for a load (same fields, same units), and what only this client knows. */
+export interface PoolResult extends WrkResult {
   /** CPU seconds of the proxy process during this pool's timed segments. */
   proxyCpu?: number;
   /** CPU seconds of this load generator during them: near 1 per second means it was the limit. */
@@ -66,7 +58,6 @@ export interface PoolResult {
   reconnects: number;
   /** Time to open all connections (for https: CONNECT, the proxy's leaf, the client handshake). */
   openMs: number;
-  warning?: string;
 }
 
 export interface LoadReport {

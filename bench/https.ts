@@ -180,17 +180,7 @@ function checkPool(p: PoolResult): string | undefined {
 }
 
 function asWrk(p: PoolResult): WrkResult {
-  return {
-    requests: p.requests,
-    durationUs: p.durationUs,
-    bytes: p.bytes,
-    errors: p.errors,
-    rps: p.rps,
-    p50Us: p.p50Us,
-    p90Us: p.p90Us,
-    p99Us: p.p99Us,
-    meanUs: p.meanUs,
-    maxUs: p.maxUs,
-    ...(p.warning !== undefined && { warning: p.warning }),
-  };
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the client-only fields are dropped
+  const { proxyCpu, clientCpu, reconnects, openMs, ...wrk } = p;
+  return wrk;
 }
