@@ -19,7 +19,6 @@ const RETRY_MS = 10;
 const MAX_QUEUED = 16 * 1024 * 1024;
 
 const open = new Set<BatchedDestination>();
-let exitHook = false;
 
 export class BatchedDestination {
   private lines: string[] = [];
@@ -30,13 +29,13 @@ export class BatchedDestination {
   private dropped = 0;
 
   constructor(private readonly fd: number) {
-    open.add(this);
-    if (!exitHook) {
-      exitHook = true;
+    // One exit listener for every destination of the process.
+    if (open.size === 0) {
       process.on('exit', () => {
         for (const destination of open) destination.flushSync();
       });
     }
+    open.add(this);
   }
 
   write(line: string): void {
