@@ -25,6 +25,45 @@ export function getHeaderValues(raw: RawHeaders, name: string): string[] {
   return values;
 }
 
+/**
+ * A fixed set of header names, looked up together: `pick` reads a raw list once and returns the
+ * values of the named headers only, in wire order, keyed by the spelling given here (matching is
+ * case-insensitive). An observer that wants ten headers pays one pass instead of ten (the
+ * MAPI/HTTP observer runs per exchange).
+ */
+export class HeaderSet<Name extends string = string> {
+  /** Lower-case name and the spelling given → the spelling given. */
+  private readonly names = new Map<string, Name>();
+  /** Lengths of the names asked for, so most other names are skipped without lower-casing them. */
+  private readonly lengths = new Set<number>();
+
+  constructor(names: readonly Name[]) {
+    for (const name of names) {
+      this.names.set(name.toLowerCase(), name);
+      this.names.set(name, name);
+      this.lengths.add(name.length);
+    }
+  }
+
+  pick(raw: RawHeaders): PickedHeaders<Name> {
+    const picked: PickedHeaders<Name> = new Map();
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (!this.lengths.has(name.length)) continue;
+      // Senders mostly spell names as the spec does: lower-case only when that spelling misses.
+      const key = this.names.get(name) ?? this.names.get(name.toLowerCase());
+      if (key === undefined) continue;
+      const values = picked.get(key);
+      if (values === undefined) picked.set(key, [raw[i + 1]!]);
+      else values.push(raw[i + 1]!);
+    }
+    return picked;
+  }
+}
+
+/** Values by the spelling the HeaderSet was given; a header that was not sent is absent. */
+export type PickedHeaders<Name extends string = string> = Map<Name, string[]>;
+
 /** Replaces the value of every `name` line in place, keeping its position and spelling. */
 export function replaceHeader(raw: RawHeaders, name: string, value: string): RawHeaders {
   const lower = name.toLowerCase();

@@ -4,7 +4,7 @@
  * (binary ROP buffers, MS-OXCMAPIHTTP 2.2.4) carries no version and is not read.
  */
 import { getHeader, type RawHeaders } from '../core/raw-headers.js';
-import { observeMapiRequest, observeMapiResponse, type MapiRequestFacts, type MapiResponseFacts } from './mapihttp.js';
+import { observeMapiRequest, observeMapiResponse, type MapiEndpoint, type MapiRequestFacts, type MapiResponseFacts } from './mapihttp.js';
 import { MapiStreamParser, type MapiStreamFacts } from './mapihttp-stream.js';
 import type { Observation, RequestHeadView } from './observer.js';
 
@@ -22,8 +22,8 @@ export class MapiObservation implements Observation {
   /** Raw Cookie header, kept only to tell sessions apart (negotiation.ts); never recorded. */
   readonly cookieHeader: string | undefined;
 
-  constructor(head: RequestHeadView) {
-    this.request = observeMapiRequest(head.path, head.rawHeaders);
+  constructor(head: RequestHeadView, endpoint?: MapiEndpoint) {
+    this.request = observeMapiRequest(head.path, head.rawHeaders, endpoint);
     this.cookieHeader = getHeader(head.rawHeaders, 'cookie');
   }
 

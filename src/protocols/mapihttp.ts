@@ -8,7 +8,7 @@
  * side then limits itself. So those two headers are parsed as versions; everything else is
  * recorded as stated and checked against the spec's MUSTs, never trusted to conform.
  */
-import { type RawHeaders, getHeaderValues } from '../core/raw-headers.js';
+import { HeaderSet, type PickedHeaders, type RawHeaders, getHeader } from '../core/raw-headers.js';
 import { type VersionResult, parseVersion } from '../core/version.js';
 import { type ResponseCode, parseResponseCodeValues } from './mapihttp-codes.js';
 
@@ -25,11 +25,15 @@ export const REQUEST_TYPES: Readonly<Record<'emsmdb' | 'nspi', readonly string[]
   ]),
 });
 
+const CANONICAL: Readonly<Record<MapiEndpoint, ReadonlyMap<string, string>>> = {
+  emsmdb: new Map(REQUEST_TYPES.emsmdb.map((t) => [t.toLowerCase(), t])),
+  nspi: new Map(REQUEST_TYPES.nspi.map((t) => [t.toLowerCase(), t])),
+  other: new Map([...REQUEST_TYPES.emsmdb, ...REQUEST_TYPES.nspi].map((t) => [t.toLowerCase(), t])),
+};
+
 /** The spec spelling of a request type (case-insensitive match), or undefined if it is none. */
 export function canonicalRequestType(value: string, endpoint: MapiEndpoint = 'other'): string | undefined {
-  const lower = value.trim().toLowerCase();
-  const pool = endpoint === 'other' ? [...REQUEST_TYPES.emsmdb, ...REQUEST_TYPES.nspi] : REQUEST_TYPES[endpoint];
-  return pool.find((t) => t.toLowerCase() === lower);
+  return CANONICAL[endpoint].get(value.trim().toLowerCase());
 }
 
 /** The request types that create a Session Context; their responses carry the session cookies (PROTOCOLS.md §1.5). */
@@ -73,14 +77,25 @@ function mediaType(contentType: string | undefined): string | undefined {
  * or admin page under a similar path from being read as MAPI/HTTP.
  */
 export function claimsMapiHttp(method: string, path: string, rawHeaders: RawHeaders): boolean {
-  if (method !== 'POST' || mapiEndpoint(path) === 'other') return false;
-  const contentType = getHeaderValues(rawHeaders, 'Content-Type')[0];
-  return mediaType(contentType) === 'application/mapi-http' || getHeaderValues(rawHeaders, 'X-RequestType').length > 0;
+  return mapiClaim(method, path, rawHeaders) !== undefined;
 }
+
+/** claimsMapiHttp's answer as the endpoint claimed, so the observer need not split the path again. */
+export function mapiClaim(method: string, path: string, rawHeaders: RawHeaders): 'emsmdb' | 'nspi' | undefined {
+  if (method !== 'POST') return undefined;
+  const endpoint = mapiEndpoint(path);
+  if (endpoint === 'other') return undefined;
+  const claimed = mediaType(getHeader(rawHeaders, 'Content-Type')) === 'application/mapi-http' || getHeader(rawHeaders, 'X-RequestType') !== undefined;
+  return claimed ? endpoint : undefined;
+}
+
+const GUID_COUNTER = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?:(\d{1,15})$/i;
+// The same shape, only tested (no captures): checked on two headers of every request.
+const IS_GUID_COUNTER = /^\s*\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?:\d{1,15}\s*$/i;
 
 /** `GUID:counter` as in X-RequestId and X-ClientInfo (MS-OXCMAPIHTTP 2.2.3.3.2, 2.2.3.3.4); braces optional. */
 export function parseGuidCounter(text: string): { guid: string; counter: number } | undefined {
-  const m = /^\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?:(\d{1,15})$/i.exec(text.trim());
+  const m = GUID_COUNTER.exec(text.trim());
   return m === null ? undefined : { guid: m[1]!, counter: Number(m[2]) };
 }
 
@@ -92,6 +107,7 @@ function queryParam(query: string, name: string, problems: string[]): string | u
     const key = eq === -1 ? pair : pair.slice(0, eq);
     if (key.toLowerCase() !== lower) continue;
     const raw = eq === -1 ? '' : pair.slice(eq + 1);
+    if (!raw.includes('%')) return raw;
     try {
       return decodeURIComponent(raw);
     } catch {
@@ -107,9 +123,9 @@ function queryParam(query: string, name: string, problems: string[]): string | u
  * are noted; the first counts, as `getHeader` would. (X-ResponseCode is the exception: see
  * observeMapiResponse.)
  */
-function single(raw: RawHeaders, name: string, problems: string[]): string | undefined {
-  const values = getHeaderValues(raw, name);
-  if (values.length <= 1) return values[0]; // the usual case, without the Set below
+function single(picked: PickedHeaders, name: string, problems: string[]): string | undefined {
+  const values = picked.get(name);
+  if (values === undefined || values.length === 1) return values?.[0]; // the usual case, without the Set below
   const distinct = [...new Set(values)];
   if (distinct.length > 1) {
     problems.push(`${name} repeated with different values (${distinct.map((v) => JSON.stringify(v)).join(', ')}); the first counts`);
@@ -117,14 +133,27 @@ function single(raw: RawHeaders, name: string, problems: string[]): string | und
   return values[0];
 }
 
-function cookieNamesOf(values: readonly string[]): string[] {
+function cookieNamesOf(values: readonly string[] | undefined): string[] {
   // MS-OXCMAPIHTTP 2.2.3.2 (Cookie): `name=value` pairs separated by ';'. Values are session secrets: never kept.
-  return values.flatMap((v) => v.split(';')).map((p) => p.split('=')[0]!.trim()).filter((n) => n.length > 0);
+  const names: string[] = [];
+  for (const value of values ?? []) {
+    for (const pair of value.split(';')) {
+      const eq = pair.indexOf('=');
+      const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+      if (name.length > 0) names.push(name);
+    }
+  }
+  return names;
 }
 
-function setCookieNamesOf(values: readonly string[]): string[] {
+function setCookieNamesOf(values: readonly string[] | undefined): string[] {
   // MS-OXCMAPIHTTP 2.2.3.2 (Set-Cookie): one `name=opaque` per Set-Cookie line, attributes after ';'.
-  return values.map((v) => v.split(';')[0]!.split('=')[0]!.trim()).filter((n) => n.length > 0);
+  const names: string[] = [];
+  for (const value of values ?? []) {
+    const name = value.split(';', 1)[0]!.split('=', 1)[0]!.trim();
+    if (name.length > 0) names.push(name);
+  }
+  return names;
 }
 
 function versionOf(header: string, value: string | undefined, problems: string[]): VersionResult | undefined {
@@ -136,7 +165,7 @@ function versionOf(header: string, value: string | undefined, problems: string[]
 
 function checkGuidCounter(header: string, section: string, value: string | undefined, problems: string[]): void {
   // Exchange accepted a non-GUID X-ClientInfo in exploit traffic (PROTOCOLS.md §4.2): a problem, not a refusal.
-  if (value !== undefined && parseGuidCounter(value) === undefined) {
+  if (value !== undefined && !IS_GUID_COUNTER.test(value)) {
     problems.push(`${header} ${JSON.stringify(value)} is not GUID:counter (MS-OXCMAPIHTTP ${section})`);
   }
 }
@@ -167,18 +196,31 @@ export interface MapiRequestFacts {
   problems: string[];
 }
 
-/** The facts of a MAPI/HTTP request head (MS-OXCMAPIHTTP 2.2.2.1, 2.2.3). */
-export function observeMapiRequest(path: string, rawHeaders: RawHeaders): MapiRequestFacts {
-  const problems: string[] = [];
-  const endpoint = mapiEndpoint(path);
-  const facts: MapiRequestFacts = { endpoint, cookieNames: cookieNamesOf(getHeaderValues(rawHeaders, 'Cookie')), problems };
+// Every header either observer reads, so each head is scanned once (one pass per exchange side).
+const REQUEST_HEADERS = new HeaderSet([
+  'X-RequestType', 'X-RequestId', 'X-ClientInfo', 'X-DeviceInfo', 'X-ClientApplication',
+  'Content-Type', 'Cookie', 'Host', 'Content-Length', 'Transfer-Encoding',
+]);
+const RESPONSE_HEADERS = new HeaderSet([
+  'X-ServerApplication', 'X-RequestType', 'X-RequestId', 'X-ClientInfo', 'Content-Type',
+  'X-PendingPeriod', 'X-ExpirationInfo', 'X-ResponseCode', 'Set-Cookie',
+]);
 
-  const requestType = single(rawHeaders, 'X-RequestType', problems);
-  const requestId = single(rawHeaders, 'X-RequestId', problems);
-  const clientInfo = single(rawHeaders, 'X-ClientInfo', problems);
-  const deviceInfo = single(rawHeaders, 'X-DeviceInfo', problems);
-  const clientApplication = single(rawHeaders, 'X-ClientApplication', problems);
-  const contentType = single(rawHeaders, 'Content-Type', problems);
+/**
+ * The facts of a MAPI/HTTP request head (MS-OXCMAPIHTTP 2.2.2.1, 2.2.3). `endpoint`, when the
+ * caller has it from mapiClaim, saves splitting the path again.
+ */
+export function observeMapiRequest(path: string, rawHeaders: RawHeaders, endpoint: MapiEndpoint = mapiEndpoint(path)): MapiRequestFacts {
+  const problems: string[] = [];
+  const picked = REQUEST_HEADERS.pick(rawHeaders);
+  const facts: MapiRequestFacts = { endpoint, cookieNames: cookieNamesOf(picked.get('Cookie')), problems };
+
+  const requestType = single(picked, 'X-RequestType', problems);
+  const requestId = single(picked, 'X-RequestId', problems);
+  const clientInfo = single(picked, 'X-ClientInfo', problems);
+  const deviceInfo = single(picked, 'X-DeviceInfo', problems);
+  const clientApplication = single(picked, 'X-ClientApplication', problems);
+  const contentType = single(picked, 'Content-Type', problems);
   if (requestType !== undefined) facts.requestType = requestType;
   if (requestId !== undefined) facts.requestId = requestId;
   if (clientInfo !== undefined) facts.clientInfo = clientInfo;
@@ -192,14 +234,14 @@ export function observeMapiRequest(path: string, rawHeaders: RawHeaders): MapiRe
   if (mailboxId !== undefined) facts.mailboxId = mailboxId;
 
   // MS-OXCMAPIHTTP 2.2.2.1: Host, X-RequestType, X-RequestId, Content-Type and Content-Length on every request.
-  if (getHeaderValues(rawHeaders, 'Host').length === 0) problems.push('Host missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
+  if (!picked.has('Host')) problems.push('Host missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
   if (requestType === undefined) problems.push('X-RequestType missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
   if (requestId === undefined) problems.push('X-RequestId missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
   if (contentType === undefined) problems.push('Content-Type missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
   else if (mediaType(contentType) !== 'application/mapi-http') {
     problems.push(`Content-Type ${JSON.stringify(contentType)} is not application/mapi-http (MS-OXCMAPIHTTP 2.2.3.2.2)`);
   }
-  if (getHeaderValues(rawHeaders, 'Content-Length').length === 0 && getHeaderValues(rawHeaders, 'Transfer-Encoding').length === 0) {
+  if (!picked.has('Content-Length') && !picked.has('Transfer-Encoding')) {
     problems.push('Content-Length missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
   }
   // MS-OXCMAPIHTTP 2.2.3.3.6 / 2.2.3.3.4: the client sends both "on every request".
@@ -240,13 +282,14 @@ export interface MapiResponseFacts {
 /** The facts of a MAPI/HTTP response head (MS-OXCMAPIHTTP 2.2.2.2, 2.2.3). */
 export function observeMapiResponse(statusCode: number, rawHeaders: RawHeaders): MapiResponseFacts {
   const problems: string[] = [];
-  const facts: MapiResponseFacts = { setCookieNames: setCookieNamesOf(getHeaderValues(rawHeaders, 'Set-Cookie')), problems };
+  const picked = RESPONSE_HEADERS.pick(rawHeaders);
+  const facts: MapiResponseFacts = { setCookieNames: setCookieNamesOf(picked.get('Set-Cookie')), problems };
 
-  const serverApplication = single(rawHeaders, 'X-ServerApplication', problems);
-  const requestType = single(rawHeaders, 'X-RequestType', problems);
-  const requestId = single(rawHeaders, 'X-RequestId', problems);
-  const clientInfo = single(rawHeaders, 'X-ClientInfo', problems);
-  const contentType = single(rawHeaders, 'Content-Type', problems);
+  const serverApplication = single(picked, 'X-ServerApplication', problems);
+  const requestType = single(picked, 'X-RequestType', problems);
+  const requestId = single(picked, 'X-RequestId', problems);
+  const clientInfo = single(picked, 'X-ClientInfo', problems);
+  const contentType = single(picked, 'Content-Type', problems);
   if (serverApplication !== undefined) facts.serverApplication = serverApplication;
   const serverVersion = versionOf('X-ServerApplication', serverApplication, problems);
   if (serverVersion !== undefined) facts.serverVersion = serverVersion;
@@ -254,12 +297,12 @@ export function observeMapiResponse(statusCode: number, rawHeaders: RawHeaders):
   if (requestId !== undefined) facts.requestId = requestId;
   if (clientInfo !== undefined) facts.clientInfo = clientInfo;
   if (contentType !== undefined) facts.contentType = contentType;
-  const pendingPeriod = nonNegativeInteger('X-PendingPeriod', single(rawHeaders, 'X-PendingPeriod', problems), problems);
+  const pendingPeriod = nonNegativeInteger('X-PendingPeriod', single(picked, 'X-PendingPeriod', problems), problems);
   if (pendingPeriod !== undefined) facts.pendingPeriod = pendingPeriod;
-  const expirationInfo = nonNegativeInteger('X-ExpirationInfo', single(rawHeaders, 'X-ExpirationInfo', problems), problems);
+  const expirationInfo = nonNegativeInteger('X-ExpirationInfo', single(picked, 'X-ExpirationInfo', problems), problems);
   if (expirationInfo !== undefined) facts.expirationInfo = expirationInfo;
 
-  const codeValues = getHeaderValues(rawHeaders, 'X-ResponseCode');
+  const codeValues = picked.get('X-ResponseCode') ?? [];
   const parsed = parseResponseCodeValues(codeValues);
   if (parsed !== undefined && !parsed.ok) problems.push(parsed.problem);
   if (parsed?.ok === true) {

@@ -7,7 +7,7 @@
 import type { RawHeaders } from '../core/raw-headers.js';
 import { claimsFpse } from './fpse.js';
 import { FpseObservation } from './fpse-observation.js';
-import { claimsMapiHttp } from './mapihttp.js';
+import { mapiClaim } from './mapihttp.js';
 import { MapiObservation } from './mapihttp-observation.js';
 
 export interface Observation {
@@ -41,7 +41,8 @@ export interface RequestHeadView {
 
 /** The observer that claims this request, if any: MAPI/HTTP first (its claim is narrower). */
 export function observeRequest(head: RequestHeadView): Observation | undefined {
-  if (claimsMapiHttp(head.method, head.path, head.rawHeaders)) return new MapiObservation(head);
+  const mapi = mapiClaim(head.method, head.path, head.rawHeaders);
+  if (mapi !== undefined) return new MapiObservation(head, mapi);
   const endpoint = claimsFpse(head.method, head.path);
   if (endpoint !== undefined) return new FpseObservation(endpoint, head);
   return undefined;

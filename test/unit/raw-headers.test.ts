@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { getHeader, getHeaderValues, toHeaderObject, toPairs } from '../../src/core/raw-headers.js';
+import { HeaderSet, getHeader, getHeaderValues, toHeaderObject, toPairs } from '../../src/core/raw-headers.js';
 
 describe('raw headers', () => {
   const raw = ['Host', 'h', 'WWW-Authenticate', 'NTLM', 'Set-Cookie', 'a=1', 'www-authenticate', 'Negotiate', 'Set-Cookie', 'b=2'];
@@ -17,5 +17,16 @@ describe('raw headers', () => {
   });
   it('pairs for records', () => {
     assert.deepEqual(toPairs(['A', '1', 'b', '2']), [['A', '1'], ['b', '2']]);
+  });
+  it('picks several headers in one pass: any case on the wire, keyed by the spelling asked for, repeats in order', () => {
+    const set = new HeaderSet(['WWW-Authenticate', 'host', 'X-Absent', 'Set-Cookie']);
+    const picked = set.pick([...raw, 'SET-COOKIE', 'c=3', 'X-Other', 'x']);
+    assert.deepEqual([...picked], [
+      ['host', ['h']],
+      ['WWW-Authenticate', ['NTLM', 'Negotiate']],
+      ['Set-Cookie', ['a=1', 'b=2', 'c=3']],
+    ]);
+    assert.equal(picked.has('X-Absent'), false);
+    assert.equal(set.pick([]).size, 0);
   });
 });
