@@ -50,6 +50,8 @@ export const MAX_HEADERS = 32;
 export const MAX_PROBLEMS = 16;
 const PREVIEW_CHARS = 64;
 
+// RFC 9110 5.6.7 IMF-fixdate, what servers send: recognised without Date.parse (which takes the rest).
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (?:0[1-9]|[12]\d|3[01]) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d GMT$/;
 const CR = 0x0d;
 const LF = 0x0a;
 const SP = 0x20;
@@ -58,6 +60,8 @@ const HT = 0x09;
 // moment its last letter arrives, whatever follows.
 const TAGS = ['PROCESSING', 'PENDING', 'DONE'] as const;
 type Tag = (typeof TAGS)[number];
+// The tags as byte codes, matched one letter at a time without building strings.
+const TAG_CODES: readonly (readonly number[])[] = TAGS.map((t) => [...t].map((c) => c.charCodeAt(0)));
 
 function isLetter(b: number): boolean {
   return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
@@ -74,19 +78,19 @@ export class MapiStreamParser {
   private ended = false;
   private afterCR = false;
 
-  // meta phase: a possible tag prefix (upper-cased, ≤ 10 letters) and what the current line held.
-  private tag = '';
-  private tagRaw = '';
+  // meta phase: a possible tag prefix (the first `tagLength` letters of TAGS[tagIndex], bit k of
+  // `tagLowerCase` set when letter k came lower-case) and what the current line held.
+  private tagIndex = 0;
+  private tagLength = 0;
+  private tagLowerCase = 0;
   private lineHasTag = false;
   private garbage = false;
   private garbageLength = 0;
   private preview = '';
 
-  // headers phase: the partial line, and whether it is still the rest of DONE's line.
-  // Allocated at the first additional-header byte: most parsers never need it, and the proxy
-  // makes one parser per response.
-  private lineBuffer: Buffer | undefined;
-  private lineLength = 0;
+  // headers phase: the start of a line that began in an earlier chunk (latin1, < 1 KiB), and
+  // whether the line is still the rest of DONE's line. Lines within one chunk are sliced from it.
+  private partial = '';
   private restOfDoneLine = false;
 
   private readonly headers: Array<[string, string]> = [];
@@ -99,20 +103,77 @@ export class MapiStreamParser {
   /** Observes the next bytes of the (de-chunked) body. O(chunk), keeps no reference to it, never throws. */
   push(chunk: Uint8Array): void {
     this.totalBytes += chunk.length;
-    for (let i = 0; i < chunk.length; i++) {
+    let i = 0;
+    while (i < chunk.length) {
       if (this.phase === 'body') {
         this.bodyBytes += chunk.length - i;
         return;
       }
       if (this.phase === 'stopped') return;
-      const b = chunk[i]!;
-      const wasCR = this.afterCR;
-      this.afterCR = b === CR;
-      if (wasCR && b !== LF) this.problem('bare CR not followed by LF');
-      if (b === LF && !wasCR) this.problem('line ended by LF without CR');
-      if (this.phase === 'meta') this.metaByte(b);
-      else this.headerByte(b);
+      i = this.phase === 'meta' ? this.metaBytes(chunk, i) : this.headerBytes(chunk, i);
     }
+  }
+
+  /** The line-ending checks every byte before the body gets (chunking-independent: the CR state carries over). */
+  private lineEnding(b: number): void {
+    const wasCR = this.afterCR;
+    this.afterCR = b === CR;
+    if (wasCR && b !== LF) this.problem('bare CR not followed by LF');
+    if (b === LF && !wasCR) this.problem('line ended by LF without CR');
+  }
+
+  /** Meta-tag bytes from `from` until the chunk or the meta phase ends; returns where it stopped. */
+  private metaBytes(chunk: Uint8Array, from: number): number {
+    let i = from;
+    while (i < chunk.length && this.phase === 'meta') {
+      const b = chunk[i++]!;
+      this.lineEnding(b);
+      this.metaByte(b);
+    }
+    return i;
+  }
+
+  /**
+   * Additional-header bytes from `from` until the chunk or the headers end. A clean CRLF line
+   * that lies whole in the chunk (the usual case) is found with indexOf and sliced out; anything
+   * else goes byte by byte through the same checks as the meta phase, so the facts do not depend
+   * on which path a line took.
+   */
+  private headerBytes(chunk: Uint8Array, from: number): number {
+    let i = from;
+    while (i < chunk.length && this.phase === 'headers') {
+      const lf = this.partial === '' && !this.afterCR ? chunk.indexOf(LF, i) : -1;
+      const clean = lf > i && lf - i <= MAX_LINE_BYTES && chunk[lf - 1] === CR && chunk.indexOf(CR, i) === lf - 1;
+      if (clean) {
+        this.headerLineEnded(latin1(chunk, i, lf - 1));
+        i = lf + 1;
+      } else {
+        i = this.headerLineBytes(chunk, i);
+      }
+    }
+    return i;
+  }
+
+  /** One line (or the rest of the chunk) byte by byte; returns where it stopped. */
+  private headerLineBytes(chunk: Uint8Array, from: number): number {
+    for (let i = from; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      this.lineEnding(b);
+      if (b !== LF) {
+        if (this.partial.length + (i - from) >= MAX_LINE_BYTES) {
+          this.stop('additional header line over 1 KiB');
+          return chunk.length;
+        }
+        continue;
+      }
+      let text = this.partial + latin1(chunk, from, i);
+      this.partial = '';
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+      this.headerLineEnded(text);
+      return i + 1;
+    }
+    this.partial += latin1(chunk, from, chunk.length);
+    return chunk.length;
   }
 
   /** Call at the end of the body: adds the problems of a stream cut short. */
@@ -147,7 +208,7 @@ export class MapiStreamParser {
     const out: string[] = [];
     if (this.phase === 'meta' && this.garbage) out.push(this.unexpectedLine());
     if (this.totalBytes === 0) out.push('stream ended before DONE (empty body)');
-    else if (!this.done) out.push(this.tag === '' ? 'stream ended before DONE' : `stream ended before DONE (inside ${JSON.stringify(this.tagRaw)})`);
+    else if (!this.done) out.push(this.tagLength === 0 ? 'stream ended before DONE' : `stream ended before DONE (inside ${JSON.stringify(this.tagRaw())})`);
     else if (this.phase === 'headers') out.push('stream ended inside the additional headers (no blank line after them)');
     return out;
   }
@@ -166,8 +227,8 @@ export class MapiStreamParser {
     }
     if (b === CR) return;
     if (b === LF) {
-      if (this.tag !== '') {
-        this.startGarbage(this.tagRaw);
+      if (this.tagLength > 0) {
+        this.startGarbage(this.tagRaw());
         this.problem(this.unexpectedLine());
       } else if (!this.lineHasTag) {
         this.problem('empty line before DONE');
@@ -176,33 +237,54 @@ export class MapiStreamParser {
       return;
     }
     if (b === SP || b === HT) {
-      if (this.tag !== '') this.startGarbage(this.tagRaw + String.fromCharCode(b));
+      if (this.tagLength > 0) this.startGarbage(this.tagRaw() + String.fromCharCode(b));
       else this.problem('whitespace around a meta-tag');
       return;
     }
     if (!isLetter(b)) {
-      this.startGarbage(this.tagRaw + String.fromCharCode(b));
+      this.startGarbage(this.tagRaw() + String.fromCharCode(b));
       return;
     }
-    const candidate = this.tag + String.fromCharCode(b & 0xdf);
-    const full = TAGS.find((t) => t === candidate);
-    if (full !== undefined) {
-      this.sawTag(full);
+    const upper = b & 0xdf;
+    const index = this.tagWith(upper);
+    if (index === -1) {
+      this.startGarbage(this.tagRaw() + String.fromCharCode(b));
       return;
     }
-    if (TAGS.some((t) => t.startsWith(candidate))) {
-      this.tag = candidate;
-      this.tagRaw += String.fromCharCode(b);
-    } else {
-      this.startGarbage(this.tagRaw + String.fromCharCode(b));
+    if (b !== upper) this.tagLowerCase |= 1 << this.tagLength;
+    this.tagIndex = index;
+    this.tagLength++;
+    if (this.tagLength === TAG_CODES[index]!.length) this.sawTag(TAGS[index]!);
+  }
+
+  /** The tag whose prefix is the letters so far plus `upper`, or -1 (PENDING and PROCESSING share the P). */
+  private tagWith(upper: number): number {
+    const at = this.tagLength;
+    const current = TAG_CODES[this.tagIndex]!;
+    if (at > 0 && current[at] === upper) return this.tagIndex;
+    for (let t = 0; t < TAG_CODES.length; t++) {
+      const codes = TAG_CODES[t]!;
+      if (codes[at] !== upper) continue;
+      let same = true;
+      for (let k = 0; k < at && same; k++) same = codes[k] === current[k];
+      if (same) return t;
     }
+    return -1;
+  }
+
+  /** The letters of the tag in progress as they came, case kept. */
+  private tagRaw(): string {
+    let text = '';
+    const codes = TAG_CODES[this.tagIndex]!;
+    for (let k = 0; k < this.tagLength; k++) text += String.fromCharCode(codes[k]! | (this.tagLowerCase & (1 << k) ? 0x20 : 0));
+    return text;
   }
 
   private sawTag(tag: Tag): void {
     // gromox's keep-alive chunk is `PENDING` with no CRLF (PROTOCOLS.md §1.8), so the next tag follows on the same "line".
     if (this.lineHasTag) this.problem('meta-tags not separated by CRLF (gromox sends PENDING so)');
-    this.tag = '';
-    this.tagRaw = '';
+    this.tagLength = 0;
+    this.tagLowerCase = 0;
     this.lineHasTag = true;
     if (tag === 'PROCESSING') this.processing++;
     else if (tag === 'PENDING') this.pending++;
@@ -210,13 +292,13 @@ export class MapiStreamParser {
       this.done = true;
       this.phase = 'headers';
       this.restOfDoneLine = true;
-      this.lineLength = 0;
+      this.partial = '';
     }
   }
 
   private newMetaLine(): void {
-    this.tag = '';
-    this.tagRaw = '';
+    this.tagLength = 0;
+    this.tagLowerCase = 0;
     this.lineHasTag = false;
     this.garbage = false;
     this.garbageLength = 0;
@@ -225,8 +307,8 @@ export class MapiStreamParser {
 
   private startGarbage(seen: string): void {
     this.garbage = true;
-    this.tag = '';
-    this.tagRaw = '';
+    this.tagLength = 0;
+    this.tagLowerCase = 0;
     this.preview = '';
     this.garbageLength = seen.length;
     for (let k = 0; k < seen.length; k++) this.addPreview(seen.charCodeAt(k));
@@ -241,17 +323,7 @@ export class MapiStreamParser {
     return `unexpected line ${JSON.stringify(text)} before DONE`;
   }
 
-  private headerByte(b: number): void {
-    if (b !== LF) {
-      if (this.lineLength >= MAX_LINE_BYTES) this.stop('additional header line over 1 KiB');
-      else (this.lineBuffer ??= Buffer.allocUnsafe(MAX_LINE_BYTES))[this.lineLength++] = b;
-      return;
-    }
-    let end = this.lineLength;
-    const line = this.lineBuffer;
-    if (line !== undefined && end > 0 && line[end - 1] === CR) end--;
-    const text = line === undefined ? '' : line.toString('latin1', 0, end);
-    this.lineLength = 0;
+  private headerLineEnded(text: string): void {
     if (this.restOfDoneLine) {
       this.restOfDoneLine = false;
       if (text.trim() !== '') this.problem(`unexpected text ${JSON.stringify(clip(text))} after DONE`);
@@ -295,7 +367,7 @@ export class MapiStreamParser {
     } else if (lower === 'x-starttime') {
       // MS-OXCMAPIHTTP 2.2.3.3.10: an RFC 2616 date; kept as sent.
       this.startTime = value;
-      if (Number.isNaN(Date.parse(value))) this.problem(`X-StartTime ${JSON.stringify(clip(value))} is not a date`);
+      if (!IMF_FIXDATE.test(value) && Number.isNaN(Date.parse(value))) this.problem(`X-StartTime ${JSON.stringify(clip(value))} is not a date`);
     }
   }
 
@@ -309,6 +381,12 @@ export class MapiStreamParser {
     if (this.problems.length < MAX_PROBLEMS) this.problems.push(text);
     else this.suppressed++;
   }
+}
+
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  if (start === end) return '';
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString('latin1', start, end);
 }
 
 function clip(text: string): string {

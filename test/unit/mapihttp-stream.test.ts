@@ -189,6 +189,21 @@ describe('inner stream with odd or broken bytes', () => {
     assert.deepEqual(facts.problems, ['additional header line over 1 KiB; stopped reading lines (the rest is only counted)']);
   });
 
+  it('accepts X-StartTime in the obsolete RFC 850 and asctime forms and refuses an impossible fixdate', () => {
+    const parse = (date: string): string[] => parseMapiStream(b(`DONE\r\nX-ResponseCode: 0\r\nX-StartTime: ${date}\r\n\r\n`)).problems;
+    assert.deepEqual(parse('Sunday, 06-Nov-94 08:49:37 GMT'), []);
+    assert.deepEqual(parse('Sun Nov  6 08:49:37 1994'), []);
+    assert.deepEqual(parse('Wed, 31 Jan 2018 25:15:08 GMT'), ['X-StartTime "Wed, 31 Jan 2018 25:15:08 GMT" is not a date']);
+  });
+
+  it('notes a bare CR inside an additional header line that arrives whole in one chunk', () => {
+    const facts = parseMapiStream(b('DONE\r\nX-ResponseCode: 0\r\nX-Elapsed\rTime: 3\r\n\r\nbody'));
+    assert.equal(facts.complete, true);
+    assert.equal(facts.bodyBytes, 4);
+    assert.deepEqual(facts.additionalHeaders, [['X-ResponseCode', '0'], ['X-Elapsed\rTime', '3']]);
+    assert.deepEqual(facts.problems, ['bare CR not followed by LF']);
+  });
+
   it('reads LF-only lines and notes them', () => {
     const facts = parseMapiStream(b('PROCESSING\nDONE\nX-ResponseCode: 0\n\nbody'));
     assert.equal(facts.complete, true);
