@@ -65,17 +65,21 @@ export function judgeMapi(session: MapiSession, facts: MapiFacts): MapiJudgement
 }
 
 function summarize(facts: MapiFacts, client: string | undefined, server: string | undefined, verdicts: Verdict[]): string {
-  const parts = [`mapihttp ${facts.request.requestType ?? '?'}`];
-  if (client) parts.push(`client=${client}`);
-  if (server) parts.push(`server=${server}`);
+  // Built by concatenation: this line is made for every observed exchange.
+  let line = `mapihttp ${facts.request.requestType ?? '?'}`;
+  if (client) line += ` client=${client}`;
+  if (server) line += ` server=${server}`;
   const code = facts.stream?.responseCode ?? facts.response?.responseCode;
-  if (code) parts.push(`code=${code.value}`);
+  if (code) line += ` code=${code.value}`;
   const s = facts.stream;
   if (s && (s.processing > 0 || s.pending > 0 || s.done)) {
-    parts.push([s.processing > 0 ? 'PROCESSING' : '', s.pending > 0 ? `PENDING×${s.pending}` : '', s.done ? 'DONE' : ''].filter(Boolean).join(','));
+    let tags = s.processing > 0 ? 'PROCESSING' : '';
+    if (s.pending > 0) tags += `${tags ? ',' : ''}PENDING×${s.pending}`;
+    if (s.done) tags += `${tags ? ',' : ''}DONE`;
+    line += ` ${tags}`;
   }
-  for (const v of verdicts) parts.push(v.code);
-  return parts.join(' ');
+  for (const v of verdicts) line += ` ${v.code}`;
+  return line;
 }
 
 function ok(result: VersionResult | undefined): Version | undefined {

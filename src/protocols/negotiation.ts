@@ -24,19 +24,19 @@ export class Negotiations {
     const { facts, problems } = observation.conclude();
     if (observation instanceof FpseObservation) {
       const key = `${exchange.client.address} ${hostOf(exchange.url)}`;
-      const conv = this.fpse.get(key) ?? {};
-      this.fpse.set(key, conv);
-      const judged = judgeFpse(conv, facts as ReturnType<FpseObservation['conclude']>['facts']);
-      return { protocol: 'fpse', conversation: key, facts, problems, ...judged };
+      const j = judgeFpse(conversation(this.fpse, key), facts as ReturnType<FpseObservation['conclude']>['facts']);
+      return { protocol: 'fpse', conversation: key, facts, problems, verdicts: j.verdicts, summary: j.summary, operation: j.operation, versions: j.versions };
     }
     const mapiFacts = facts as ReturnType<MapiObservation['conclude']>['facts'];
     const key = mapiSessionKey(mapiFacts.request.clientInfo, (observation as MapiObservation).cookieHeader, exchange.client.address);
-    const session = this.mapi.get(key) ?? {};
-    this.mapi.set(key, session);
-    const judged = judgeMapi(session, mapiFacts);
+    const j = judgeMapi(conversation(this.mapi, key), mapiFacts);
     const server = mapiFacts.response?.serverApplication;
-    if (server !== undefined && exchange.response?.source !== 'rule') this.mapiServers.set(hostOf(exchange.url), server);
-    return { protocol: 'mapihttp', conversation: key, facts, problems, ...judged };
+    if (server !== undefined && exchange.response?.source !== 'rule') {
+      const host = hostOf(exchange.url);
+      if (this.mapiServers.get(host) !== server) this.mapiServers.set(host, server);
+    }
+    // Spelled out rather than spread: this runs once per observed exchange.
+    return { protocol: 'mapihttp', conversation: key, facts, problems, verdicts: j.verdicts, summary: j.summary, operation: j.operation, versions: j.versions };
   }
 
   /**
@@ -46,6 +46,16 @@ export class Negotiations {
   lastMapiServer(url: string): string | undefined {
     return this.mapiServers.get(hostOf(url));
   }
+}
+
+/** The state of a conversation, created empty at its first exchange. */
+function conversation<T extends object>(map: LruMap<string, T>, key: string): T {
+  let state = map.get(key);
+  if (state === undefined) {
+    state = {} as T;
+    map.set(key, state);
+  }
+  return state;
 }
 
 function hostOf(url: string): string {

@@ -21,4 +21,18 @@ describe('LruMap', () => {
     assert.equal(map.size, 1);
     assert.equal(map.get('a'), 2);
   });
+  it('keeps recency right when the most recent key is asked for again (the shortcut that skips re-inserting it)', () => {
+    const map = new LruMap<string, number>(2);
+    map.set('a', 1);
+    map.set('b', 2);
+    assert.equal(map.get('b'), 2); // already the most recent: not moved
+    assert.equal(map.get('a'), 1); // now a is the most recent, b the least
+    map.set('c', 3);
+    assert.equal(map.get('b'), undefined);
+    assert.equal(map.get('a'), 1);
+    map.set('a', 10); // a is the most recent: replaced in place
+    map.set('d', 4); // evicts c
+    assert.equal(map.get('c'), undefined);
+    assert.deepEqual([map.get('a'), map.get('d'), map.size], [10, 4, 2]);
+  });
 });
