@@ -58,8 +58,12 @@ function conversation<T extends object>(map: LruMap<string, T>, key: string): T 
   return state;
 }
 
+/** `host:port` of `scheme://host:port/…`, lower-cased (string search, not a regex: runs per exchange). */
 function hostOf(url: string): string {
-  return /^[a-z]+:\/\/([^/]*)/i.exec(url)?.[1]?.toLowerCase() ?? url;
+  const scheme = url.indexOf('://');
+  if (scheme <= 0) return url;
+  const slash = url.indexOf('/', scheme + 3);
+  return url.slice(scheme + 3, slash === -1 ? url.length : slash).toLowerCase();
 }
 
 /**
