@@ -27,8 +27,12 @@ export const HAR_EXCHANGES = 100_000;
 export const HAR_MAX_SECONDS = 30;
 export const HAR_MAX_RSS_MB = 200;
 
-/** ./proxy's `exec node --max-semi-space-size=8 …` (see the script): the converter runs as a user's would. */
-const NODE_FLAGS = ['--max-semi-space-size=8'];
+/** The node flags of ./proxy's `exec node … "$here/dist/src/cli.js"` line: the converter runs as a user's would. */
+function proxyNodeFlags(root: string): string[] {
+  const line = /^exec node (.*?) "\$here\/dist\/src\/cli\.js"/m.exec(fs.readFileSync(path.join(root, 'proxy'), 'utf8'));
+  if (line === null) throw new Error('bench: no `exec node … "$here/dist/src/cli.js"` line in ./proxy');
+  return line[1]!.split(/\s+/).filter((flag) => flag.startsWith('--'));
+}
 /** Far past the target: a slow converter is measured, a stuck one is stopped. */
 const TIMEOUT_MS = 600_000;
 const SAMPLE_MS = 50;
@@ -101,7 +105,7 @@ function freeBytes(dir: string): number | undefined {
 async function convert(ctx: Context, journal: string, har: string, result: HarRun): Promise<void> {
   const cli = path.join(ctx.root, 'dist', 'src', 'cli.js');
   const started = process.hrtime.bigint();
-  const service = startService('har-100k', process.execPath, [...NODE_FLAGS, cli, 'har', journal, '-o', har], path.join(ctx.workDir, 'har-100k.log'));
+  const service = startService('har-100k', process.execPath, [...proxyNodeFlags(ctx.root), cli, 'har', journal, '-o', har], path.join(ctx.workDir, 'har-100k.log'));
   let exited = false;
   void service.exited.then(() => {
     exited = true;
