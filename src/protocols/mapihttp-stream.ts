@@ -6,7 +6,8 @@
  *
  * Chunk boundaries carry no meaning (MS-OXCMAPIHTTP 3.1.5.6), so the facts must be the same for
  * every split of the same bytes. Everything is therefore decided one byte at a time by a small
- * state machine: meta-tags are recognised by prefix, not by whole lines, because gromox sends
+ * state machine (a clean CRLF header line lying whole in one chunk is sliced out at once, which
+ * gives the same facts as its bytes would): meta-tags are recognised by prefix, not by whole lines, because gromox sends
  * keep-alives as `PENDING` with no CRLF and glues tags together (`PENDINGPROCESSING\r\nDONE\r\n`).
  * Tags are matched case-insensitively, as Microsoft's reference parser does ([S9]).
  *
