@@ -34,6 +34,27 @@ describe('BatchedDestination', () => {
     assert.equal(readFileSync(file, 'utf8'), expected.join('') + '{"last":true}\n');
   });
 
+  it('writes a regular file synchronously at the end of the turn, a pipe asynchronously', async (t) => {
+    const file = join(tempDir(t), 'log.ndjson');
+    const fd = openSync(file, 'w');
+    t.after(() => closeSync(fd));
+    const destination = new BatchedDestination(fd);
+    assert.equal(destination.mode, 'sync');
+    destination.write('{"a":1}\n');
+    destination.write('{"b":2}\n');
+    // Nothing is written line by line; the batch is on disk right after the turn, no callback needed.
+    assert.equal(readFileSync(file, 'utf8'), '');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(readFileSync(file, 'utf8'), '{"a":1}\n{"b":2}\n');
+
+    const child = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `import { BatchedDestination } from ${JSON.stringify(fileURLToPath(new URL('../../src/log-destination.js', import.meta.url)))}; process.stderr.write(new BatchedDestination(1).mode);`],
+      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.equal(child.stderr, 'async');
+  });
+
   for (const target of ['pipe', 'file'] as const) {
     it(`loses no line when the process exits right after logging (${target})`, (t) => {
       const lines = 5000;
