@@ -96,6 +96,8 @@ export class Journal {
   /** Writes what is queued, then closes the file; later appends are ignored. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // The backlog first: a `dropped` line is only queued once there is room for it.
+    await this.flush();
     this.noteDropped();
     await this.flush();
     this.closed = true;

@@ -1,0 +1,57 @@
+/**
+ * The journal writer (src/record/journal.ts): lines in order across turns and writes, and a
+ * backlog past its bound drops exchanges with a `dropped` line that says how many, never
+ * silently, also when the proxy closes with the backlog still full.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Journal, type JournalOptions } from '../../src/record/journal.js';
+import { tempDir } from '../helpers/temp.js';
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function open(file: string, extra: Partial<JournalOptions> = {}): Journal {
+  return Journal.open({
+    path: file,
+    rotateBytes: 256 * 1024 * 1024,
+    run: { tool: 'version-proxy test', mode: 'forward', captureBytes: 0, redaction: { enabled: true, extraHeaders: [] } },
+    logger: pino({ level: 'silent' }),
+    ...extra,
+  });
+}
+
+const linesOf = (file: string): Array<{ type: string; i?: number; count?: number; reason?: string }> =>
+  readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string });
+
+describe('journal writer', () => {
+  it('keeps every line in order across many turns and writes', async (t) => {
+    const file = join(tempDir(t), 'order.ndjson');
+    const journal = open(file);
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 50; i++) journal.append({ v: 1, type: 'note', i: round * 50 + i });
+      await turn();
+    }
+    await journal.close();
+    const notes = linesOf(file).filter((l) => l.type === 'note');
+    assert.deepEqual(notes.map((l) => l.i), [...Array(1000).keys()]);
+  });
+
+  it('drops exchanges past the backlog bound and says how many in a dropped line', async (t) => {
+    const file = join(tempDir(t), 'drop.ndjson');
+    // Room for a few lines only: the 50 appended in one turn overflow it.
+    const journal = open(file, { maxBacklogBytes: 200 });
+    const line = { v: 1, type: 'note', pad: 'x'.repeat(60) };
+    for (let i = 0; i < 50; i++) journal.append({ ...line, i });
+    await journal.close();
+    const lines = linesOf(file);
+    const kept = lines.filter((l) => l.type === 'note').length;
+    const dropped = lines.filter((l) => l.type === 'dropped');
+    assert.equal(dropped.length, 1);
+    assert.ok(kept < 50, `some lines were dropped (${kept} kept)`);
+    assert.equal(kept + dropped[0]!.count!, 50);
+    assert.match(dropped[0]!.reason!, /did not keep up/);
+  });
+});
