@@ -38,11 +38,8 @@ export class BatchedDestination {
   /** 'sync' for a regular file or a character device that is not a terminal (/dev/null). */
   readonly mode: 'sync' | 'async';
 
-  constructor(
-    private readonly fd: number,
-    options: { mode?: 'sync' | 'async' } = {},
-  ) {
-    this.mode = options.mode ?? modeFor(fd);
+  constructor(private readonly fd: number) {
+    this.mode = modeFor(fd);
     // One exit listener for every destination of the process.
     if (open.size === 0) {
       process.on('exit', () => {
