@@ -40,7 +40,7 @@ export function openUpstreamRequest(plan: UpstreamPlan): ClientRequest {
     agent: plan.agent,
     setHost: false,
   };
-  const proxyReq = plan.origin.protocol === 'https:' ? https.request({ ...options, ...plan.upstreamTls.optionsFor(plan.origin.hostname) }) : http.request(options);
+  const proxyReq = plan.origin.protocol === 'https:' ? https.request(Object.assign(options, plan.upstreamTls.optionsFor(plan.origin.hostname))) : http.request(options);
   // A client that sent `Expect: 100-continue` waits for 100 before sending its body, so the head
   // has to leave now rather than with the first body bytes (RFC 9110 §10.1.1).
   if (getHeader(plan.rawHeaders, 'expect') !== undefined) proxyReq.flushHeaders();

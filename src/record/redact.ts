@@ -182,6 +182,8 @@ function equalsLowerCase(name: string, lower: string): boolean {
  * Query strings are left as sent (README says so).
  */
 export function redactUrl(url: string): string {
+  // Nearly every URL has no userinfo: one character search instead of the regex per log line.
+  if (!url.includes('@')) return url;
   const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(url);
   if (match === null || match[2]!.startsWith('<redacted ')) return url;
   return `${match[1]!}${marker(match[2]!)}@${url.slice(match[0].length)}`;
