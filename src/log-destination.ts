@@ -69,13 +69,7 @@ export class BatchedDestination {
   /** At exit: whatever is still queued, synchronously (a write in flight is already handed over). */
   flushSync(): void {
     if (this.dropped > 0) this.noteDropped();
-    if (this.lines.length === 0) return;
-    const data = this.take();
-    try {
-      writeSync(this.fd, data);
-    } catch {
-      // stderr is gone: there is nowhere left to say so.
-    }
+    if (this.lines.length > 0) this.writeNow(this.take());
   }
 
   /** Lines dropped while the reader was not reading are counted on a line of their own (pino's JSON shape, level warn). */
@@ -109,11 +103,13 @@ export class BatchedDestination {
     this.writeFrom(this.take(), 0);
   };
 
+  /** The batch in full, synchronously: a sync-mode turn, or whatever is queued at exit. */
   private writeNow(data: Buffer): void {
     try {
       for (let offset = 0, n = 1; offset < data.length && n > 0; offset += n) n = writeSync(this.fd, data, offset);
     } catch {
-      // The file cannot be written (disk full, fd closed): this batch is lost; the next tries again.
+      // The file cannot be written (disk full, fd closed, stderr gone): this batch is lost, and
+      // there is nowhere left to say so; the next batch tries again.
     }
   }
 

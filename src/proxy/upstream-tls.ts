@@ -4,11 +4,7 @@
  * self-signed certificates. A verification failure is explained in words a user can act on.
  */
 import tls from 'node:tls';
-import { LruMap } from '../core/lru-map.js';
 import { compilePattern } from '../rules/matchers.js';
-
-/** Host names whose options are kept (the same bound as the leaf certificate cache). */
-const CACHED_HOSTS = 1000;
 
 export interface UpstreamTlsOptions {
   /** Extra trusted CA certificates (PEM), from --upstream-ca. */
@@ -18,7 +14,7 @@ export interface UpstreamTlsOptions {
 }
 
 export interface UpstreamTls {
-  /** Options for tls.connect / https.Agent towards `hostname` (one shared, frozen object per host). */
+  /** Options for tls.connect / https.Agent towards `hostname` (one of two shared, frozen objects). */
   optionsFor(hostname: string): Readonly<tls.ConnectionOptions>;
 }
 
@@ -30,17 +26,11 @@ export function createUpstreamTls(options: UpstreamTlsOptions = {}): UpstreamTls
   const secureContext = options.extraCa !== undefined && options.extraCa.length > 0 ? tls.createSecureContext({ ca: [...tls.rootCertificates, ...options.extraCa] }) : undefined;
   const insecure = options.insecure?.map((glob) => compilePattern(glob).regex);
   const skip = (host: string): boolean => insecure !== undefined && (insecure.length === 0 || insecure.some((r) => r.test(host)));
-  // Asked for on every request to an https: origin: the globs are tested once per host.
-  const cache = new LruMap<string, Readonly<tls.ConnectionOptions>>(CACHED_HOSTS);
+  // Asked for on every request to an https: origin: the two possible answers are made once.
+  const verified = Object.freeze({ ...(secureContext && { secureContext }), rejectUnauthorized: true });
+  const unverified = Object.freeze({ ...(secureContext && { secureContext }), rejectUnauthorized: false });
   return {
-    optionsFor: (hostname) => {
-      let options = cache.get(hostname);
-      if (options === undefined) {
-        options = Object.freeze({ ...(secureContext && { secureContext }), rejectUnauthorized: !skip(hostname) });
-        cache.set(hostname, options);
-      }
-      return options;
-    },
+    optionsFor: (hostname) => (skip(hostname) ? unverified : verified),
   };
 }
 
