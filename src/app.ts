@@ -15,7 +15,7 @@ import { createInterception } from './tls/interception.js';
 import { compileRules, EMPTY_RULES, type RuleSet } from './rules/compile.js';
 import { randomSeed } from './rules/random.js';
 import type { RuleStore } from './rules/store.js';
-import { exchangeLine } from './record/entry.js';
+import { exchangeLineParts } from './record/exchange-json.js';
 import { Journal } from './record/journal.js';
 import { createRedactor, type Redactor } from './record/redact.js';
 import { TOOL } from './core/tool.js';
@@ -81,7 +81,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     throw err;
   }
   // Redacted before it is written: secrets never reach the disk (DESIGN.md invariant 5).
-  if (journal !== undefined) proxy.events.on('finished', (exchange) => journal.append(exchangeLine(redactor.exchange(exchange))));
+  if (journal !== undefined) proxy.events.on('finished', (exchange) => journal.appendParts(exchangeLineParts(redactor.exchange(exchange))));
   const host = address.address;
   const url = `${config.tls === true ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   const mode = config.target ? 'reverse' : 'forward';

@@ -96,7 +96,7 @@ export function encodeBody(body: CapturedBody): JournalBody {
   return { size: body.size, ...encodeBytes(body.bytes), ...(body.truncated && { truncated: true as const }) };
 }
 
-function encodeWebSocket(ws: WebSocketRecord): JournalWebSocket {
+export function encodeWebSocket(ws: WebSocketRecord): JournalWebSocket {
   return {
     counts: ws.counts,
     dropped: ws.dropped,

@@ -8,11 +8,12 @@
  * The disk never holds the proxy back: while a write is slow, lines queue in memory up to a
  * bound; past it, exchanges are counted and a `dropped` line says how many were lost and why.
  */
-import { closeSync, mkdirSync, openSync, statSync, write } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, writev } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
 import { JOURNAL_VERSION, type DroppedLine, type RunLine } from './entry.js';
+import type { LineParts } from './exchange-json.js';
 
 export interface JournalOptions {
   /** A file (anything with an extension), or a folder that gets `<start time>.ndjson`. */
@@ -27,6 +28,14 @@ export interface JournalOptions {
 }
 
 const DEFAULT_BACKLOG = 64 * 1024 * 1024;
+/**
+ * Lines are encoded into slabs of this size as they are appended (no string per line to join and
+ * encode again at write time); body bytes this large or larger are written from their own buffer.
+ */
+const SLAB = 64 * 1024;
+const OWN_BUFFER = 16 * 1024;
+/** writev(2) takes at most IOV_MAX (1024 on Linux) buffers a call. */
+const MAX_BUFFERS = 1024;
 
 export class Journal {
   /** The file being written now. */
@@ -34,8 +43,13 @@ export class Journal {
   private fd: number;
   private part = 1;
   private written = 0;
-  private queue: string[] = [];
+  /** Bytes ready to write, in order: sealed stretches of slabs and large bodies. */
+  private queue: Buffer[] = [];
   private queued = 0;
+  /** The slab lines are encoded into; bytes from `sealed` to `used` are not queued yet. */
+  private slab = Buffer.allocUnsafe(SLAB);
+  private sealed = 0;
+  private used = 0;
   private writing = false;
   private scheduled = false;
   private dropped = 0;
@@ -76,17 +90,33 @@ export class Journal {
 
   /** Appends one journal line (an object with `v` and `type`). */
   append(line: object): void {
-    if (this.closed) return;
+    if (this.admit()) this.appendLine(JSON.stringify(line) + '\n');
+  }
+
+  /** Appends one line already written as JSON text, with body bytes spliced in (exchange-json.ts). */
+  appendParts(parts: LineParts): void {
+    if (!this.admit()) return;
+    this.noteDropped();
+    for (const part of parts) {
+      if (typeof part === 'string') this.text(part);
+      else this.bytes(part);
+    }
+    this.scheduleWrite();
+  }
+
+  /** False (and the exchange counted as dropped) while the backlog is over its bound. */
+  private admit(): boolean {
+    if (this.closed) return false;
     if (this.queued > this.maxBacklog) {
       this.drop('the disk did not keep up: more than ' + Math.round(this.maxBacklog / 1048576) + ' MiB waited to be written');
-      return;
+      return false;
     }
-    this.appendLine(JSON.stringify(line) + '\n');
+    return true;
   }
 
   /** Resolves once everything appended so far is in the file. */
   flush(): Promise<void> {
-    if (!this.writing && this.queue.length === 0) return Promise.resolve();
+    if (!this.writing && this.queued === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.idle.push(resolve);
       this.kick();
@@ -106,12 +136,52 @@ export class Journal {
 
   private appendLine(text: string): void {
     this.noteDropped();
-    this.queue.push(text);
-    this.queued += text.length;
+    this.text(text);
+    this.scheduleWrite();
+  }
+
+  private scheduleWrite(): void {
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
       setImmediate(this.kick);
     }
+  }
+
+  /** Encodes `text` (UTF-8) onto the slab; a new slab when this one may not have room. */
+  private text(text: string): void {
+    // UTF-8 takes at most three bytes per UTF-16 code unit.
+    const most = text.length * 3;
+    if (most > SLAB) return this.bytes(Buffer.from(text, 'utf8'));
+    if (this.slab.length - this.used < most) this.newSlab(most);
+    const n = this.slab.write(text, this.used);
+    this.used += n;
+    this.queued += n;
+  }
+
+  private bytes(bytes: Buffer): void {
+    if (bytes.length >= OWN_BUFFER) {
+      // Captured bodies are never written to once captured: queued as they are, not copied.
+      this.seal();
+      this.queue.push(bytes);
+    } else {
+      if (this.slab.length - this.used < bytes.length) this.newSlab(bytes.length);
+      this.used += bytes.copy(this.slab, this.used);
+    }
+    this.queued += bytes.length;
+  }
+
+  /** Queues the slab's unqueued bytes (a write may be reading them from then on; they are never written again). */
+  private seal(): void {
+    if (this.used === this.sealed) return;
+    this.queue.push(this.slab.subarray(this.sealed, this.used));
+    this.sealed = this.used;
+  }
+
+  private newSlab(atLeast: number): void {
+    this.seal();
+    this.slab = Buffer.allocUnsafe(Math.max(SLAB, atLeast));
+    this.sealed = 0;
+    this.used = 0;
   }
 
   private drop(reason: string): void {
@@ -126,36 +196,43 @@ export class Journal {
     const line: DroppedLine = { v: JOURNAL_VERSION, type: 'dropped', time: Date.now(), count: this.dropped, reason: this.dropReason };
     this.options.logger.warn({ journal: this.file, count: this.dropped }, 'journal dropped exchanges');
     this.dropped = 0;
-    const text = JSON.stringify(line) + '\n';
-    this.queue.push(text);
-    this.queued += text.length;
+    this.text(JSON.stringify(line) + '\n');
   }
 
   private readonly kick = (): void => {
     this.scheduled = false;
     if (this.writing) return;
+    this.seal();
     if (this.queue.length === 0) {
       for (const resolve of this.idle.splice(0)) resolve();
       return;
     }
-    const data = Buffer.from(this.queue.length === 1 ? this.queue[0]! : this.queue.join(''), 'utf8');
-    this.queue = [];
-    this.queued = 0;
+    let buffers = this.queue;
+    if (buffers.length > MAX_BUFFERS) {
+      this.queue = buffers.slice(MAX_BUFFERS);
+      buffers = buffers.slice(0, MAX_BUFFERS);
+    } else {
+      this.queue = [];
+    }
+    let size = 0;
+    for (const buffer of buffers) size += buffer.length;
+    this.queued -= size;
     this.writing = true;
-    this.writeAll(data, 0);
+    this.writeAll(buffers, size);
   };
 
-  private writeAll(data: Buffer, offset: number): void {
-    write(this.fd, data, offset, data.length - offset, null, (err, n) => {
+  private writeAll(buffers: Buffer[], size: number): void {
+    writev(this.fd, buffers, null, (err, n) => {
       if (err) {
         // The lines of this write are lost; say so, keep the proxy running, try the next ones.
         this.options.logger.error({ journal: this.file, err: { code: err.code, message: err.message } }, 'journal write failed');
-        this.dropped += countLines(data, offset);
+        this.dropped += countLines(buffers);
         this.dropReason = `a write failed (${err.code ?? err.message})`;
-      } else if (offset + n < data.length) {
-        return this.writeAll(data, offset + n);
+      } else if (n < size) {
+        this.written += n;
+        return this.writeAll(skip(buffers, n), size - n);
       } else {
-        this.written += data.length;
+        this.written += size;
       }
       this.writing = false;
       if (this.written >= this.options.rotateBytes) this.rotate();
@@ -181,7 +258,7 @@ export class Journal {
     this.written = 0;
     this.options.logger.info({ journal: this.file, part: this.part }, 'journal rotated');
     // Ahead of whatever is queued, so every part starts with its run line.
-    const run = this.runLine();
+    const run = Buffer.from(this.runLine(), 'utf8');
     this.queue.unshift(run);
     this.queued += run.length;
   }
@@ -228,8 +305,17 @@ function sizeOf(file: string): number {
   }
 }
 
-function countLines(data: Buffer, offset: number): number {
+function countLines(buffers: Buffer[]): number {
   let count = 0;
-  for (let i = data.indexOf(10, offset); i !== -1; i = data.indexOf(10, i + 1)) count += 1;
+  for (const data of buffers) for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) count += 1;
   return count;
+}
+
+/** The buffers after their first `n` bytes (a short write). */
+export function skip(buffers: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < buffers.length && n >= buffers[i]!.length) n -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (n > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(n);
+  return rest;
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { Journal, type JournalOptions } from '../../src/record/journal.js';
+import { Journal, skip, type JournalOptions } from '../../src/record/journal.js';
 import { tempDir } from '../helpers/temp.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -53,5 +53,38 @@ describe('journal writer', () => {
     assert.ok(kept < 50, `some lines were dropped (${kept} kept)`);
     assert.equal(kept + dropped[0]!.count!, 50);
     assert.match(dropped[0]!.reason!, /did not keep up/);
+  });
+
+  it('writes spliced lines byte for byte: small and large bodies, long text, more buffers than one writev takes', async (t) => {
+    const file = join(tempDir(t), 'parts.ndjson');
+    const journal = open(file);
+    const expected: Buffer[] = [];
+    const add = (parts: Array<string | Buffer>): void => {
+      journal.appendParts(parts);
+      expected.push(...parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+    };
+    // 1,500 lines with a 20 KiB body each (queued as their own buffers, not copied) in one
+    // turn: over 3,000 buffers, more than IOV_MAX, so the writer must split its writes.
+    for (let i = 0; i < 1500; i++) add([`{"v":1,"type":"note","i":${i},"data":"`, Buffer.alloc(20 * 1024, 97 + (i % 26)), '"}\n']);
+    await turn();
+    // Small bodies copied onto the slab, text past a slab's size, and non-ASCII text.
+    for (let i = 0; i < 200; i++) add([`{"v":1,"type":"note","i":${1500 + i},"é":"`, Buffer.from('x'.repeat(i)), '"}\n']);
+    add([`{"v":1,"type":"note","i":1700,"long":"${'ü'.repeat(100_000)}"}\n`]);
+    await journal.close();
+    const written = readFileSync(file);
+    const run = written.indexOf(10) + 1;
+    assert.ok(written.subarray(run).equals(Buffer.concat(expected)), 'the file holds the run line, then every part in order');
+    assert.deepEqual(linesOf(file).filter((l) => l.type === 'note').map((l) => l.i), [...Array(1701).keys()]);
+  });
+
+  it('continues a short write where it stopped, across buffer boundaries', () => {
+    const buffers = [Buffer.from('abc'), Buffer.from('defg'), Buffer.from('h')];
+    const rest = (n: number): string => Buffer.concat(skip(buffers, n)).toString();
+    assert.equal(rest(0), 'abcdefgh');
+    assert.equal(rest(2), 'cdefgh');
+    assert.equal(rest(3), 'defgh');
+    assert.equal(rest(5), 'fgh');
+    assert.equal(rest(7), 'h');
+    assert.equal(rest(8), '');
   });
 });
