@@ -8,7 +8,8 @@
  *   dropped   the writer could not keep up and dropped exchanges (never silently)
  *
  * Bodies are text when they are valid UTF-8, base64 otherwise; `size` is the real size and
- * `truncated` says the capture stopped short of it.
+ * `truncated` says the capture stopped short of it. Timings are epoch milliseconds written to
+ * the microsecond (three decimals).
  */
 import { isUtf8 } from 'node:buffer';
 import type { CapturedBody, Exchange, WebSocketMessage, WebSocketRecord } from '../core/exchange.js';

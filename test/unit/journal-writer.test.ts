@@ -4,6 +4,7 @@
  * silently, also when the proxy closes with the backlog still full.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -75,6 +76,25 @@ describe('journal writer', () => {
     const run = written.indexOf(10) + 1;
     assert.ok(written.subarray(run).equals(Buffer.concat(expected)), 'the file holds the run line, then every part in order');
     assert.deepEqual(linesOf(file).filter((l) => l.type === 'note').map((l) => l.i), [...Array(1701).keys()]);
+  });
+
+  it('writes through the thread pool, in order, when the journal is not a regular file (a FIFO)', async (t) => {
+    const fifo = join(tempDir(t), 'journal-fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The reader is another process (opening a FIFO for writing waits for a reader).
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    reader.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = new Promise<void>((resolve) => reader.on('close', () => resolve()));
+    const journal = open(fifo);
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 100; i++) journal.appendParts([`{"v":1,"type":"note","i":${round * 100 + i},"data":"`, Buffer.alloc(i * 50, 98), '"}\n']);
+      await turn();
+    }
+    await journal.close();
+    await ended;
+    const notes = Buffer.concat(chunks).toString().trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; i?: number }).filter((l) => l.type === 'note');
+    assert.deepEqual(notes.map((l) => l.i), [...Array(1000).keys()]);
   });
 
   it('continues a short write where it stopped, across buffer boundaries', () => {
