@@ -308,8 +308,28 @@ function recordCommands<T>(y: Argv<T>) {
     );
 }
 
+/**
+ * A single-value option given twice keeps its last value, as in curl and most Unix tools
+ * (`./proxy start --log-level warn --log-level info` logs at info; a script can append an
+ * override). yargs would hand the command an array, which no single-value option expects
+ * (pino refused `[warn, info]` as a level with a stack trace).
+ */
+function lastOneWins(argv: Record<string, unknown>, y: Argv): void {
+  // getOptions() is yargs's own record of the command's declared options (not in its typings).
+  const options = (y as unknown as { getOptions(): Record<'array' | 'string' | 'number' | 'boolean', string[]> }).getOptions();
+  const arrays = new Set(options.array);
+  const single = [...options.string, ...options.number, ...options.boolean].filter((key) => !arrays.has(key));
+  for (const key of single) {
+    for (const name of new Set([key, key.replace(/-([a-z])/g, (_: string, c: string) => c.toUpperCase())])) {
+      const value = argv[name];
+      if (Array.isArray(value)) argv[name] = value[value.length - 1];
+    }
+  }
+}
+
 const commands = yargs(hideBin(process.argv))
   .scriptName('./proxy')
+  .middleware(lastOneWins as never, true)
   .usage('./proxy <command> [options]\n\nversion-proxy: an intercepting HTTP proxy that understands MAPI/HTTP and FrontPage RPC version negotiation.')
   .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args).catch(report))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
@@ -339,6 +359,7 @@ await recordCommands(commands)
     if (err) report(err);
     const unknown = /^Unknown arguments?: (.*)$/.exec(msg ?? '');
     if (unknown) fail(`unknown option ${unknown[1]!.split(', ').map((a) => (a.length > 1 ? `--${a}` : `-${a}`)).join(', ')}; run ./proxy start --help for the options`);
-    fail(`${msg ?? 'invalid arguments'}; run ./proxy --help for usage`);
+    // yargs spreads some messages over lines ("Invalid values:\n  Argument: …"): one line here.
+    fail(`${(msg ?? 'invalid arguments').replace(/:?\s*\n\s*/g, ': ')}; run ./proxy --help for usage`);
   })
   .parseAsync();

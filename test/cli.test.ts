@@ -6,12 +6,14 @@
  * beyond loopback, and one info line per exchange.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from './helpers/client.js';
 import { linesOf, ProxyProcess, ROOT, runCli, runCommand, type CliResult } from './helpers/process.js';
 import { startServer, type TestServer } from './helpers/servers.js';
+import { tempDir } from './helpers/temp.js';
 
 /** Exit non-zero, nothing on stdout, exactly one line on stderr; returns that line. */
 function assertOneLineFailure(result: CliResult, what: string): string {
@@ -125,6 +127,26 @@ describe('proxy start: running', () => {
     } finally {
       await proxy.kill();
     }
+  });
+
+  it('a single-value flag given twice keeps the last value; a repeated list flag keeps every value', { timeout: 20_000 }, async (t) => {
+    const journal = join(tempDir(t), 'twice.ndjson');
+    const proxy = await ProxyProcess.start(['start', '--log-level', 'warn', '--log-level', 'debug', '--listen', '127.0.0.1:1', '--listen', '127.0.0.1:0', '--record', journal, '--redact-header', 'X-A', '--redact-header', 'X-B']);
+    try {
+      // `listening` is an info line: it is there because debug, the last level given, won.
+      assert.ok(proxy.lines.some((line) => line.msg === 'listening'));
+      assert.notEqual(proxy.port, 1);
+    } finally {
+      await proxy.kill();
+    }
+    const run = JSON.parse(readFileSync(journal, 'utf8').split('\n')[0]!) as { redaction: { extraHeaders: string[] } };
+    assert.deepEqual(run.redaction.extraHeaders, ['X-A', 'X-B']);
+  });
+
+  it('a value outside the choices is refused in one line', { timeout: 20_000 }, async () => {
+    const line = assertOneLineFailure(await runCli(['start', '--log-level', 'loud']), '--log-level loud');
+    assert.match(line, /log-level/);
+    assert.match(line, /loud/);
   });
 
   it('on loopback there is no such warning', { timeout: 20_000 }, async () => {
