@@ -18,10 +18,16 @@
  *
  *   har-100k         `har` converting a 100,000-exchange journal: wall time and peak RSS
  *
+ * and one for the same-run ratios of issues 3, 4, 6 and 8 (interleaved.ts):
+ *
+ *   interleaved      each pair of subjects up at once, the load alternating between them in
+ *                    2 s slices, so that the machine's drift falls on both alike
+ *
  * Each runs once per run, after the table's subjects; their acceptance lines follow the table's,
  * from medians over runs of per-run differences (as the table's ratios are).
  */
 import { measureFpseLatency, type FpseLatencyRun } from './fpse-latency.js';
+import { interleavedLines, measureInterleaved, type InterleavedRun } from './interleaved.js';
 import { measureHostsRss, measureNewHost, type HostsRssRun, type NewHostRun } from './https-hosts.js';
 import type { BenchConfig } from './measure.js';
 import { measureMapiStream, REWRITTEN_SERVER, type MapiStreamRun, type Series } from './mapi-stream-timing.js';
@@ -30,9 +36,9 @@ import { HAR_MAX_RSS_MB, HAR_MAX_SECONDS, measureHar, type HarRun } from './reco
 import type { Context } from './subjects.js';
 import { median } from './table.js';
 
-export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss', 'har-100k'] as const;
+export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss', 'har-100k', 'interleaved'] as const;
 export type ProbeId = (typeof PROBE_IDS)[number];
-export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun | HarRun;
+export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun | HarRun | InterleavedRun;
 /** The probes that need the HTTPS upstream (bench/https-upstream.ts). */
 export const HTTPS_PROBES: readonly ProbeId[] = ['https-new-host', 'https-hosts-rss'];
 /** The rule probes of issue 4 (FPSE and MAPI/HTTP simulators, a pair of proxies). */
@@ -66,6 +72,9 @@ export function runProbe(id: ProbeId, ctx: Context, cfg: BenchConfig, run: numbe
     case 'har-100k':
       log(' HAR of a 100,000-exchange journal (./proxy har)');
       return measureHar(ctx, cfg, run, log);
+    case 'interleaved':
+      log(' same-run ratios, interleaved: both subjects up, the load alternating in 2 s slices');
+      return measureInterleaved(ctx, cfg, run, log);
   }
 }
 
@@ -81,6 +90,7 @@ export function probeLines(all: ProbeRun[], selected: readonly ProbeId[]): strin
   if (selected.includes('https-new-host')) lines.push(...newHostLines(all.filter((r): r is NewHostRun => r.probe === 'https-new-host')));
   if (selected.includes('https-hosts-rss')) lines.push(...hostsRssLines(all.filter((r): r is HostsRssRun => r.probe === 'https-hosts-rss')));
   if (selected.includes('har-100k')) lines.push(...harLines(all.filter((r): r is HarRun => r.probe === 'har-100k')));
+  if (selected.includes('interleaved')) lines.push(...interleavedLines(all.filter((r): r is InterleavedRun => r.probe === 'interleaved')));
   return lines;
 }
 

@@ -89,7 +89,7 @@ async function main(): Promise<number> {
 
   const upstream = startService('upstream', process.execPath, [path.join(root, 'dist', 'bench', 'upstream.js'), '0'], path.join(workDir, 'upstream.log'));
   const upstreamPort = await waitForListening(upstream, 20_000);
-  const ctx: Context = { root, workDir, upstreamPort };
+  const ctx: Context = { root, workDir, upstreamPort, wrk };
   log(`upstream on 127.0.0.1:${upstreamPort}`);
   // Issue 5: the HTTPS upstream, with a certificate per host address the probes will visit.
   let https: HttpsUpstream | undefined;

@@ -53,6 +53,8 @@ export interface Context {
   upstreamPort: number;
   /** The HTTPS upstream (bench/https-upstream.ts), when an HTTPS row or probe was selected. */
   https?: HttpsUpstream;
+  /** wrk, as found or installed (probes that run it: bench/interleaved.ts). */
+  wrk?: string;
 }
 
 export interface Running {
