@@ -12,14 +12,16 @@
  * synchronously: the page cache takes a 3 KB batch in ~4 µs, while handing the same batch to
  * libuv's thread pool (`fs.write`) cost 20-40 µs of CPU in wake-ups and context switches, which
  * came to ~5 µs a request under load (pino's own destination is synchronous by default for the
- * same reason). A pipe, socket or terminal is written asynchronously, so that a reader that
- * stops reading never blocks the event loop.
+ * same reason); but a write slower than 2 ms (a busy disk) sends the writes to the thread pool
+ * for 10 s (core/sync-writes.ts). A pipe, socket or terminal is always written asynchronously,
+ * so that a reader that stops reading never blocks the event loop.
  *
  * Nothing is lost on the way out: `flush(cb)` writes at once and calls back when the disk (or
  * pipe) has it, and lines still queued when the process exits are written synchronously.
  */
 import { fstatSync, write, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import { SyncWriteGate } from './core/sync-writes.js';
 
 /** A pipe that is full (EAGAIN) is tried again after this long. */
 const RETRY_MS = 10;
@@ -37,6 +39,8 @@ export class BatchedDestination {
   private dropped = 0;
   /** 'sync' for a regular file or a character device that is not a terminal (/dev/null). */
   readonly mode: 'sync' | 'async';
+  /** Closed for a while after a slow synchronous write: a busy disk must not hold the proxy back. */
+  private readonly gate = new SyncWriteGate();
 
   constructor(private readonly fd: number) {
     this.mode = modeFor(fd);
@@ -95,8 +99,10 @@ export class BatchedDestination {
     this.scheduled = false;
     if (this.writing) return;
     if (this.lines.length === 0) return this.settle();
-    if (this.mode === 'sync') {
+    if (this.mode === 'sync' && this.gate.open) {
+      const started = performance.now();
       this.writeNow(this.take());
+      this.gate.took(performance.now() - started);
       return this.settle();
     }
     this.writing = true;

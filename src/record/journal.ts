@@ -9,8 +9,8 @@
  * in tens of microseconds, while handing it to libuv's thread pool (`fs.writev`) cost ~2 µs of
  * the event loop's time and ~3.5 µs of the pool's per exchange under load, in wake-ups (the same
  * finding as src/log-destination.ts). The disk still never holds the proxy back for long: a
- * write that takes longer than SLOW_WRITE_MS (a disk that stalls, a full page cache being
- * flushed) moves the writes to the thread pool for ASYNC_SPELL_MS. There, while a write is slow,
+ * write that takes longer than 2 ms (a busy disk, a full page cache being flushed) moves the
+ * writes to the thread pool for 10 s (core/sync-writes.ts). There, while a write is slow,
  * lines queue in memory up to a bound; past it, exchanges are counted and a `dropped` line says
  * how many were lost and why. Anything that is not a regular file is always written that way.
  */
@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
 import { JOURNAL_VERSION, type DroppedLine, type RunLine } from './entry.js';
 import type { LineParts } from './exchange-json.js';
+import { ASYNC_SPELL_MS, SyncWriteGate } from '../core/sync-writes.js';
 
 export interface JournalOptions {
   /** A file (anything with an extension), or a folder that gets `<start time>.ndjson`. */
@@ -42,9 +43,6 @@ const SLAB = 64 * 1024;
 const OWN_BUFFER = 16 * 1024;
 /** writev(2) takes at most IOV_MAX (1024 on Linux) buffers a call. */
 const MAX_BUFFERS = 1024;
-/** A synchronous write slower than this sends the writes to the thread pool for ASYNC_SPELL_MS. */
-const SLOW_WRITE_MS = 20;
-const ASYNC_SPELL_MS = 10_000;
 
 export class Journal {
   /** The file being written now. */
@@ -65,9 +63,9 @@ export class Journal {
   private dropReason = '';
   private closed = false;
   private idle: Array<() => void> = [];
-  /** The file can be written synchronously (a regular file), and from when on (performance.now()). */
+  /** The file can be written synchronously (a regular file), while the gate is open. */
   private syncFile: boolean;
-  private asyncUntil = 0;
+  private readonly gate = new SyncWriteGate();
   private readonly stem: string;
   private readonly maxBacklog: number;
 
@@ -227,7 +225,7 @@ export class Journal {
       let size = 0;
       for (const buffer of buffers) size += buffer.length;
       this.queued -= size;
-      if (!this.syncFile || performance.now() < this.asyncUntil) {
+      if (!this.syncFile || !this.gate.open) {
         this.writing = true;
         this.writeAll(buffers, size);
         return;
@@ -254,9 +252,8 @@ export class Journal {
       this.failed(err as NodeJS.ErrnoException, rest);
     }
     const took = performance.now() - started;
-    if (took > SLOW_WRITE_MS) {
-      this.asyncUntil = performance.now() + ASYNC_SPELL_MS;
-      this.options.logger.info({ journal: this.file, ms: Math.round(took) }, `journal write was slow; writing from the thread pool for the next ${ASYNC_SPELL_MS / 1000} s`);
+    if (this.gate.took(took)) {
+      this.options.logger.debug({ journal: this.file, ms: Math.round(took * 10) / 10 }, `journal write was slow; writing from the thread pool for the next ${ASYNC_SPELL_MS / 1000} s`);
     }
   }
 
