@@ -11,12 +11,13 @@
  * alternated, give both sides the same mix of states; the pair's ratio is their summed requests
  * over their summed durations. The subjects are started exactly as their rows start them
  * (startSubject), whose checks (MAPI/HTTP recognised, rules loaded and none applied, journal
- * complete) hold for the same configuration.
+ * complete) hold for the same configuration. The recording subject's journal is set aside after
+ * its pair (scratch.ts).
  */
 import { cpuSeconds } from './cpu.js';
 import type { BenchConfig } from './measure.js';
 import { median } from './table.js';
-import { removeRecordJournal } from './record-row.js';
+import { setAsideRecordJournal } from './record-row.js';
 import { startSubject, subjects, type Context, type Running, type Subject, type SubjectId } from './subjects.js';
 import { runWrk, type WrkResult } from './wrk.js';
 
@@ -85,8 +86,8 @@ export async function measureInterleaved(ctx: Context, cfg: BenchConfig, run: nu
       result.error = message(err);
       log(`  ${a.label} ÷ ${b.label}: failed: ${result.error}`);
     } finally {
-      // The recording subject's journal (a 10 s load writes ~100 MB).
-      if (pair.subject === 'forward-record' || pair.baseline === 'forward-record') removeRecordJournal(ctx.workDir);
+      // The recording subject's journal (a 10 s load writes ~100 MB), deleted when the bench ends.
+      if (pair.subject === 'forward-record' || pair.baseline === 'forward-record') setAsideRecordJournal(ctx.workDir);
     }
     pairs.push(result);
   }

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { byJournalPart, readJournal } from '../src/record/journal-read.js';
 import type { SubjectRun } from './measure.js';
+import { setAside } from './scratch.js';
 
 /** The row's journal; parts past --record-rotate are `bench-record.part2.ndjson`, … */
 export const RECORD_JOURNAL = 'bench-record.ndjson';
@@ -61,8 +62,13 @@ export function removeRecordJournal(workDir: string): void {
   for (const file of journalParts(workDir)) fs.rmSync(file, { force: true });
 }
 
+/** Moves the row's journal aside, to be deleted when the bench ends (scratch.ts says why). */
+export function setAsideRecordJournal(workDir: string): void {
+  setAside(workDir, journalParts(workDir));
+}
+
 /**
- * After the row's proxy stopped: reads its journal, deletes it, and records what it held on the
+ * After the row's proxy stopped: reads its journal, sets it aside, and records what it held on the
  * run (`journal`, and a note). Nothing when the journal is missing (the proxy never started).
  */
 export async function collectRecordJournal(workDir: string, result: RecordedRun): Promise<void> {
@@ -79,7 +85,7 @@ export async function collectRecordJournal(workDir: string, result: RecordedRun)
   } catch (err) {
     result.notes.push(`the journal could not be read: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    removeRecordJournal(workDir);
+    setAsideRecordJournal(workDir);
   }
 }
 

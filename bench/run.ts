@@ -23,6 +23,7 @@ import { which } from './tools.js';
 import { ruleCandidates } from './probe-kit.js';
 import { HTTPS_PROBES, isProbeId, probeLines, probeNotes, RULE_PROBES, runProbe, type ProbeRun } from './probes.js';
 import { removeHarFiles } from './record-har.js';
+import { removeScratch, removeSpent, scratchDir } from './scratch.js';
 import { collectRecordJournal, removeRecordJournal, type RecordedRun } from './record-row.js';
 import { summarize, type RuleCandidates } from './table.js';
 import { ensureTool } from './tools.js';
@@ -30,7 +31,8 @@ import { wrkVersion } from './wrk.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const workDir = path.join(root, '.bench');
-const uploadFile = path.join(workDir, 'upload.bin');
+// On tmpfs when it has room (scratch.ts); chosen in main().
+let uploadFile = path.join(workDir, 'upload.bin');
 
 const log = (line: string): void => {
   process.stderr.write(`bench: ${line}\n`);
@@ -43,6 +45,8 @@ function cleanUp(): void {
     fs.rmSync(uploadFile, { force: true });
     removeRecordJournal(workDir);
     removeHarFiles(workDir);
+    removeSpent(workDir);
+    removeScratch();
   } catch {
     // Best effort on the way out.
   }
@@ -74,6 +78,8 @@ async function main(): Promise<number> {
   fs.mkdirSync(workDir, { recursive: true });
   const wrk = await ensureTool('wrk', 'wrk', log);
   const curl = await ensureTool('curl', 'curl', log);
+  // Room for the upload source and the har-100k probe's files (~1.3 GB).
+  uploadFile = path.join(scratchDir(workDir, cfg.streamBytes + 1.3e9), 'upload.bin');
   const tools: Tools = { wrk, curl, uploadFile };
   const streamLabel = bytesLabel(cfg.streamBytes);
   const subjects = allSubjects().filter((s) => cfg.only.includes(s.id));
@@ -142,6 +148,9 @@ async function main(): Promise<number> {
     if (https !== undefined) await stopService(https.service, 5000);
     fs.rmSync(uploadFile, { force: true });
     removeHttpsTempDir();
+    // What was set aside during the run (the recording row's journals), now that nothing is measured.
+    removeSpent(workDir);
+    removeScratch();
   }
 
   // Measured after every child has exited, so that their CPU time is in ours.
