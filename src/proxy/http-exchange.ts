@@ -104,6 +104,23 @@ interface ForwardOptions {
   throttle?: number;
 }
 
+/**
+ * Node writes a relayed response's head and each body chunk with a write of its own: two
+ * syscalls (and over TLS two records, each encrypted and sent) for a small answer whose body came
+ * in the same packet as its head. Corking the client's socket until the end of this event-loop
+ * iteration lets them leave in one writev. Nothing waits for more data than this iteration
+ * already has (DESIGN.md invariant 1): a long poll's PROCESSING still leaves at once.
+ */
+function holdWritesForThisTurn(socket: Socket | null): void {
+  if (socket === null || socket.destroyed) return;
+  socket.cork();
+  setImmediate(uncork, socket);
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
+
 class HttpExchange implements InFlight {
   private readonly exchange: Exchange;
   private proxyReq: ClientRequest | undefined;
@@ -412,6 +429,7 @@ class HttpExchange implements InFlight {
         this.answer({ status: 502, code: e.code ?? 'BAD_UPSTREAM_HEAD', message: `the upstream ${exchange.url} sent a response head that cannot be relayed: ${e.message}` }, 'response-head');
         return;
       }
+      holdWritesForThisTurn(res.socket);
       const upstream = { statusCode: proxyRes.statusCode ?? 502, statusMessage: proxyRes.statusMessage ?? '', httpVersion: proxyRes.httpVersion, rawHeaders: proxyRes.rawHeaders, source: 'upstream' as const };
       exchange.response = { ...upstream, statusCode: draft.status, statusMessage: draft.statusMessage, rawHeaders };
       // What the upstream really sent, whenever the client got something else.
