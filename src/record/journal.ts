@@ -14,11 +14,12 @@
  * lines queue in memory up to a bound; past it, exchanges are counted and a `dropped` line says
  * how many were lost and why. Anything that is not a regular file is always written that way.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, statSync, writev, writevSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writev, writevSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
 import { JOURNAL_VERSION, type DroppedLine, type RunLine } from './entry.js';
+import { isRegularFile, openFresh, resolveFile, sizeOf } from './journal-files.js';
 import type { LineParts } from './exchange-json.js';
 import { ASYNC_SPELL_MS, SyncWriteGate } from '../core/sync-writes.js';
 
@@ -244,6 +245,7 @@ export class Journal {
     try {
       while (left > 0) {
         const n = writevSync(this.fd, rest);
+        if (n === 0) throw Object.assign(new Error('the file took no bytes'), { code: 'EIO' });
         this.written += n;
         left -= n;
         if (left > 0) rest = skip(rest, n);
@@ -306,50 +308,6 @@ export class Journal {
   private runLine(): string {
     const line: RunLine = { v: JOURNAL_VERSION, type: 'run', time: Date.now(), ...this.options.run, part: this.part };
     return JSON.stringify(line) + '\n';
-  }
-}
-
-/** `recordings` → `recordings/2026-11-22T10-15-30Z.ndjson`; `x.ndjson` stays as named. */
-function resolveFile(path: string): { file: string; explicit: boolean } {
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch {
-    isDir = extname(path) === '' || path.endsWith('/');
-  }
-  if (!isDir) return { file: path, explicit: true };
-  // Colons are not allowed in Windows file names: 2026-11-22T10-15-30Z sorts and reads as well.
-  const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-  return { file: join(path, `${stamp}.ndjson`), explicit: false };
-}
-
-/** A new file; `-2`, `-3`, … when one of that name exists (two runs in one second). */
-function openFresh(file: string): { fd: number; name: string } {
-  const stem = file.slice(0, -extname(file).length);
-  for (let n = 1; n < 1000; n++) {
-    const name = n === 1 ? file : `${stem}-${n}${extname(file)}`;
-    try {
-      return { fd: openSync(name, 'wx'), name };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  throw new ProgramError('ERR_JOURNAL', `cannot find a free name next to ${file}`, 'clean up the recordings folder or pass --record FILE');
-}
-
-function isRegularFile(fd: number): boolean {
-  try {
-    return fstatSync(fd).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function sizeOf(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
   }
 }
 
