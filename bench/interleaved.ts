@@ -15,7 +15,7 @@
  * its pair (scratch.ts).
  */
 import { cpuSeconds } from './cpu.js';
-import type { BenchConfig } from './measure.js';
+import { loadOptions, type BenchConfig } from './measure.js';
 import { median } from './table.js';
 import { setAsideRecordJournal } from './record-row.js';
 import { startSubject, subjects, type Context, type Running, type Subject, type SubjectId } from './subjects.js';
@@ -103,20 +103,8 @@ async function measurePair(a: Subject, b: Subject, ctx: Context, cfg: BenchConfi
   try {
     running.push(await startSubject(a, ctx));
     running.push(await startSubject(b, ctx));
-    const subjectsOf = [a, b];
-    const load = (i: number, seconds: number): Promise<WrkResult> => {
-      const s = subjectsOf[i]!;
-      return runWrk({
-        wrk: ctx.wrk ?? 'wrk',
-        connectPort: running[i]!.port,
-        ...(s.mode === 'forward' ? { forwardTo: ctx.upstreamPort } : {}),
-        connections: cfg.connections,
-        threads: cfg.threads,
-        workDir: ctx.workDir,
-        traffic: s.traffic ?? 'small',
-        seconds,
-      });
-    };
+    const options = [a, b].map((s, i) => loadOptions(s, running[i]!.port, ctx, cfg, ctx.wrk ?? 'wrk'));
+    const load = (i: number, seconds: number): Promise<WrkResult> => runWrk({ ...options[i]!, seconds });
     // Warm-up, both: JIT, pools and buffers settle before anything is counted.
     await load(0, cfg.warmupSeconds);
     await load(1, cfg.warmupSeconds);

@@ -16,7 +16,7 @@ import type { HttpsLoad } from './https.js';
 import { measureHttpsLoad } from './https.js';
 import { peakRss, resetPeak } from './rss.js';
 import { isOurProxy, startSubject, type Context, type Running, type Subject, type SubjectId } from './subjects.js';
-import { runWrk, type WrkResult } from './wrk.js';
+import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
 import type { ProbeId } from './probes.js';
 
 export interface BenchConfig {
@@ -88,6 +88,19 @@ export interface SubjectRun {
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+/** The small-response (or MAPI-shaped) load of a subject listening on `port`, all but its length. */
+export function loadOptions(subject: Subject, port: number, ctx: Context, cfg: BenchConfig, wrk: string): Omit<WrkOptions, 'seconds'> {
+  return {
+    wrk,
+    connectPort: port,
+    ...(subject.mode === 'forward' ? { forwardTo: ctx.upstreamPort } : {}),
+    connections: cfg.connections,
+    threads: cfg.threads,
+    workDir: ctx.workDir,
+    traffic: subject.traffic ?? 'small',
+  };
+}
+
 export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, tools: Tools, run: number, log: (line: string) => void): Promise<SubjectRun> {
   const result: SubjectRun = { subject: subject.id, run, notes: [] };
   if (subject.unavailable !== undefined) {
@@ -109,15 +122,7 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
       throw new Error(`${subject.label} exited (${String(c.exitCode ?? c.signalCode)}) during the run`);
     }
   };
-  const wrkOptions = {
-    wrk: tools.wrk,
-    connectPort: running.port,
-    ...(subject.mode === 'forward' ? { forwardTo: ctx.upstreamPort } : {}),
-    connections: cfg.connections,
-    threads: cfg.threads,
-    workDir: ctx.workDir,
-    traffic: subject.traffic ?? 'small',
-  };
+  const wrkOptions = loadOptions(subject, running.port, ctx, cfg, tools.wrk);
   const stream = {
     curl: tools.curl,
     urlPort: subject.mode === 'forward' ? ctx.upstreamPort : running.port,

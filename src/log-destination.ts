@@ -100,9 +100,8 @@ export class BatchedDestination {
     if (this.writing) return;
     if (this.lines.length === 0) return this.settle();
     if (this.mode === 'sync' && this.gate.open) {
-      const started = performance.now();
-      this.writeNow(this.take());
-      this.gate.took(performance.now() - started);
+      const data = this.take();
+      this.gate.timed(() => this.writeNow(data));
       return this.settle();
     }
     this.writing = true;

@@ -27,6 +27,13 @@ export class SyncWriteGate {
     return this.asyncUntil === 0 || performance.now() >= this.asyncUntil;
   }
 
+  /** Runs a synchronous write and times it; true when it was slow and the gate has just closed. */
+  timed(write: () => void): boolean {
+    const started = performance.now();
+    write();
+    return this.took(performance.now() - started);
+  }
+
   /** Reports how long a synchronous write took; true when it was slow and the gate has just closed. */
   took(ms: number): boolean {
     if (ms <= this.slowMs) return false;

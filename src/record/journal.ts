@@ -239,7 +239,12 @@ export class Journal {
 
   /** A synchronous write of the batch, short writes continued; a slow one starts an async spell. */
   private writeNow(buffers: Buffer[], size: number): void {
-    const started = performance.now();
+    if (this.gate.timed(() => this.writeAllNow(buffers, size))) {
+      this.options.logger.debug({ journal: this.file }, `journal write was slow; writing from the thread pool for the next ${ASYNC_SPELL_MS / 1000} s`);
+    }
+  }
+
+  private writeAllNow(buffers: Buffer[], size: number): void {
     let rest = buffers;
     let left = size;
     try {
@@ -252,10 +257,6 @@ export class Journal {
       }
     } catch (err) {
       this.failed(err as NodeJS.ErrnoException, rest);
-    }
-    const took = performance.now() - started;
-    if (this.gate.took(took)) {
-      this.options.logger.debug({ journal: this.file, ms: Math.round(took * 10) / 10 }, `journal write was slow; writing from the thread pool for the next ${ASYNC_SPELL_MS / 1000} s`);
     }
   }
 
