@@ -342,8 +342,8 @@ class HttpExchange implements InFlight {
 
   private onUpstreamSocket(proxyReq: ClientRequest, socket: Socket): void {
     // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
-    // Set on the socket for this exchange; the agent clears it when the socket goes back to
-    // its pool, and the connection's listener brings it here (upstreamTimedOut).
+    // Set on the socket once and kept while it idles (it then concerns no exchange); the
+    // connection's listener brings it here (upstreamTimedOut).
     if (socket.timeout !== this.ctx.upstreamTimeoutMs) socket.setTimeout(this.ctx.upstreamTimeoutMs);
     const connected = (): void => {
       this.exchange.timings.upstreamConnected = now();

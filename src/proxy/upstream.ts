@@ -9,9 +9,10 @@
  * is present. It remains the benchmark's floor (bench/floor-proxy.ts).
  *
  * The only field Node adds is its own `Connection: keep-alive` for the proxy's hop to the
- * upstream (the agent keeps the connection for the same client, see client-connection.ts).
+ * upstream (the client connection's agent keeps the connection for it, see affinity-agent.ts).
  */
 import http, { type Agent, type ClientRequest } from 'node:http';
+import type { AffinityAgent } from './affinity-agent.js';
 import https from 'node:https';
 import type { UpstreamTls } from './upstream-tls.js';
 import type { Origin } from '../core/origin.js';
@@ -25,7 +26,7 @@ export interface UpstreamPlan {
   /** The complete head, Host included (see forward-head.ts). */
   rawHeaders: RawHeaders;
   /** The client connection's own agent (affinity); `false` for a connection of its own. */
-  agent: Agent | false;
+  agent: AffinityAgent | false;
   /** Trust and verification for an https: origin (upstream-tls.ts). */
   upstreamTls: UpstreamTls;
 }
@@ -37,7 +38,8 @@ export function openUpstreamRequest(plan: UpstreamPlan): ClientRequest {
     method: plan.method,
     path: plan.path,
     headers: plan.rawHeaders,
-    agent: plan.agent,
+    // ClientRequest asks an agent for addRequest only (affinity-agent.ts).
+    agent: plan.agent as Agent | false,
     setHost: false,
   };
   const proxyReq = plan.origin.protocol === 'https:' ? https.request(Object.assign(options, plan.upstreamTls.optionsFor(plan.origin.hostname))) : http.request(options);
