@@ -8,9 +8,8 @@ import { isLoopback, type ProxyConfig } from './config.js';
 import { durationOf, type Exchange } from './core/exchange.js';
 import { originUrl } from './core/origin.js';
 import { ProgramError } from './errors.js';
-import { readFile } from 'node:fs/promises';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
-import { createUpstreamTls } from './proxy/upstream-tls.js';
+import { loadUpstreamTls } from './proxy/upstream-tls.js';
 import { createInterception } from './tls/interception.js';
 import { compileRules, EMPTY_RULES, type RuleSet } from './rules/compile.js';
 import { randomSeed } from './rules/random.js';
@@ -52,7 +51,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   const redactor = createRedactor(redaction);
   const proxy = createProxyServer({
     ...(config.tls === true && interception !== undefined && { tlsListener: (name: string) => interception.context(name) }),
-    upstreamTls: createUpstreamTls({ extraCa: await readUpstreamCa(config.upstreamCa ?? []), ...(config.insecureUpstream !== undefined && { insecure: config.insecureUpstream }) }),
+    upstreamTls: await loadUpstreamTls({ caFiles: config.upstreamCa ?? [], ...(config.insecureUpstream !== undefined && { insecure: config.insecureUpstream }) }),
     ...(interception !== undefined && { intercept: interception }),
     rules: rules === undefined ? () => EMPTY_RULES : () => rules.current,
     target: config.target,
@@ -157,21 +156,6 @@ function logExchange(logger: Logger, x: Exchange, redactor: Redactor): void {
     },
     'exchange',
   );
-}
-
-/** `--upstream-ca` files, read once at start: a missing or non-PEM file is a config error. */
-async function readUpstreamCa(files: string[]): Promise<string[]> {
-  const pems: string[] = [];
-  for (const file of files) {
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new ProgramError('ERR_BAD_OPTION', `--upstream-ca ${file} cannot be read (${err.code ?? err.message})`, 'pass a PEM file with the CA certificate that signed the upstream');
-    });
-    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new ProgramError('ERR_BAD_OPTION', `--upstream-ca ${file} holds no PEM certificate`, 'pass a PEM file (-----BEGIN CERTIFICATE-----); convert DER with openssl x509 -inform der');
-    }
-    pems.push(text);
-  }
-  return pems;
 }
 
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): ProgramError {

@@ -64,12 +64,15 @@ export async function report(args: { journals: string[]; html?: boolean; json?: 
   }
 }
 
-export async function replay(args: { journal: string; target: string; fast: boolean; 'log-level': string }): Promise<void> {
+export async function replay(args: { journal: string; target: string; fast: boolean; 'log-level': string; 'upstream-ca'?: string[]; 'insecure-upstream'?: string[] }): Promise<void> {
   const { replayJournal } = await import('./record/replay.js');
   const { formatReplay } = await import('./record/replay-diff.js');
+  const { loadUpstreamTls } = await import('./proxy/upstream-tls.js');
   const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
   const problems = problemPrinter();
-  const result = await replayJournal([args.journal], { target: parseTarget(args.target), fast: args.fast, logger, onProblem: problems.onProblem });
+  const target = parseTarget(args.target);
+  const upstreamTls = await loadUpstreamTls({ caFiles: args['upstream-ca'] ?? [], ...(args['insecure-upstream'] !== undefined && { insecure: args['insecure-upstream'] }) });
+  const result = await replayJournal([args.journal], { target, fast: args.fast, logger, upstreamTls, onProblem: problems.onProblem });
   process.stdout.write(formatReplay(result));
   logger.flush();
   // Like diff(1): 1 when the new answers differ from the recorded ones.

@@ -297,6 +297,8 @@ function recordCommands<T>(y: Argv<T>) {
           .positional('journal', { type: 'string', demandOption: true, describe: 'the journal (.ndjson, or a folder)' })
           .option('target', { type: 'string', demandOption: true, describe: 'the server to send them to, e.g. http://127.0.0.1:8081', requiresArg: true })
           .option('fast', { type: 'boolean', default: false, describe: 'back to back instead of the recorded pacing' })
+          .option('upstream-ca', { type: 'string', array: true, describe: 'extra trusted CA (PEM) for an https target, besides the system store', requiresArg: true })
+          .option('insecure-upstream', { type: 'string', array: true, describe: 'do not verify the https target\'s certificate for these host globs (all hosts when given alone); lab servers only' })
           .option('log-level', { type: 'string', default: 'warn', hidden: true }),
       (args) => recordReplay(args).catch(report),
     )

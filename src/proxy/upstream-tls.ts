@@ -3,7 +3,9 @@
  * `--upstream-ca` files; `--insecure-upstream` globs skip verification for lab servers with
  * self-signed certificates. A verification failure is explained in words a user can act on.
  */
+import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
+import { ProgramError } from '../errors.js';
 import { compilePattern } from '../rules/matchers.js';
 
 export interface UpstreamTlsOptions {
@@ -32,6 +34,28 @@ export function createUpstreamTls(options: UpstreamTlsOptions = {}): UpstreamTls
   return {
     optionsFor: (hostname) => (skip(hostname) ? unverified : verified),
   };
+}
+
+/**
+ * The upstream TLS of `./proxy start` and `./proxy replay`: `--upstream-ca` files read once, at
+ * start (a missing or non-PEM file is a config error, before any traffic), and `--insecure-upstream` globs.
+ */
+export async function loadUpstreamTls(options: { caFiles?: string[]; insecure?: string[] }): Promise<UpstreamTls> {
+  return createUpstreamTls({ extraCa: await readUpstreamCa(options.caFiles ?? []), ...(options.insecure !== undefined && { insecure: options.insecure }) });
+}
+
+async function readUpstreamCa(files: string[]): Promise<string[]> {
+  const pems: string[] = [];
+  for (const file of files) {
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new ProgramError('ERR_BAD_OPTION', `--upstream-ca ${file} cannot be read (${err.code ?? err.message})`, 'pass a PEM file with the CA certificate that signed the upstream');
+    });
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ProgramError('ERR_BAD_OPTION', `--upstream-ca ${file} holds no PEM certificate`, 'pass a PEM file (-----BEGIN CERTIFICATE-----); convert DER with openssl x509 -inform der');
+    }
+    pems.push(text);
+  }
+  return pems;
 }
 
 /** Certificate verification codes (OpenSSL via Node) and what they mean for the user. */
