@@ -11,8 +11,9 @@
  * Why not http.Agent: its pool is built for sharing, and for a pool that never holds more than
  * one socket it did a lot on every request: spread the request's options into a fresh object,
  * build the pool key, take the socket out of its free list and put it back, set the socket's
- * idle timeout to 0 and back, and build the response's header object to read `Keep-Alive`
- * (~3-5 µs a request under load, a tenth of the proxy's whole cost over the http-proxy floor).
+ * idle timeout to 0 and back, and build the response's header object to read `Keep-Alive`.
+ * Replacing it took the proxy's CPU per request from 110 to 84 µs in alternating A/B runs on the
+ * bench machine (50 connections, 1 KiB answers), and forward ÷ floor from 0.83 to above 1.
  */
 import type { ClientRequest } from 'node:http';
 import net from 'node:net';

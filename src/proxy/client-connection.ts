@@ -28,7 +28,7 @@ export interface TunnelInfo {
 
 export class ClientConnection {
   readonly id = ++nextConnectionId;
-  readonly agent: AffinityAgent;
+  private readonly agent: AffinityAgent;
   private tlsAgent: AffinityAgent | undefined;
   readonly info: ClientInfo;
   /** Exchanges started on this connection and not yet finished. */
