@@ -26,7 +26,7 @@ import { removeHarFiles } from './record-har.js';
 import { removeScratch, removeSpent, scratchDir } from './scratch.js';
 import { collectRecordJournal, removeRecordJournal, type RecordedRun } from './record-row.js';
 import { summarize, type RuleCandidates } from './table.js';
-import { ensureTool } from './tools.js';
+import { ensureTool, offerTool } from './tools.js';
 import { wrkVersion } from './wrk.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -78,6 +78,8 @@ async function main(): Promise<number> {
   fs.mkdirSync(workDir, { recursive: true });
   const wrk = await ensureTool('wrk', 'wrk', log);
   const curl = await ensureTool('curl', 'curl', log);
+  // Issue 5 compares with mitmdump "when present": Debian's mitmproxy makes it present.
+  if (cfg.only.includes('mitmdump') || cfg.only.includes('mitmdump-https')) await offerTool('mitmdump', 'mitmproxy', log);
   // Room for the upload source and the har-100k probe's files (~1.3 GB).
   uploadFile = path.join(scratchDir(workDir, cfg.streamBytes + 1.3e9), 'upload.bin');
   const tools: Tools = { wrk, curl, uploadFile };

@@ -144,7 +144,7 @@ export function subjects(): Subject[] {
   ];
 }
 
-/** What the HTTPS lines say when mitmdump is absent (it is never installed by the bench). */
+/** What the HTTPS lines say when mitmdump is absent (not on PATH, and Debian's mitmproxy could not be installed). */
 export const MITMDUMP_ABSENT = 'mitmdump not installed';
 
 /** The rows that run our proxy (dist/src/cli.js), whose log the harness reads afterwards. */

@@ -41,13 +41,10 @@ async function apt(args: string[]): Promise<{ ok: boolean; output: string }> {
   return { ok: result.code === 0 && !result.timedOut, output };
 }
 
-/**
- * Find `cmd`, installing Debian package `pkg` when it is missing. The first install attempt
- * uses the package lists as they are; when it fails, `apt-get update` and once more.
- */
-export async function ensureTool(cmd: string, pkg: string, log: (line: string) => void): Promise<string> {
+/** `cmd` from PATH, else from Debian package `pkg`: apt-get install, then `apt-get update` and once more. */
+async function findOrInstall(cmd: string, pkg: string, log: (line: string) => void): Promise<{ path?: string; output: string }> {
   const found = which(cmd);
-  if (found !== undefined) return found;
+  if (found !== undefined) return { path: found, output: '' };
   log(`${cmd} not found: installing Debian package ${pkg} (apt-get install -y ${pkg})…`);
   let attempt = await apt(['install', '-y', '-q', pkg]);
   if (!attempt.ok) {
@@ -56,12 +53,27 @@ export async function ensureTool(cmd: string, pkg: string, log: (line: string) =
     if (update.ok) attempt = await apt(['install', '-y', '-q', pkg]);
   }
   const installed = which(cmd);
-  if (!attempt.ok || installed === undefined) {
-    throw new Error(
-      `${cmd} is required and could not be installed (${attempt.output}). ` +
-        `Install it yourself (Debian/Ubuntu: apt-get install ${pkg}) and run the benchmark again.`,
-    );
-  }
+  if (!attempt.ok || installed === undefined) return { output: attempt.output };
   log(`installed ${pkg}: ${installed}`);
-  return installed;
+  return { path: installed, output: attempt.output };
+}
+
+/** A program the benchmark cannot run without (wrk, curl): found or installed, else a clear error. */
+export async function ensureTool(cmd: string, pkg: string, log: (line: string) => void): Promise<string> {
+  const { path: found, output } = await findOrInstall(cmd, pkg, log);
+  if (found !== undefined) return found;
+  throw new Error(
+    `${cmd} is required and could not be installed (${output}). ` +
+      `Install it yourself (Debian/Ubuntu: apt-get install ${pkg}) and run the benchmark again.`,
+  );
+}
+
+/**
+ * A program the benchmark only compares against (mitmdump): found or installed like the others,
+ * but when that fails its rows are skipped instead of the run stopping.
+ */
+export async function offerTool(cmd: string, pkg: string, log: (line: string) => void): Promise<string | undefined> {
+  const { path: found, output } = await findOrInstall(cmd, pkg, log);
+  if (found === undefined) log(`${cmd} could not be installed (${output}): its rows are skipped`);
+  return found;
 }
