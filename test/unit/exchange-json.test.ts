@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import type { CapturedBody, Exchange } from '../../src/core/exchange.js';
 import { exchangeLine } from '../../src/record/entry.js';
@@ -99,6 +100,27 @@ describe('journal line writer', () => {
       const line = JSON.parse(text(parts)) as { bodies: { response: { encoding: string } } };
       assert.equal(line.bodies.response.encoding, encoding, name);
     }
+  });
+
+  it('keeps a body as its own bytes exactly when it is safe ASCII or UTF-8 text, wherever it starts in memory', () => {
+    // The check reads four bytes at a time from the first 4-byte boundary: bodies of mostly
+    // printable ASCII, starting at any offset of a larger buffer, with one byte of any value
+    // put anywhere, exercise the head, the words and the tail.
+    const printable = fc.array(fc.integer({ min: 0x20, max: 0x7e }), { maxLength: 64 });
+    fc.assert(
+      fc.property(printable, fc.nat(3), fc.option(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }))), (codes, start, odd) => {
+        const whole = Buffer.alloc(start + codes.length);
+        whole.set(codes, start);
+        const bytes = whole.subarray(start);
+        if (odd !== null && bytes.length > 0) bytes[odd[0] % bytes.length] = odd[1];
+        const text = bytes.toString('latin1');
+        // eslint-disable-next-line no-control-regex -- the bytes a JSON string cannot hold as they are
+        const expected = bytes.length > 0 && !/["\\\x00-\x1f\x7f]/.test(text) && isUtf8(bytes);
+        const parts = exchangeLineParts({ ...full(), bodies: { response: body(bytes) } });
+        assert.equal(parts.includes(bytes), expected, JSON.stringify([...bytes]));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('reads back as JSON.stringify(exchangeLine) for any header text and body bytes', () => {
