@@ -61,15 +61,19 @@ function time(n: number): string {
  * character. Entry.ts's rule for text (no control bytes other than TAB, LF, CR) holds for these
  * too, so the encoding chosen is the same as encodeBytes would choose.
  */
-const UNSAFE = new Uint8Array(256);
-for (let c = 0; c < 0x20; c++) UNSAFE[c] = 1;
-UNSAFE[0x22] = 1;
-UNSAFE[0x5c] = 1;
-UNSAFE[0x7f] = 1;
+const UNSAFE = 1;
+const NON_ASCII = 2;
+/** Per byte: 0 (safe ASCII), UNSAFE, or NON_ASCII (safe only as part of valid UTF-8). */
+const KIND = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) KIND[c] = UNSAFE;
+KIND[0x22] = UNSAFE;
+KIND[0x5c] = UNSAFE;
+KIND[0x7f] = UNSAFE;
+KIND.fill(NON_ASCII, 0x80);
 
 /** Byte by byte: any bytes at all (non-ASCII ones are checked by isUtf8 at the end). */
 function verbatimBytes(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if (UNSAFE[bytes[i]!] === 1) return false;
+  for (let i = 0; i < bytes.length; i++) if (KIND[bytes[i]!] === UNSAFE) return false;
   return isUtf8(bytes);
 }
 
@@ -90,12 +94,9 @@ function verbatim(bytes: Buffer): boolean {
   const offset = bytes.byteOffset;
   // Up to the first 4-byte boundary of the underlying memory, then whole words, then the tail.
   const head = Math.min(n, (4 - (offset & 3)) & 3);
-  let i = 0;
-  for (; i < head; i++) {
-    const c = bytes[i]!;
-    if (c >= 0x80) return verbatimBytes(bytes);
-    if (UNSAFE[c] === 1) return false;
-  }
+  const first = kindOf(bytes, 0, head);
+  if (first !== 0) return first === UNSAFE ? false : verbatimBytes(bytes);
+  let i = head;
   const words = (n - i) >>> 2;
   if (words > 0) {
     const w = new Uint32Array(bytes.buffer, offset + i, words);
@@ -106,13 +107,19 @@ function verbatim(bytes: Buffer): boolean {
     }
     i += words * 4;
   }
-  for (; i < n; i++) {
-    const c = bytes[i]!;
-    if (c >= 0x80) return verbatimBytes(bytes);
-    if (UNSAFE[c] === 1) return false;
-  }
+  const last = kindOf(bytes, i, n);
+  if (last !== 0) return last === UNSAFE ? false : verbatimBytes(bytes);
   // All ASCII: valid UTF-8.
   return true;
+}
+
+/** The KIND of the first byte from `from` to `to` that is not safe ASCII; 0 when all are. */
+function kindOf(bytes: Buffer, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const kind = KIND[bytes[i]!]!;
+    if (kind !== 0) return kind;
+  }
+  return 0;
 }
 
 /**
