@@ -1,9 +1,9 @@
 /**
  * --upstream-timeout is an idle timeout per exchange, on the client connection's own upstream
- * socket (http-exchange.ts, client-connection.ts): it runs while the exchange waits for the
- * upstream, in the head and in the body, on a fresh and on a reused connection, and never while
- * the kept connection sits idle between exchanges (an NTLM-authenticated connection must survive
- * a client that pauses).
+ * socket (upstream.ts, http-exchange.ts, client-connection.ts): it runs while the exchange waits
+ * for the upstream, in the head and in the body, on a fresh and on a reused connection, and never
+ * while the kept connection sits idle between exchanges (an NTLM-authenticated connection must
+ * survive a client that pauses).
  */
 import assert from 'node:assert/strict';
 import type net from 'node:net';

@@ -23,7 +23,7 @@ import tls from 'node:tls';
 export interface UpstreamEvents {
   /** An upstream connection that was up has closed. */
   closed: () => void;
-  /** The socket's idle timeout (set per exchange, http-exchange.ts) ran out. */
+  /** The socket's idle timeout (set per exchange, upstream.ts watchUpstreamSocket) ran out. */
   timedOut: (socket: net.Socket) => void;
 }
 

@@ -23,67 +23,43 @@
  * Failures never throw: they become `exchange.error` plus the answer a client can act on
  * (502 refused, 504 silent upstream) or a closed connection when a response was already under
  * way, so a truncated body never looks complete (DESIGN.md invariant 4).
+ *
+ * This class keeps the state and the moving parts (listeners, pipes, timers); what is a function
+ * of explicit arguments lives beside it: exchange-rules.ts (steps 3, 5, 8), upstream.ts (6),
+ * relay-head.ts and relay-body.ts (9), upstream-failure.ts (502/504), finish-record.ts (10),
+ * framing.ts.
  */
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
-import type { Logger } from 'pino';
-import { createExchange, failExchange, now, type Exchange, type Phase, type RuleChange } from '../core/exchange.js';
-import type { Negotiations } from '../protocols/negotiation.js';
+import { createExchange, failExchange, now, type Exchange, type Phase } from '../core/exchange.js';
 import { observeRequest, type Observation } from '../protocols/observer.js';
 import { FPSE_PACKET_CAP } from '../protocols/fpse-packet.js';
 import { FPSE_FIRST_LINE_CAP } from '../protocols/fpse-request.js';
-import type { ExchangeEvents } from '../core/exchange-events.js';
 import type { Origin } from '../core/origin.js';
-import { getHeader, setHeader, toPairs, withoutHeader, type RawHeaders } from '../core/raw-headers.js';
+import { getHeader, withoutHeader, type RawHeaders } from '../core/raw-headers.js';
 import type { RequestDraft, ResponseDraft } from '../rules/actions.js';
-import type { RuleSet } from '../rules/compile.js';
-import { RuleRun } from '../rules/engine.js';
-import { addFirstLine, addResponseBody, addResponseHead, requestFacts } from '../rules/facts.js';
+import type { RuleRun } from '../rules/engine.js';
+import { addResponseBody, addResponseHead } from '../rules/facts.js';
 import { BodyCapture } from '../core/body-capture.js';
 import { collectBody, holdFirstLine, type Held } from './body-hold.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
+import { decideAnswerDraft, decideRequestDraft, heldPrefix, ruleRunOf } from './exchange-rules.js';
+import { judgeExchange, recordBodies, recordRules } from './finish-record.js';
 import { planForward, routingOf } from './forward-head.js';
-import { stripHopByHop, wantsKeepAlive } from './hop-by-hop.js';
+import { isCloseDelimited, setContentLength } from './framing.js';
+import { stripHopByHop } from './hop-by-hop.js';
+import type { InFlight, PipelineContext } from './pipeline-context.js';
+import { holdWritesForThisTurn, relayResponseBody } from './relay-body.js';
+import { decideKeepAlive, relayInformational, type Informational } from './relay-head.js';
 import { requestHeadOf } from './request-head.js';
 import { closeWithoutAnswer, sendAnswer, type ProxyAnswer } from './respond.js';
 import { Throttle } from './throttle.js';
-import type { WindowsAuthHints } from './auth-hint.js';
-import { openUpstreamRequest } from './upstream.js';
-import { describeTlsFailure, type UpstreamTls } from './upstream-tls.js';
+import { openUpstreamRequest, watchUpstreamSocket } from './upstream.js';
+import { upstreamErrorOf, upstreamTimeoutOf, type UpstreamFailure } from './upstream-failure.js';
 
-export interface PipelineContext {
-  events: ExchangeEvents;
-  /** Reverse mode when set. */
-  target: Origin | undefined;
-  keepHost: boolean;
-  forwarded: boolean;
-  upstreamTimeoutMs: number;
-  log: Logger;
-  /** True once the server is shutting down: answers then close their connection. */
-  closing(): boolean;
-  /** Protocol verdicts across exchanges (per conversation). */
-  negotiations: Negotiations;
-  /** The rules in force now; read once per exchange, so a reload never changes one in flight. */
-  rules(): RuleSet;
-  /** Trust and verification for https:// upstreams. */
-  upstreamTls: UpstreamTls;
-  /** The Extended Protection hint for intercepted Windows auth (auth-hint.ts). */
-  authHints: WindowsAuthHints;
-  /** Body bytes captured per direction onto the record; 0 captures nothing. */
-  captureBytes: number;
-  /** Secrets out of rule changes before they are logged. */
-  redactChanges(changes: RuleChange[]): RuleChange[];
-}
-
-/** What the connection layer may need to know about an exchange in flight on a socket. */
-export interface InFlight {
-  /** The client's request stream broke (a parse error in its body): answer if still possible. */
-  clientRequestFailed(err: NodeJS.ErrnoException, answer: ProxyAnswer): void;
-  /** An upstream socket of this client connection sat idle past --upstream-timeout. */
-  upstreamTimedOut(socket: Socket): void;
-}
+// The pipeline's seam with the server and the connection layer (pipeline-context.ts).
+export type { InFlight, PipelineContext } from './pipeline-context.js';
 
 export function handleHttpExchange(ctx: PipelineContext, conn: ClientConnection, req: IncomingMessage, res: ServerResponse): void {
   new HttpExchange(ctx, conn, req, res).start();
@@ -102,26 +78,6 @@ interface ForwardOptions {
   ended?: boolean;
   /** Bytes per second for the request body (throttle). */
   throttle?: number;
-}
-
-/**
- * Node writes each chunk of a chunked response with a write of its own, after the head: for a
- * MAPI/HTTP answer (head, PROCESSING, DONE and its headers, the body, the last chunk, most often
- * in one packet from the upstream) three write syscalls per exchange, and over TLS as many
- * records, each encrypted and sent. Corking the client's socket until the end of this event-loop
- * iteration lets what arrived together leave together, in one writev (strace: 3 → 2 writes per
- * exchange). Nothing waits for more data than this iteration already has (DESIGN.md invariant 1):
- * a long poll's PROCESSING still leaves at once. A response with Content-Length already leaves in
- * one write (head and body joined by Node), so it is not corked.
- */
-function holdWritesForThisTurn(socket: Socket | null): void {
-  if (socket === null || socket.destroyed) return;
-  socket.cork();
-  setImmediate(uncork, socket);
-}
-
-function uncork(socket: Socket): void {
-  socket.uncork();
 }
 
 class HttpExchange implements InFlight {
@@ -184,19 +140,13 @@ class HttpExchange implements InFlight {
       return;
     }
     const rawHeaders = planForward(exchange, dest, routing);
-    const rules = ctx.rules();
-    const facts = rules.size === 0 ? undefined : requestFacts({ method: exchange.request.method, host: dest.origin.hostname, path: dest.path, client: conn.info.address, rawHeaders: req.rawHeaders });
-    const run = facts === undefined ? undefined : RuleRun.of(rules, facts);
+    const run = ruleRunOf(ctx, exchange, dest, conn.info.address, req.rawHeaders);
     if (run === undefined) {
       this.observe(dest.path, req.rawHeaders);
       this.forward(dest, rawHeaders);
       return;
     }
     this.run = run;
-    if (run.facts.protocol === 'mapihttp') {
-      const known = ctx.negotiations.lastMapiServer(exchange.url);
-      if (known !== undefined) run.facts.knownServer = known;
-    }
     // Nothing moves until the request-side rules have run (a delay must not lose body bytes).
     req.pause();
     if (!run.waitsForRequestBody()) return this.decideRequest(dest, rawHeaders, undefined);
@@ -230,21 +180,10 @@ class HttpExchange implements InFlight {
   /** Step 5: request-side rules on a draft, then forward it, answer, or end the connection. */
   private decideRequest(dest: Destination, rawHeaders: RawHeaders, held: Held | undefined): void {
     if (this.settled || this.finished) return;
-    const run = this.run!;
     const line = held?.lineLength === undefined ? undefined : held.bytes.subarray(0, held.lineLength);
-    if (held !== undefined && line === undefined) run.skipWaitingForRequestBody(`the first line of the request body is over the ${FPSE_FIRST_LINE_CAP / 1024} KiB cap, so it was forwarded unread`);
-    if (held !== undefined) addFirstLine(run.facts, line);
-    const draft: RequestDraft = { facts: run.facts, rawHeaders, clientVersion: run.facts.clientVersion, delayMs: 0, throttle: {} };
-    if (line !== undefined) draft.firstLine = line;
-    run.applyRequest(draft, held === undefined ? 'request-head' : 'request-body');
+    const draft = decideRequestDraft(this.run!, rawHeaders, held, line);
     this.forwardedDraft = draft;
-
-    let prefix = held?.bytes;
-    if (held !== undefined && line !== undefined && draft.firstLine !== line) {
-      // Only the first line changed: the rest of the body (a `put document` tail) follows as is.
-      prefix = Buffer.concat([draft.firstLine!, held.bytes.subarray(line.length)]);
-      draft.rawHeaders = adjustContentLength(draft.rawHeaders, draft.firstLine!.length - line.length);
-    }
+    const prefix = heldPrefix(draft, held, line);
     if (draft.rawHeaders !== rawHeaders) this.exchange.forwarded = { path: dest.path, rawHeaders: draft.rawHeaders };
     const ended = held?.ended ?? false;
     if (draft.end !== undefined) return this.endByRule(draft, dest.path, prefix, ended);
@@ -276,9 +215,11 @@ class HttpExchange implements InFlight {
     });
     this.proxyReq = proxyReq;
     proxyReq.on('error', (err: NodeJS.ErrnoException) => this.onUpstreamError(err));
-    proxyReq.once('socket', (socket: Socket) => this.onUpstreamSocket(proxyReq, socket));
+    proxyReq.once('socket', (socket: Socket) => watchUpstreamSocket(exchange, proxyReq, socket, ctx.upstreamTimeoutMs));
     proxyReq.once('response', (proxyRes: IncomingMessage) => this.onUpstreamResponse(proxyRes));
-    proxyReq.on('information', (info: { statusCode: number; rawHeaders: string[] }) => this.relayInformational(info));
+    proxyReq.on('information', (info: Informational) => {
+      if (!this.settled) relayInformational(req, this.res, info);
+    });
     // The body streams as it arrives, with backpressure both ways; a throttle paces the held
     // prefix too (it may be the whole body).
     let sink: NodeJS.WritableStream = proxyReq;
@@ -309,19 +250,7 @@ class HttpExchange implements InFlight {
 
     this.observe(path, draft.rawHeaders);
     this.observeRequestBytes(prefix, ended);
-    const { answer } = end;
-    const response: ResponseDraft = {
-      facts: draft.facts,
-      clientVersion: draft.clientVersion,
-      status: answer.status,
-      statusMessage: answer.statusMessage,
-      rawHeaders: answer.rawHeaders,
-      body: answer.body,
-      // A request-side delay still holds the answer back: a slow refusal is a refusal.
-      delayMs: draft.delayMs,
-    };
-    addResponseHead(draft.facts, answer.status, answer.rawHeaders);
-    this.run!.applyResponse(response, 'response-head');
+    const response = decideAnswerDraft(this.run!, draft, end.answer);
     this.after(response.delayMs, () => {
       if (this.ctx.closing()) res.shouldKeepAlive = false;
       exchange.timings.responseHead = now();
@@ -333,36 +262,8 @@ class HttpExchange implements InFlight {
       res.writeHead(response.status, response.statusMessage, rawHeaders);
       this.observation?.responseHead(response.status, rawHeaders);
       if (this.observation?.wantsResponseBody()) this.observation.responseBody(body);
-      if (response.throttle === undefined) return void res.end(body);
-      const throttle = this.throttle(response.throttle);
-      throttle.pipe(res);
-      throttle.end(body);
+      this.writeBody(body, response.throttle);
     });
-  }
-
-  private onUpstreamSocket(proxyReq: ClientRequest, socket: Socket): void {
-    // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
-    // Set on the socket once and kept while it idles (it then concerns no exchange); the
-    // connection's listener brings it here (upstreamTimedOut).
-    if (socket.timeout !== this.ctx.upstreamTimeoutMs) socket.setTimeout(this.ctx.upstreamTimeoutMs);
-    const connected = (): void => {
-      this.exchange.timings.upstreamConnected = now();
-      this.exchange.upstream = { localAddress: socket.localAddress, localPort: socket.localPort, reused: proxyReq.reusedSocket };
-    };
-    // A TLS upstream is connected once its handshake is through: a certificate refused before
-    // that means the request never left (phase connect).
-    if (socket instanceof TLSSocket && !proxyReq.reusedSocket) socket.once('secureConnect', connected);
-    else if (socket.connecting) socket.once('connect', connected);
-    else connected();
-  }
-
-  private relayInformational(info: { statusCode: number; rawHeaders: string[] }): void {
-    const { res, req } = this;
-    // HTTP/1.0 clients do not understand 1xx (RFC 9110 §15.2).
-    if (this.settled || res.headersSent || req.httpVersion === '1.0') return;
-    if (info.statusCode === 100) res.writeContinue();
-    else if (info.statusCode === 102) res.writeProcessing();
-    else if (info.statusCode === 103) res.writeEarlyHints(Object.fromEntries(toPairs(info.rawHeaders)));
   }
 
   private onUpstreamResponse(proxyRes: IncomingMessage): void {
@@ -377,7 +278,7 @@ class HttpExchange implements InFlight {
     const statusCode = proxyRes.statusCode ?? 502;
     const statusMessage = proxyRes.statusMessage ?? '';
     const stripped = stripHopByHop(proxyRes.rawHeaders);
-    this.decideKeepAlive(proxyRes);
+    decideKeepAlive(this.ctx, this.req, res, proxyRes);
     // A body delimited by the upstream closing its connection is relayed the same way instead of
     // being re-framed as chunked (RFC 9112 §6.3, rule 8).
     if (isCloseDelimited(proxyRes, this.req.method)) res.useChunkedEncodingByDefault = false;
@@ -447,23 +348,7 @@ class HttpExchange implements InFlight {
         this.writeBody(draft.body, draft.throttle);
         return;
       }
-      if (prefix !== undefined) {
-        capture?.add(prefix);
-        if (observation?.wantsResponseBody()) observation.responseBody(prefix);
-        res.write(prefix);
-      }
-      if (capture !== undefined) proxyRes.on('data', (chunk: Buffer) => capture.add(chunk));
-      // The observer sees each chunk as it passes: no buffering, no delay (invariant 1).
-      if (observation?.wantsResponseBody()) proxyRes.on('data', (chunk: Buffer) => observation.responseBody(chunk));
-      const sink = draft.throttle === undefined ? res : this.throttle(draft.throttle);
-      if (sink !== res) sink.pipe(res, { end: false });
-      proxyRes.pipe(sink, { end: false });
-      proxyRes.once('end', () => {
-        if (proxyRes.rawTrailers.length > 0) res.addTrailers(toPairs(proxyRes.rawTrailers));
-        if (sink === res) return void res.end();
-        sink.once('end', () => res.end());
-        sink.end();
-      });
+      relayResponseBody(res, proxyRes, prefix, capture, observation, draft.throttle === undefined ? res : this.throttle(draft.throttle));
     });
   }
 
@@ -490,50 +375,11 @@ class HttpExchange implements InFlight {
     }, ms);
   }
 
-  /**
-   * The client connection persists exactly when the upstream's does (affinity), and the
-   * answer says `Connection: close` whenever it will not.
-   */
-  private decideKeepAlive(proxyRes: IncomingMessage): void {
-    const res = this.res as ServerResponse & { _expect_continue?: boolean };
-    if (!wantsKeepAlive(proxyRes.httpVersion, proxyRes.rawHeaders) || this.ctx.closing()) {
-      res.shouldKeepAlive = false;
-      return;
-    }
-    // Node drops keep-alive after a final status to an `Expect: 100-continue` request that got
-    // no 100 ("they may put extra bytes on the wire"). The upstream has already made that call:
-    // it kept its connection, so the body the client may still send flows on to it as it would
-    // on a direct connection. .NET (EWS) clients send Expect by default, and NTLM needs the
-    // connection to survive the 401.
-    res._expect_continue = false;
-    // HTTP/1.1 keeps connections by default: spare the client a `Connection: keep-alive` the
-    // upstream did not send (1.0 clients need it).
-    if (res.shouldKeepAlive && this.req.httpVersion !== '1.0') res.removeHeader('Connection');
-  }
-
   private onUpstreamError(err: NodeJS.ErrnoException): void {
     if (this.settled) return;
-    const { exchange } = this;
     const phase: Phase =
-      exchange.timings.upstreamConnected === undefined ? 'connect' : this.proxyRes === undefined ? 'response-head' : 'response-body';
-    const code = err.code ?? 'EUPSTREAM';
-    // A certificate the proxy could not verify is said in words, with the flag that fixes it.
-    const tlsFailure = describeTlsFailure(err, hostOfUrl(exchange.url));
-    failExchange(exchange, { code, message: tlsFailure ?? err.message, phase });
-    this.abortUpstream();
-    if (this.res.headersSent) {
-      this.settled = true;
-      this.res.destroy();
-      return;
-    }
-    const where = originOf(exchange.url);
-    const message =
-      tlsFailure !== undefined
-        ? `could not connect to the upstream ${where}: ${tlsFailure}`
-        : phase === 'connect'
-          ? `could not connect to the upstream ${where}: ${code} (${err.message})`
-          : `the upstream ${where} failed before answering: ${code} (${err.message})`;
-    this.answer({ status: 502, code, message }, phase);
+      this.exchange.timings.upstreamConnected === undefined ? 'connect' : this.proxyRes === undefined ? 'response-head' : 'response-body';
+    this.failUpstream(upstreamErrorOf(err, this.exchange.url, phase));
   }
 
   upstreamTimedOut(socket: Socket): void {
@@ -542,17 +388,20 @@ class HttpExchange implements InFlight {
 
   private onUpstreamTimeout(): void {
     if (this.settled) return;
-    const seconds = this.ctx.upstreamTimeoutMs / 1000;
     const phase: Phase = this.proxyRes === undefined ? 'response-head' : 'response-body';
-    failExchange(this.exchange, { code: 'UPSTREAM_TIMEOUT', message: `no data from the upstream for ${seconds} s (--upstream-timeout)`, phase });
+    this.failUpstream(upstreamTimeoutOf(this.ctx.upstreamTimeoutMs, this.exchange.url, phase));
+  }
+
+  /** On the record, the upstream freed, and the answer sent unless a response is already under way. */
+  private failUpstream({ error, answer }: UpstreamFailure): void {
+    failExchange(this.exchange, error);
     this.abortUpstream();
     if (this.res.headersSent) {
       this.settled = true;
       this.res.destroy();
       return;
     }
-    const where = originOf(this.exchange.url);
-    this.answer({ status: 504, code: 'UPSTREAM_TIMEOUT', message: `the upstream ${where} sent nothing for ${seconds} s; raise --upstream-timeout if it needs longer` }, phase);
+    this.answer(answer, error.phase);
   }
 
   private answer(answer: ProxyAnswer, phase: Phase): void {
@@ -570,16 +419,6 @@ class HttpExchange implements InFlight {
     this.proxyReq?.destroy();
   }
 
-  private judge(observation: Observation): void {
-    try {
-      this.exchange.protocol = this.ctx.negotiations.judge(this.exchange, observation);
-    } catch (err) {
-      // Parsers never throw by contract; if one does, the exchange is still recorded and the
-      // proxy stays up (DESIGN.md invariant 4).
-      this.ctx.log.error({ err, xid: this.exchange.id }, 'protocol observer failed');
-    }
-  }
-
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -593,9 +432,9 @@ class HttpExchange implements InFlight {
     }
     if (!res.writableFinished) this.abortUpstream();
     exchange.timings.end = now();
-    if (this.observation) this.judge(this.observation);
-    if (this.run !== undefined && this.run.applied.length > 0) this.recordRules(this.run);
-    if (this.requestCapture !== undefined) this.recordBodies(this.requestCapture);
+    if (this.observation) judgeExchange(this.ctx, exchange, this.observation);
+    if (this.run !== undefined && this.run.applied.length > 0) recordRules(this.ctx, exchange, this.run);
+    if (this.requestCapture !== undefined) recordBodies(exchange, this.requestCapture, this.responseCapture);
     this.ctx.authHints.check(exchange);
     this.conn.inFlight -= 1;
     this.conn.active.delete(this);
@@ -608,57 +447,7 @@ class HttpExchange implements InFlight {
     this.responseCapture = new BodyCapture(this.ctx.captureBytes);
     return this.responseCapture;
   }
-
-  /** Bodies go on the record only when there was one: no body, no field. */
-  private recordBodies(requestCapture: BodyCapture): void {
-    const request = requestCapture.result();
-    const response = this.responseCapture?.result();
-    if (request.size === 0 && (response === undefined || response.size === 0)) return;
-    this.exchange.bodies = {
-      ...(request.size > 0 && { request }),
-      ...(response !== undefined && response.size > 0 && { response }),
-    };
-  }
-
-  /** The record lists every rule met; the log names the ones that acted or could not. */
-  private recordRules(run: RuleRun): void {
-    const { exchange, ctx } = this;
-    exchange.rules = run.applied;
-    for (const rule of run.applied) {
-      if (rule.outcome === 'applied') ctx.log.info({ xid: exchange.id, rule: rule.id, changes: ctx.redactChanges(rule.changes) }, 'rule applied');
-      else if (rule.outcome === 'skipped') ctx.log.warn({ xid: exchange.id, rule: rule.id, reason: rule.reason }, 'rule skipped');
-    }
-  }
 }
 
 /** Facts of an exchange no rule looks at: the response draft still needs the field. */
 const NO_FACTS = Object.freeze({ method: '', host: '', path: '', client: '', requestHeaders: [], protocol: 'http' as const });
-
-/** RFC 9112 §6.3: no Content-Length, no Transfer-Encoding, and a status that has a body. */
-function isCloseDelimited(res: IncomingMessage, method: string | undefined): boolean {
-  const status = res.statusCode ?? 0;
-  if (method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) return false;
-  return getHeader(res.rawHeaders, 'content-length') === undefined && getHeader(res.rawHeaders, 'transfer-encoding') === undefined;
-}
-
-/** A body edited by a rule keeps its framing honest: Content-Length follows the new length. */
-function adjustContentLength(raw: RawHeaders, delta: number): RawHeaders {
-  const current = getHeader(raw, 'content-length');
-  if (current === undefined || delta === 0) return raw;
-  return setContentLength(raw, Number(current) + delta);
-}
-
-/** Content-Length for a body the proxy rewrote or made; left to chunking when the head has Transfer-Encoding. */
-function setContentLength(raw: RawHeaders, length: number): RawHeaders {
-  if (getHeader(raw, 'content-length') === undefined && getHeader(raw, 'transfer-encoding') !== undefined) return raw;
-  return setHeader(raw, 'Content-Length', String(length));
-}
-
-function hostOfUrl(url: string): string {
-  return /^[a-z]+:\/\/\[?([^\]/:]*)/i.exec(url)?.[1] ?? url;
-}
-
-function originOf(url: string): string {
-  const match = /^[a-z]+:\/\/[^/]*/i.exec(url);
-  return match ? match[0] : url;
-}

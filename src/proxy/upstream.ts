@@ -1,5 +1,6 @@
 /**
- * The upstream request: the only place that opens HTTP requests to upstreams.
+ * The upstream request: the only place that opens HTTP requests to upstreams, and where an HTTP
+ * exchange's upstream socket gets its idle timeout and its connection time on the record.
  *
  * Built on node:http with the head given as a raw header array, which Node writes exactly as
  * given: order, case and repeated fields (DESIGN.md invariant 3). http-proxy, which the design
@@ -14,6 +15,9 @@
 import http, { type Agent, type ClientRequest } from 'node:http';
 import type { AffinityAgent } from './affinity-agent.js';
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { now, type Exchange } from '../core/exchange.js';
 import type { UpstreamTls } from './upstream-tls.js';
 import type { Origin } from '../core/origin.js';
 import { getHeader, type RawHeaders } from '../core/raw-headers.js';
@@ -47,4 +51,21 @@ export function openUpstreamRequest(plan: UpstreamPlan): ClientRequest {
   // has to leave now rather than with the first body bytes (RFC 9110 §10.1.1).
   if (getHeader(plan.rawHeaders, 'expect') !== undefined) proxyReq.flushHeaders();
   return proxyReq;
+}
+
+/** The socket an HTTP exchange's upstream request was given (its 'socket' event). */
+export function watchUpstreamSocket(exchange: Exchange, proxyReq: ClientRequest, socket: Socket, timeoutMs: number): void {
+  // Idle timeout: no bytes either way for this long (a long poll's PENDING lines reset it).
+  // Set on the socket once and kept while it idles (it then concerns no exchange); the
+  // connection's listener brings it to the exchange in flight (http-exchange.ts, upstreamTimedOut).
+  if (socket.timeout !== timeoutMs) socket.setTimeout(timeoutMs);
+  const connected = (): void => {
+    exchange.timings.upstreamConnected = now();
+    exchange.upstream = { localAddress: socket.localAddress, localPort: socket.localPort, reused: proxyReq.reusedSocket };
+  };
+  // A TLS upstream is connected once its handshake is through: a certificate refused before
+  // that means the request never left (phase connect).
+  if (socket instanceof TLSSocket && !proxyReq.reusedSocket) socket.once('secureConnect', connected);
+  else if (socket.connecting) socket.once('connect', connected);
+  else connected();
 }

@@ -1,0 +1,28 @@
+/**
+ * Message framing (RFC 9112 §6) for the bodies the proxy relays, rewrites or makes: a response
+ * body the upstream delimits by closing its connection, and a Content-Length that follows a body
+ * whose length a rule changed. The edits return a new raw header list (raw-headers.ts), so the
+ * record can keep both sides of a change (DESIGN.md invariant 3).
+ */
+import type { IncomingMessage } from 'node:http';
+import { getHeader, setHeader, type RawHeaders } from '../core/raw-headers.js';
+
+/** RFC 9112 §6.3: no Content-Length, no Transfer-Encoding, and a status that has a body. */
+export function isCloseDelimited(res: IncomingMessage, method: string | undefined): boolean {
+  const status = res.statusCode ?? 0;
+  if (method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) return false;
+  return getHeader(res.rawHeaders, 'content-length') === undefined && getHeader(res.rawHeaders, 'transfer-encoding') === undefined;
+}
+
+/** A body edited by a rule keeps its framing honest: Content-Length follows the new length. */
+export function adjustContentLength(raw: RawHeaders, delta: number): RawHeaders {
+  const current = getHeader(raw, 'content-length');
+  if (current === undefined || delta === 0) return raw;
+  return setContentLength(raw, Number(current) + delta);
+}
+
+/** Content-Length for a body the proxy rewrote or made; left to chunking when the head has Transfer-Encoding. */
+export function setContentLength(raw: RawHeaders, length: number): RawHeaders {
+  if (getHeader(raw, 'content-length') === undefined && getHeader(raw, 'transfer-encoding') !== undefined) return raw;
+  return setHeader(raw, 'Content-Length', String(length));
+}
