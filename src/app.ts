@@ -69,6 +69,8 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     address = await proxy.listen(config.listen.host, config.listen.port);
   } catch (err) {
     rules?.close();
+    // A ProgramError already says what is wrong (a bad --ca-dir for --tls): not a listen failure.
+    if (err instanceof ProgramError) throw err;
     throw listenError(err as NodeJS.ErrnoException, config.listen.host, config.listen.port);
   }
   let journal: Journal | undefined;

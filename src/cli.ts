@@ -7,8 +7,10 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
 import { DEFAULTS, parseListen, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
+import { describeFailure, describeUsageError } from './cli-errors.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
+import { parseVersion } from './core/version.js';
 import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli-record.js';
 
 const EXAMPLES = `Examples:
@@ -112,9 +114,38 @@ function fail(message: string): never {
 }
 
 function report(err: unknown): never {
-  if (err instanceof ProgramError) fail(`${err.message}${err.hint ? `; ${err.hint}` : ''}`);
+  const line = describeFailure(err);
+  if (line !== undefined) fail(line);
+  // Not something a user can cause: a bug, printed whole so that it can be reported.
   console.error(err);
   process.exit(1);
+}
+
+/** A version option of the simulators, checked before anything starts (`--version banana`). */
+function versionOption(name: string, text: string): string {
+  const parsed = parseVersion(text);
+  if (!parsed.ok) throw new ProgramError('ERR_BAD_OPTION', `--${name} "${text}" is not a version: ${parsed.problem}`, `give four numbers, e.g. --${name} 12.0.0.6415`);
+  return text;
+}
+
+/** A product token option of the MAPI/HTTP simulators (`Outlook/16.0.15928.20006`). */
+function productOption(name: string, text: string, example: string): string {
+  const slash = text.lastIndexOf('/');
+  const parsed = parseVersion(text.slice(slash + 1));
+  if (!parsed.ok) throw new ProgramError('ERR_BAD_OPTION', `--${name} "${text}" does not end in a version: ${parsed.problem}`, `e.g. --${name} ${example}`);
+  return text;
+}
+
+/** An http(s) URL option of the simulator clients (`--server`, `--via`). */
+function urlOption(name: string, text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ProgramError('ERR_BAD_OPTION', `--${name} "${text}" is not a URL`, `e.g. --${name} http://127.0.0.1:8081`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProgramError('ERR_BAD_OPTION', `--${name} "${text}" is not an http or https URL`, `e.g. --${name} http://127.0.0.1:8081`);
+  return text;
 }
 
 /** Runs until SIGINT/SIGTERM, then closes. */
@@ -140,15 +171,19 @@ function simulateCommands(y: Argv) {
           .option('min-client', { type: 'string', default: '4.0.2.2611', describe: 'oldest client accepted (older ones get status 262156)', requiresArg: true })
           .option('echo', { type: 'string', default: 'min', describe: "method-line version: 'min' = Min(client, server), or 'fixed:6.0.0.0'", requiresArg: true })
           .option('listen', listen),
-      async (args) => {
-        const echo = args.echo === 'min' ? 'min' : /^fixed:(.+)$/.exec(args.echo)?.[1];
-        if (echo === undefined) throw new ProgramError('ERR_BAD_OPTION', `--echo "${args.echo}" is neither min nor fixed:VERSION`, 'e.g. --echo fixed:6.0.0.0');
-        const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
-        const { startFpseServer } = await import('./simulators/fpse-server.js');
-        const server = await startFpseServer({ version: args.version, minClient: args['min-client'], echo: echo === 'min' ? 'min' : { fixed: echo }, logger }, parseListen(args.listen));
-        logger.info({ url: server.url, version: args.version }, 'fpse simulator listening');
-        runUntilSignal(() => server.close());
-      },
+      (args) =>
+        (async () => {
+          const echo = args.echo === 'min' ? 'min' : /^fixed:(.+)$/.exec(args.echo)?.[1];
+          if (echo === undefined) throw new ProgramError('ERR_BAD_OPTION', `--echo "${args.echo}" is neither min nor fixed:VERSION`, 'e.g. --echo fixed:6.0.0.0');
+          if (echo !== 'min') versionOption('echo fixed:', echo);
+          const listen = parseListen(args.listen);
+          const options = { version: versionOption('version', args.version), minClient: versionOption('min-client', args['min-client']), echo: echo === 'min' ? ('min' as const) : { fixed: echo } };
+          const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
+          const { startFpseServer } = await import('./simulators/fpse-server.js');
+          const server = await startFpseServer({ ...options, logger }, listen);
+          logger.info({ url: server.url, version: args.version }, 'fpse simulator listening');
+          runUntilSignal(() => server.close());
+        })().catch(report),
     )
     .command(
       'mapi',
@@ -158,35 +193,44 @@ function simulateCommands(y: Argv) {
           .option('server', { type: 'string', default: 'Exchange/15.02.1544.014', describe: 'X-ServerApplication', requiresArg: true })
           .option('pending-period', { type: 'number', default: 15000, describe: 'ms between PENDING keep-alives in long polls', requiresArg: true })
           .option('listen', listen),
-      async (args) => {
-        const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
-        const { startMapiServer } = await import('./simulators/mapi-server.js');
-        const server = await startMapiServer({ server: args.server, pendingPeriodMs: args['pending-period'], logger }, parseListen(args.listen));
-        logger.info({ url: server.url, server: args.server }, 'mapi simulator listening');
-        runUntilSignal(() => server.close());
-      },
+      (args) =>
+        (async () => {
+          const listen = parseListen(args.listen);
+          const pendingPeriodMs = args['pending-period'];
+          if (!Number.isFinite(pendingPeriodMs) || pendingPeriodMs < 1) throw new ProgramError('ERR_BAD_OPTION', `--pending-period must be a number of milliseconds ≥ 1 (got ${String(pendingPeriodMs)})`, 'e.g. --pending-period 15000');
+          const server = productOption('server', args.server, 'Exchange/15.02.1544.014');
+          const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
+          const { startMapiServer } = await import('./simulators/mapi-server.js');
+          const running = await startMapiServer({ server, pendingPeriodMs, logger }, listen);
+          logger.info({ url: running.url, server }, 'mapi simulator listening');
+          runUntilSignal(() => running.close());
+        })().catch(report),
     )
     .command(
       'fpse-client',
       'an Office client: discovery, server version, then calls on the negotiated version; prints what it saw',
       (c) => clientOptions(c).option('version', { type: 'string', default: '12.0.0.6415', describe: "the client's version", requiresArg: true }),
-      async (args) => {
-        const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
-        const { runFpseClient } = await import('./simulators/fpse-client.js');
-        const report = await runFpseClient({ server: args.server, via: args.via, version: args.version, logger });
-        console.log(JSON.stringify(report, null, 2));
-      },
+      (args) =>
+        (async () => {
+          const options = { server: urlOption('server', args.server), via: args.via === undefined ? undefined : urlOption('via', args.via), version: versionOption('version', args.version) };
+          const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
+          const { runFpseClient } = await import('./simulators/fpse-client.js');
+          const seen = await runFpseClient({ ...options, logger });
+          console.log(JSON.stringify(seen, null, 2));
+        })().catch(report),
     )
     .command(
       'mapi-client',
       'an Outlook client: Connect, Execute, NotificationWait, PING, Disconnect; Bind, GetMailboxUrl, Unbind; prints what it saw',
       (c) => clientOptions(c).option('client', { type: 'string', default: 'Outlook/16.0.15928.20006', describe: 'X-ClientApplication', requiresArg: true }),
-      async (args) => {
-        const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
-        const { runMapiClient } = await import('./simulators/mapi-client.js');
-        const report = await runMapiClient({ server: args.server, via: args.via, client: args.client, notificationWait: true, logger });
-        console.log(JSON.stringify(report, null, 2));
-      },
+      (args) =>
+        (async () => {
+          const options = { server: urlOption('server', args.server), via: args.via === undefined ? undefined : urlOption('via', args.via), client: productOption('client', args.client, 'Outlook/16.0.15928.20006') };
+          const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
+          const { runMapiClient } = await import('./simulators/mapi-client.js');
+          const seen = await runMapiClient({ ...options, notificationWait: true, logger });
+          console.log(JSON.stringify(seen, null, 2));
+        })().catch(report),
     )
     .demandCommand(1, 'name what to simulate: fpse, mapi, fpse-client or mapi-client');
 }
@@ -197,34 +241,38 @@ function rulesCommands(y: Argv) {
       'check <paths..>',
       'validate rule files or folders: every issue as file:line:col, exit 1 on any',
       (c) => c.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'rule files (.yaml, .yml, .json) or folders of them' }),
-      async (args) => {
-        const { loadRuleFiles, formatIssue } = await import('./rules/load.js');
-        const { compileRules } = await import('./rules/compile.js');
-        const result = await loadRuleFiles(args.paths);
-        for (const issue of result.issues) console.error(formatIssue(issue));
-        // Each valid rule as the engine will run it: its explain(), the words the record uses.
-        for (const rule of compileRules(result.rules, { seed: 0 }).all) {
-          console.log(`${rule.file}:${rule.line}: ${rule.id}${rule.description ? ` — ${rule.description}` : ''}\n    ${rule.explain()}`);
-        }
-        const summary = `${result.rules.length} rules in ${result.files.length} files, ${result.issues.length} issues`;
-        if (result.issues.length > 0) {
-          console.error(summary);
-          process.exit(1);
-        }
-        console.log(summary);
-      },
+      (args) => checkRules(args.paths).catch(report),
     )
     .command(
       'list',
       'the shipped scenarios in rules/: what each simulates and the spec section it exercises',
       (c) => c,
-      async () => {
-        const { listScenarios, formatScenarioList } = await import('./rules/scenarios.js');
-        console.log(formatScenarioList(await listScenarios()));
-        console.log('\nRun one: ./proxy start --rules rules/<name>.yaml   (or --rules rules/ for all of them)');
-      },
+      () => listRules().catch(report),
     )
     .demandCommand(1, 'name a rules command: check or list');
+}
+
+async function checkRules(paths: string[]): Promise<void> {
+  const { loadRuleFiles, formatIssue } = await import('./rules/load.js');
+  const { compileRules } = await import('./rules/compile.js');
+  const result = await loadRuleFiles(paths);
+  for (const issue of result.issues) console.error(formatIssue(issue));
+  // Each valid rule as the engine will run it: its explain(), the words the record uses.
+  for (const rule of compileRules(result.rules, { seed: 0 }).all) {
+    console.log(`${rule.file}:${rule.line}: ${rule.id}${rule.description ? ` — ${rule.description}` : ''}\n    ${rule.explain()}`);
+  }
+  const summary = `${result.rules.length} rules in ${result.files.length} files, ${result.issues.length} issues`;
+  if (result.issues.length > 0) {
+    console.error(summary);
+    process.exit(1);
+  }
+  console.log(summary);
+}
+
+async function listRules(): Promise<void> {
+  const { listScenarios, formatScenarioList } = await import('./rules/scenarios.js');
+  console.log(formatScenarioList(await listScenarios()));
+  console.log('\nRun one: ./proxy start --rules rules/<name>.yaml   (or --rules rules/ for all of them)');
 }
 
 async function printCa(args: { 'ca-dir': string; der?: boolean; spki?: boolean }): Promise<void> {
@@ -329,6 +377,12 @@ function lastOneWins(argv: Record<string, unknown>, y: Argv): void {
   }
 }
 
+// A reader that stops reading (`./proxy har x -o - | head`) is a normal way to end: exit quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  report(err);
+});
+
 const commands = yargs(hideBin(process.argv))
   .scriptName('./proxy')
   .middleware(lastOneWins as never, true)
@@ -358,10 +412,8 @@ await recordCommands(commands)
   .version(false)
   .wrap(Math.min(110, process.stdout.columns ?? 100))
   .fail((msg, err) => {
-    if (err) report(err);
-    const unknown = /^Unknown arguments?: (.*)$/.exec(msg ?? '');
-    if (unknown) fail(`unknown option ${unknown[1]!.split(', ').map((a) => (a.length > 1 ? `--${a}` : `-${a}`)).join(', ')}; run ./proxy start --help for the options`);
-    // yargs spreads some messages over lines ("Invalid values:\n  Argument: …"): one line here.
-    fail(`${(msg ?? 'invalid arguments').replace(/:?\s*\n\s*/g, ': ')}; run ./proxy --help for usage`);
+    // yargs throws its own usage errors (a flag without its value) as YError: usage, not a bug.
+    if (err && err.name !== 'YError') report(err);
+    fail(describeUsageError(msg ?? err?.message ?? 'invalid arguments', hideBin(process.argv)));
   })
   .parseAsync();

@@ -27,8 +27,10 @@
  * bodies are not kept.
  */
 import http, { type Agent } from 'node:http';
+import net from 'node:net';
 import type { Logger } from 'pino';
 import { now, type Exchange } from '../core/exchange.js';
+import { ProgramError } from '../errors.js';
 import { originUrl, type Origin } from '../core/origin.js';
 import { getHeaderValues, setHeader, withoutHeader, type RawHeaders } from '../core/raw-headers.js';
 import { stripHopByHop } from '../proxy/hop-by-hop.js';
@@ -86,6 +88,8 @@ export async function replayJournal(journals: string[], options: ReplayOptions):
     const capped = plans.filter((p, i) => i > 0 && p.start - plans[i - 1]!.start > maxGapMs).length;
     if (capped > 0) result.notes.push(`original pacing; ${capped} pause(s) longer than ${maxGapMs / 1000} s shortened to ${maxGapMs / 1000} s`);
   }
+
+  if (plans.length > 0) await assertReachable(options.target);
 
   const proxy = createProxyServer({
     target: options.target,
@@ -303,4 +307,27 @@ class RecordsByPort {
       this.waiting.delete(port);
     }
   }
+}
+
+/** How long the reachability check waits for the target's TCP handshake. */
+const REACH_TIMEOUT_MS = 5000;
+
+/**
+ * One TCP connection to the target before anything is re-sent: a target that is not there is said
+ * once, as one error, instead of as a 502 on every replayed exchange.
+ */
+function assertReachable(target: Origin): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: target.hostname, port: target.port });
+    const fail = (reason: string): void => {
+      socket.destroy();
+      reject(new ProgramError('ERR_BAD_TARGET', `cannot reach the target ${originUrl(target)} (${reason})`, 'start the server first, or check --target'));
+    };
+    socket.setTimeout(REACH_TIMEOUT_MS, () => fail(`no answer within ${REACH_TIMEOUT_MS / 1000} s`));
+    socket.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+  });
 }

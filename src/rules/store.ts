@@ -88,6 +88,10 @@ export class RuleStore<T> extends EventEmitter<{ reloaded: [T, LoadResult]; reje
   static async open<T>(options: RuleStoreOptions<T>): Promise<RuleStore<T>> {
     const print = await fingerprint(options.paths);
     const result = await readRules(options.paths);
+    if (result.issues.length === 1) {
+      // One issue is one line: its file:line:col, what is wrong and its own fix.
+      throw new ProgramError('ERR_BAD_RULES', formatIssue(result.issues[0]!), 'check every rule file with ./proxy rules check PATH...');
+    }
     if (result.issues.length > 0) {
       // Issues first and the summary last, so the CLI's `message; hint` line reads as one sentence.
       const count = result.issues.length === 1 ? '1 issue' : `${result.issues.length} issues`;
