@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { isLoopback, type ProxyConfig } from './config.js';
-import { durationOf, type Exchange } from './core/exchange.js';
+import { durationOf, type Exchange, type Verdict } from './core/exchange.js';
 import { originUrl } from './core/origin.js';
 import { ProgramError } from './errors.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
@@ -154,10 +154,21 @@ function logExchange(logger: Logger, x: Exchange, redactor: Redactor): void {
       down: x.bytes.response,
       err: x.error?.code,
       proto: x.protocol?.summary,
+      verdict: x.protocol === undefined ? undefined : worstLevel(x.protocol.verdicts),
       rules: x.rules?.filter((r) => r.outcome !== 'passed').map((r) => (r.outcome === 'applied' ? r.id : `${r.id} (skipped)`)),
     },
     'exchange',
   );
+}
+
+/** The most serious verdict level of an exchange, so a reader (or jq) can pick out violations. */
+function worstLevel(verdicts: readonly Verdict[]): Verdict['level'] | undefined {
+  let worst: Verdict['level'] | undefined;
+  for (const v of verdicts) {
+    if (v.level === 'violation') return 'violation';
+    if (v.level === 'notice' || worst === undefined) worst = v.level;
+  }
+  return worst;
 }
 
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): ProgramError {
