@@ -24,7 +24,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: [{ name: 'http-proxy', message: 'http-proxy breaks header fidelity (see src/proxy/upstream.ts); it is the bench floor only.' }] }],
     },
   },
-  { files: ['src/cli.ts', 'bench/**/*.ts', 'scripts/**'], rules: { 'no-console': 'off' } },
+  { files: ['src/cli.ts', 'src/cli/**/*.ts', 'bench/**/*.ts', 'scripts/**'], rules: { 'no-console': 'off' } },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],

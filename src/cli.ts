@@ -7,11 +7,11 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
 import { DEFAULTS, parseListen, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
-import { describeFailure, describeUsageError } from './cli-errors.js';
+import { describeFailure, describeUsageError } from './cli/errors.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
-import { parseVersion } from './core/version.js';
-import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli-record.js';
+import { simulateCommands } from './cli/simulate.js';
+import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli/record.js';
 
 const EXAMPLES = `Examples:
   ./proxy start                                   forward proxy on 127.0.0.1:8080
@@ -121,120 +121,6 @@ function report(err: unknown): never {
   process.exit(1);
 }
 
-/** A version option of the simulators, checked before anything starts (`--version banana`). */
-function versionOption(name: string, text: string): string {
-  const parsed = parseVersion(text);
-  if (!parsed.ok) throw new ProgramError('ERR_BAD_OPTION', `--${name} "${text}" is not a version: ${parsed.problem}`, `give four numbers, e.g. --${name} 12.0.0.6415`);
-  return text;
-}
-
-/** A product token option of the MAPI/HTTP simulators (`Outlook/16.0.15928.20006`). */
-function productOption(name: string, text: string, example: string): string {
-  const slash = text.lastIndexOf('/');
-  const parsed = parseVersion(text.slice(slash + 1));
-  if (!parsed.ok) throw new ProgramError('ERR_BAD_OPTION', `--${name} "${text}" does not end in a version: ${parsed.problem}`, `e.g. --${name} ${example}`);
-  return text;
-}
-
-/** An http(s) URL option of the simulator clients (`--server`, `--via`). */
-function urlOption(name: string, text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ProgramError('ERR_BAD_OPTION', `--${name} "${text}" is not a URL`, `e.g. --${name} http://127.0.0.1:8081`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProgramError('ERR_BAD_OPTION', `--${name} "${text}" is not an http or https URL`, `e.g. --${name} http://127.0.0.1:8081`);
-  return text;
-}
-
-/** Runs until SIGINT/SIGTERM, then closes. */
-function runUntilSignal(close: () => Promise<void>): void {
-  const stop = (): void => void close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-function simulateCommands(y: Argv) {
-  const listen = { type: 'string', default: '127.0.0.1:0', describe: 'HOST:PORT to listen on (port 0 picks a free one; the log says which)', requiresArg: true } as const;
-  const clientOptions = (c: Argv) =>
-    c
-      .option('server', { type: 'string', demandOption: true, describe: 'origin URL of the server, e.g. http://127.0.0.1:8081', requiresArg: true })
-      .option('via', { type: 'string', describe: 'forward proxy URL, e.g. http://127.0.0.1:8080 (absent: direct)', requiresArg: true });
-  return y
-    .command(
-      'fpse',
-      'an FPSE/SharePoint server: _vti_inf.html, server version, open service, url to web url, error packets',
-      (c) =>
-        c
-          .option('version', { type: 'string', default: '14.0.0.6029', describe: "the server's build", requiresArg: true })
-          .option('min-client', { type: 'string', default: '4.0.2.2611', describe: 'oldest client accepted (older ones get status 262156)', requiresArg: true })
-          .option('echo', { type: 'string', default: 'min', describe: "method-line version: 'min' = Min(client, server), or 'fixed:6.0.0.0'", requiresArg: true })
-          .option('listen', listen),
-      (args) =>
-        (async () => {
-          const echo = args.echo === 'min' ? 'min' : /^fixed:(.+)$/.exec(args.echo)?.[1];
-          if (echo === undefined) throw new ProgramError('ERR_BAD_OPTION', `--echo "${args.echo}" is neither min nor fixed:VERSION`, 'e.g. --echo fixed:6.0.0.0');
-          if (echo !== 'min') versionOption('echo fixed:', echo);
-          const listen = parseListen(args.listen);
-          const options = { version: versionOption('version', args.version), minClient: versionOption('min-client', args['min-client']), echo: echo === 'min' ? ('min' as const) : { fixed: echo } };
-          const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
-          const { startFpseServer } = await import('./simulators/fpse-server.js');
-          const server = await startFpseServer({ ...options, logger }, listen);
-          logger.info({ url: server.url, version: args.version }, 'fpse simulator listening');
-          runUntilSignal(() => server.close());
-        })().catch(report),
-    )
-    .command(
-      'mapi',
-      'an Exchange MAPI/HTTP server: Connect, Execute, NotificationWait, Disconnect, PING; Bind, Unbind, GetMailboxUrl',
-      (c) =>
-        c
-          .option('server', { type: 'string', default: 'Exchange/15.02.1544.014', describe: 'X-ServerApplication', requiresArg: true })
-          .option('pending-period', { type: 'number', default: 15000, describe: 'ms between PENDING keep-alives in long polls', requiresArg: true })
-          .option('listen', listen),
-      (args) =>
-        (async () => {
-          const listen = parseListen(args.listen);
-          const pendingPeriodMs = args['pending-period'];
-          if (!Number.isFinite(pendingPeriodMs) || pendingPeriodMs < 1) throw new ProgramError('ERR_BAD_OPTION', `--pending-period must be a number of milliseconds ≥ 1 (got ${String(pendingPeriodMs)})`, 'e.g. --pending-period 15000');
-          const server = productOption('server', args.server, 'Exchange/15.02.1544.014');
-          const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
-          const { startMapiServer } = await import('./simulators/mapi-server.js');
-          const running = await startMapiServer({ server, pendingPeriodMs, logger }, listen);
-          logger.info({ url: running.url, server }, 'mapi simulator listening');
-          runUntilSignal(() => running.close());
-        })().catch(report),
-    )
-    .command(
-      'fpse-client',
-      'an Office client: discovery, server version, then calls on the negotiated version; prints what it saw',
-      (c) => clientOptions(c).option('version', { type: 'string', default: '12.0.0.6415', describe: "the client's version", requiresArg: true }),
-      (args) =>
-        (async () => {
-          const options = { server: urlOption('server', args.server), via: args.via === undefined ? undefined : urlOption('via', args.via), version: versionOption('version', args.version) };
-          const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
-          const { runFpseClient } = await import('./simulators/fpse-client.js');
-          const seen = await runFpseClient({ ...options, logger });
-          console.log(JSON.stringify(seen, null, 2));
-        })().catch(report),
-    )
-    .command(
-      'mapi-client',
-      'an Outlook client: Connect, Execute, NotificationWait, PING, Disconnect; Bind, GetMailboxUrl, Unbind; prints what it saw',
-      (c) => clientOptions(c).option('client', { type: 'string', default: 'Outlook/16.0.15928.20006', describe: 'X-ClientApplication', requiresArg: true }),
-      (args) =>
-        (async () => {
-          const options = { server: urlOption('server', args.server), via: args.via === undefined ? undefined : urlOption('via', args.via), client: productOption('client', args.client, 'Outlook/16.0.15928.20006') };
-          const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
-          const { runMapiClient } = await import('./simulators/mapi-client.js');
-          const seen = await runMapiClient({ ...options, notificationWait: true, logger });
-          console.log(JSON.stringify(seen, null, 2));
-        })().catch(report),
-    )
-    .demandCommand(1, 'name what to simulate: fpse, mapi, fpse-client or mapi-client');
-}
-
 function rulesCommands(y: Argv) {
   return y
     .command(
@@ -311,7 +197,7 @@ function journalsOption<T>(y: Argv<T>) {
   return y.positional('journals', { type: 'string', array: true, demandOption: true, describe: 'journal files (.ndjson) or folders of them, e.g. recordings/' });
 }
 
-/** har, report, replay, serve (DESIGN.md "Command line"); their handlers are in cli-record.ts. */
+/** har, report, replay, serve (DESIGN.md "Command line"); their handlers are in cli/record.ts. */
 function recordCommands<T>(y: Argv<T>) {
   return y
     .command(
@@ -389,7 +275,7 @@ const commands = yargs(hideBin(process.argv))
   .usage('./proxy <command> [options]\n\nversion-proxy: an intercepting HTTP proxy that understands MAPI/HTTP and FrontPage RPC version negotiation.')
   .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args).catch(report))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
-  .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
+  .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', (y) => simulateCommands(y, report))
   .command('rules', 'rule files: check, list', rulesCommands)
   .command(
     'ca',

@@ -89,7 +89,14 @@ export function readVtiInf(html: string): { fpVersion?: string; shtml: string; a
   };
 }
 
-export async function runFpseClient(options: ClientRunOptions & { version: string; encoding?: 'percent' | 'plain' }): Promise<FpseClientReport> {
+export interface FpseClientOptions extends ClientRunOptions {
+  version: string;
+  encoding?: 'percent' | 'plain';
+  /** Told about each step as soon as its answer is in (the CLI prints it). */
+  onStep?(step: FpseClientStep): void;
+}
+
+export async function runFpseClient(options: FpseClientOptions): Promise<FpseClientReport> {
   const parsed = parseVersion(options.version);
   if (!parsed.ok) throw new RangeError(`fpse client version ${parsed.problem}`);
   const own = parsed.version;
@@ -99,18 +106,22 @@ export async function runFpseClient(options: ClientRunOptions & { version: strin
   const http = createHttpClient({ maxSockets: 1, ...(options.via === undefined ? {} : { via: options.via }) });
   const report: FpseClientReport = { steps: [], rejected: false };
   const userAgent = `MSFrontPage/${own.parts[0]}.0`;
+  const record = (step: FpseClientStep): FpseClientStep => {
+    report.steps.push(step);
+    options.onStep?.(step);
+    return step;
+  };
   try {
     const inf = await http.request(options.server, {
       method: 'GET',
       path: '/_vti_inf.html',
       headers: { 'User-Agent': `Mozilla/4.0 (compatible; MS FrontPage ${own.parts[0]}.0)`, Accept: '*/*' },
     });
-    report.steps.push({ request: 'GET /_vti_inf.html', status: inf.status, ...connection(inf.localPort) });
+    record({ request: 'GET /_vti_inf.html', status: inf.status, ...connection(inf.localPort) });
     const urls = readVtiInf(inf.body.toString('latin1'));
 
     const call = rpcCaller(http, options.server, userAgent, encoding);
-    const versionStep = await call(urls.shtml, 'server version', own.text, [['service_name', '/']]);
-    report.steps.push(versionStep);
+    const versionStep = record(await call(urls.shtml, 'server version', own.text, [['service_name', '/']]));
     if (versionStep.error !== undefined) {
       report.rejected = true;
       log.info({ error: versionStep.error }, 'server rejected the client');
@@ -133,8 +144,8 @@ export async function runFpseClient(options: ClientRunOptions & { version: strin
     report.negotiated = negotiated.text;
     log.info({ client: own.text, negotiated: negotiated.text, server: report.serverVersion }, 'version negotiated');
 
-    report.steps.push(await call(urls.author, 'open service', negotiated.text, [['service_name', '/']]));
-    report.steps.push(await call(urls.shtml, 'url to web url', negotiated.text, [['url', '/Shared Documents/report.docx'], ['flags', '0']]));
+    record(await call(urls.author, 'open service', negotiated.text, [['service_name', '/']]));
+    record(await call(urls.shtml, 'url to web url', negotiated.text, [['url', '/Shared Documents/report.docx'], ['flags', '0']]));
     return report;
   } finally {
     http.close();

@@ -46,6 +46,10 @@ export interface MapiClientOptions extends ClientRunOptions {
   mailboxId?: string;
   /** Authorization header to send, e.g. 'Basic dXNlcjpwYXNz'. */
   authorization?: string;
+  /** Told as each request is sent (a NotificationWait can then be announced before it waits). */
+  onSend?(endpoint: 'emsmdb' | 'nspi', requestType: string): void;
+  /** Told about each step as soon as its answer is complete (the CLI prints it). */
+  onStep?(step: MapiClientStep): void;
 }
 
 /** The parsed inner stream of a MAPI/HTTP response (§1.8). */
@@ -124,6 +128,7 @@ export async function runMapiClient(options: MapiClientOptions): Promise<MapiCli
     };
     if (jar.size > 0) headers.Cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
     if (options.authorization !== undefined) headers.Authorization = options.authorization;
+    options.onSend?.(endpoint, requestType);
     const res = await http.request(options.server, {
       method: 'POST',
       path: `/mapi/${endpoint}/?MailboxId=${mailboxId}`,
@@ -135,6 +140,7 @@ export async function runMapiClient(options: MapiClientOptions): Promise<MapiCli
     log.info({ endpoint, requestType, status: step.status, responseCode: step.responseCode, metaTags: step.metaTags }, 'mapi response');
     report.steps.push(step);
     report.serverApplication ??= step.serverApplication;
+    options.onStep?.(step);
     return step;
   }
 

@@ -4,10 +4,10 @@
  * work is in src/record/. Each loads its module only when run, so `./proxy start` pays for none.
  */
 import { createWriteStream } from 'node:fs';
-import { parseListen, parseTarget } from './config.js';
-import { ProgramError } from './errors.js';
-import { createLogger } from './log.js';
-import type { JournalProblem } from './record/journal-read.js';
+import { parseListen, parseTarget } from '../config.js';
+import { ProgramError } from '../errors.js';
+import { createLogger } from '../log.js';
+import type { JournalProblem } from '../record/journal-read.js';
 
 /** Problems with journal lines go to stderr as `file:line: message`, the first 20 of them. */
 function problemPrinter(): { onProblem: (p: JournalProblem) => void; summary: () => string } {
@@ -23,8 +23,8 @@ function problemPrinter(): { onProblem: (p: JournalProblem) => void; summary: ()
 }
 
 export async function har(args: { journals: string[]; output: string; protocol?: string[]; host?: string[]; verdict?: string[]; since?: string }): Promise<void> {
-  const { writeHar, parseSince } = await import('./record/har-write.js');
-  const { createProgressBar } = await import('./record/progress.js');
+  const { writeHar, parseSince } = await import('../record/har-write.js');
+  const { createProgressBar } = await import('../record/progress.js');
   const problems = problemPrinter();
   const toStdout = args.output === '-';
   const out = toStdout ? process.stdout : createWriteStream(args.output);
@@ -50,7 +50,7 @@ export async function har(args: { journals: string[]; output: string; protocol?:
 }
 
 export async function report(args: { journals: string[]; html?: boolean; json?: boolean; output?: string }): Promise<void> {
-  const { buildReport, formatHtml, formatMarkdown } = await import('./record/report.js').then(async (m) => ({ ...m, ...(await import('./record/report-html.js')), ...(await import('./record/report-markdown.js')) }));
+  const { buildReport, formatHtml, formatMarkdown } = await import('../record/report.js').then(async (m) => ({ ...m, ...(await import('../record/report-html.js')), ...(await import('../record/report-markdown.js')) }));
   const problems = problemPrinter();
   const built = await buildReport(args.journals, { onProblem: problems.onProblem });
   const text = args.json === true ? `${JSON.stringify(built, null, 2)}\n` : args.html === true ? formatHtml(built) : formatMarkdown(built);
@@ -65,9 +65,9 @@ export async function report(args: { journals: string[]; html?: boolean; json?: 
 }
 
 export async function replay(args: { journal: string; target: string; fast: boolean; 'log-level': string; 'upstream-ca'?: string[]; 'insecure-upstream'?: string[] }): Promise<void> {
-  const { replayJournal } = await import('./record/replay.js');
-  const { formatReplay } = await import('./record/replay-diff.js');
-  const { loadUpstreamTls } = await import('./proxy/upstream-tls.js');
+  const { replayJournal } = await import('../record/replay.js');
+  const { formatReplay } = await import('../record/replay-diff.js');
+  const { loadUpstreamTls } = await import('../proxy/upstream-tls.js');
   const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
   const problems = problemPrinter();
   const target = parseTarget(args.target);
@@ -80,7 +80,7 @@ export async function replay(args: { journal: string; target: string; fast: bool
 }
 
 export async function serve(args: { journals: string[]; listen: string }): Promise<void> {
-  const { startServe } = await import('./record/serve.js');
+  const { startServe } = await import('../record/serve.js');
   const logger = createLogger({ level: 'info', pretty: process.stderr.isTTY });
   const server = await startServe(args.journals, parseListen(args.listen), logger);
   const stop = (): void => void server.close().then(() => logger.flush(() => process.exit(0)));

@@ -4,7 +4,7 @@
  * server that is not there). Part of the CLI layer. A failure not listed here is a bug in the
  * proxy, and is printed whole so that it can be reported.
  */
-import { ProgramError } from './errors.js';
+import { ProgramError } from '../errors.js';
 
 /** One line for a failure a user can cause; undefined for a bug. */
 export function describeFailure(err: unknown): string | undefined {
