@@ -149,6 +149,18 @@ describe('serve: answers', () => {
     assert.equal(res.body.length, 64);
   });
 
+  it('logs which recorded answer it served, in words, also when it serves the last one again', async (t) => {
+    const file = journalOf(t, [exchange('GET', '/a', 200, [], 'one')]);
+    const logs = createLogSink('info');
+    const served = await startServe([file], LISTEN, logs.logger);
+    t.after(() => served.close());
+    await request(served.port, '/a');
+    await request(served.port, '/a');
+    const lines = await logs.waitFor((l) => l.msg === 'served', 2, 2000);
+    assert.deepEqual(lines.map((l) => l.answer), ['1 of 1 recorded', 'the last of 1 recorded, again (request 2)']);
+    assert.ok(lines.every((l) => !('nth' in l) && !('of' in l)));
+  });
+
   it('answers 404 naming what was looked for and the closest recorded requests, and logs it', async (t) => {
     const file = journalOf(t, [exchange('GET', '/_vti_inf.html', 200, [], 'inf'), exchange('POST', '/_vti_bin/shtml.dll/_vti_rpc', 200, [], 'rpc')]);
     const logs = createLogSink('info');

@@ -128,7 +128,7 @@ export async function startServe(journals: string[], listen: { host: string; por
         return;
       }
       const { rawHeaders, body } = responseFor(found.answer, req.method ?? 'GET');
-      log.info({ request: describeKey(key), xid: found.answer.id, nth: found.nth, of: found.of, ...(found.withoutQuery && { withoutQuery: true }) }, 'served');
+      log.info({ request: describeKey(key), xid: found.answer.id, answer: whichAnswer(found.nth, found.of), ...(found.withoutQuery && { withoutQuery: true }) }, 'served');
       // Recorded heads carry their own Date (or none); do not add one that was never there.
       res.sendDate = false;
       res.writeHead(found.answer.statusCode, found.answer.statusMessage, rawHeaders);
@@ -160,4 +160,12 @@ export async function startServe(journals: string[], listen: { host: string; por
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * Which recorded answer was served, in words: `2 of 3 recorded`, or once they are used up,
+ * `the last of 1 recorded, again (request 2)`, since the same request keeps getting the last one.
+ */
+export function whichAnswer(nth: number, of: number): string {
+  return nth <= of ? `${nth} of ${of} recorded` : `the last of ${of} recorded, again (request ${nth})`;
 }
