@@ -417,6 +417,25 @@ describe('mapi/http verdicts', () => {
     assert.equal(await protoLogged(proxy, b!), summary);
   });
 
+  it('build-unparseable: an X-ServerApplication that is no build gets a violation, never ok (MS-OXCMAPIHTTP 2.2.3.3.7)', async (t) => {
+    const odd = 'Exchange/15.02.banana';
+    const server = await mapiServer(t, { server: odd });
+    const proxy = await forwardProxy(t);
+    const report = await runMapiClient({ server: server.url, via: proxy.url, client: OUTLOOK, logger });
+    assert.equal(report.serverApplication, odd);
+    const exchanges = await proxy.waitForExchanges(report.steps.length);
+    for (const x of exchanges) {
+      const p = protocolOf(x);
+      assert.deepEqual(levels(x), [['build-unparseable', 'violation']], p.summary);
+      assert.equal(p.problems.length, 1);
+      assert.match(p.problems[0]!, /^X-ServerApplication "Exchange\/15\.02\.banana" /);
+    }
+    const connect = exchanges[0]!;
+    assert.equal(verdictOf(connect, 'build-unparseable').message, `X-ServerApplication "${odd}" is not a build (MS-OXCMAPIHTTP 2.2.3.3.6, 2.2.3.3.7: Outlook/n.n.n.n, Exchange/n.n.n.n)`);
+    const summary = `mapihttp Connect client=${OUTLOOK} server=${odd} code=0 PROCESSING,DONE problems=1 build-unparseable`;
+    assert.equal(await protoLogged(proxy, connect), summary);
+  });
+
   it('server-predates-mapihttp: an Exchange 2010 build (14.03) on every response (violation)', async (t) => {
     const exchange2010 = 'Exchange/14.03.0123.004';
     const server = await mapiServer(t, { server: exchange2010 });

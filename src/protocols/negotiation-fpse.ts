@@ -39,6 +39,11 @@ export interface FpseConversation {
 export interface FpseClientState {
   /** Set only by a `server version` call (see `negotiationOutcome`). */
   negotiated?: Version;
+  /**
+   * The highest version a later call may carry: the negotiated one, or the server's answer when
+   * that was wrongly higher (1.7.1: the client "uses that" answer, so following it is no fault).
+   */
+  ceiling?: Version;
   /** The client's own version, as stated in that call. */
   own?: Version;
   /** The build below MIN_SERVER this client's own `server version` answer listed. */
@@ -89,8 +94,9 @@ export function judgeFpse(conv: FpseConversation, facts: FpseFacts, userAgent: s
   if (!isNegotiation && state.serverTooOld) {
     verdicts.push({ code: 'client-kept-talking', level: 'violation', message: `the client called again although the server (${versionString(state.serverTooOld)}) is older than ${versionString(MIN_SERVER)}, which MS-FPSE 1.7.1 says clients ignore; its server version answer said so` });
   }
-  if (!isNegotiation && client && state.negotiated && compareVersions(client, state.negotiated) > 0) {
-    verdicts.push({ code: 'client-ignored-negotiated', level: 'violation', message: `the client sent ${versionString(client)}, above the negotiated ${versionString(state.negotiated)} its server version call established, which MS-FPSE 1.7.1 has it use for all further calls` });
+  if (!isNegotiation && client && state.negotiated && state.ceiling && compareVersions(client, state.ceiling) > 0) {
+    const answer = compareVersions(state.ceiling, state.negotiated) === 0 ? '' : ` and the server's answer ${versionString(state.ceiling)}`;
+    verdicts.push({ code: 'client-ignored-negotiated', level: 'violation', message: `the client sent ${versionString(client)}, above the negotiated ${versionString(state.negotiated)}${answer} of its server version call, which MS-FPSE 1.7.1 has it use for all further calls` });
   }
 
   const status = packet?.status;
@@ -126,6 +132,7 @@ export function judgeFpse(conv: FpseConversation, facts: FpseFacts, userAgent: s
   if (isNegotiation) {
     negotiated = answered && client ? negotiationOutcome(client, echo, server) : undefined;
     state.negotiated = negotiated;
+    state.ceiling = negotiated && echo && compareVersions(echo, negotiated) > 0 ? echo : negotiated;
     state.own = client;
     // Only the server's own answer to this client tells it the build for certain (3.1.5.3.14).
     state.serverTooOld = listed !== undefined && compareVersions(listed, MIN_SERVER) < 0 ? listed : undefined;
