@@ -9,7 +9,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { PassThrough } from 'node:stream';
+import { writeHar } from '../src/record/har-write.js';
 import { buildReport } from '../src/record/report.js';
+import { formatHtml } from '../src/record/report-html.js';
 import { formatMarkdown } from '../src/record/report-markdown.js';
 import { runFpseClient } from '../src/simulators/fpse-client.js';
 import { proxiedRequest, type CollectedResponse } from './helpers/client.js';
@@ -22,6 +25,9 @@ import { tempDir } from './helpers/temp.js';
 const OFFICE_2007 = '12.0.0.6415';
 /** Alfresco's emulation answers every call on its own build (PROTOCOLS.md §2.3). */
 const ALFRESCO = '14.0.0.4730';
+
+const NMAP_AGENT = 'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)';
+const NMAP_PROBLEM = `version 'FPVersion="5.0.2.2623"' looks like a quoted FPVersion assignment`;
 
 /** A vermeer RPC packet (MS-FPSE 2.2.4, LF lines) with `method=<line>` and, optionally, a `server version` list. */
 function packet(methodLine: string, build?: string): string {
@@ -181,20 +187,44 @@ describe('FPSE verdicts on third-party traffic (issue 20)', () => {
   });
 
   it("nmap's defaults: GET //_vti_inf.html answered 404 is no discovery; open service:FPVersion=\"…\" negotiates nothing and says it has a problem", async (t) => {
+    const dir = tempDir(t, 'vp-verdicts-');
     const server = await emulator(t, '5.0.2.2623');
-    const proxy = await forwardProxy(t);
+    const proxy = closeLater(t, await startProxy({ record: { path: dir, captureBytes: 1024 * 1024, rotateBytes: 256 * 1024 * 1024 } }));
     const miss = await judged(proxy, () => get(proxy, server, '//_vti_inf.html'));
     assert.equal(server.requests[0]?.url, '//_vti_inf.html');
     assert.equal(miss.response?.statusCode, 404);
     assert.equal(miss.protocol, undefined);
     assert.equal(await protoLogged(proxy, miss), undefined);
 
-    const open = await judged(proxy, () => call(proxy, server, AUTHOR, 'method=open+service:FPVersion="5.0.2.2623"&service_name=/', 'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)'));
+    const open = await judged(proxy, () => call(proxy, server, AUTHOR, 'method=open+service:FPVersion="5.0.2.2623"&service_name=/', NMAP_AGENT));
     const p = protocolOf(open);
     assert.equal(p.versions.negotiated, undefined);
     assert.equal(p.versions.echo, '5.0.2.2623');
     assert.deepEqual(codesOf(open), []);
-    assert.ok(p.problems.some((m) => m.startsWith(`version 'FPVersion="5.0.2.2623"' looks like a quoted FPVersion assignment`)), p.problems.join(' | '));
+    assert.ok(p.problems.some((m) => m.startsWith(NMAP_PROBLEM)), p.problems.join(' | '));
     assert.equal(await protoLogged(proxy, open), `fpse "open service" echo=5.0.2.2623 problems=${p.problems.length}`);
+    await proxy.close();
+
+    // The HAR carries the record as it is: no negotiation, the echo, the problems.
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    await writeHar([dir], out);
+    const har = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { log: { entries: Array<{ request: { url: string }; _versions?: { versions: object; summary: string; problems: string[] } }> } };
+    const [harMiss, harOpen] = har.log.entries;
+    assert.equal(harMiss?._versions, undefined);
+    assert.deepEqual(harOpen?._versions?.versions, { echo: '5.0.2.2623' });
+    assert.equal(harOpen?._versions?.summary, p.summary);
+    assert.deepEqual(harOpen?._versions?.problems, p.problems);
+
+    // The report: the 404 is plain traffic, the problem is a decoding problem quoted as sent.
+    const report = await buildReport([dir]);
+    assert.deepEqual(report.totals.byProtocol, { http: 1, fpse: 1 });
+    const conv = report.hosts[0]!.conversations[0]!;
+    assert.equal(conv.negotiated, undefined);
+    for (const text of [formatMarkdown(report), formatHtml(report)]) {
+      assert.match(text, /decoding problem \(×1\): version ('|&#39;)FPVersion=("|&quot;)5\.0\.2\.2623/);
+      assert.doesNotMatch(text, /could not decode|\\"/);
+    }
   });
 });
