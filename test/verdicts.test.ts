@@ -417,6 +417,28 @@ describe('mapi/http verdicts', () => {
     assert.equal(await protoLogged(proxy, b!), summary);
   });
 
+  it('build-changed-mid-session is not charged for other zero-padding of the same build, nor across a new Connect (MS-OXCMAPIHTTP 2.2.4.1)', async (t) => {
+    const server = await mapiServer(t);
+    const proxy = await forwardProxy(t);
+    const padded = 'Outlook/16.00.15928.20006';
+    const newer = 'Outlook/16.0.17928.20114';
+    const calls: Array<[string, Record<string, string>]> = [
+      ['PING', {}],
+      ['PING', { 'X-ClientApplication': padded }],
+      ['Connect', { 'X-ClientApplication': newer }],
+      ['PING', { 'X-ClientApplication': OUTLOOK }],
+    ];
+    for (const [i, [type, extra]] of calls.entries()) {
+      const res = await mapiCall(proxy, server.url, outlookHeaders(type, { 'X-RequestId': `{E2EA6C1C-E61B-49E9-9CFB-38184F907552}:${i + 1}`, ...extra }));
+      assert.equal(res.statusCode, 200);
+    }
+    const [first, samePadded, connect, back] = await proxy.waitForExchanges(calls.length);
+    for (const x of [first, samePadded, connect]) assert.ok(!codesOf(x).includes('build-changed-mid-session'), protocolOf(x).summary);
+    assert.equal(protocolOf(connect).versions.client, newer);
+    // Within the context that Connect opened, going back to the old build is a change.
+    assert.equal(verdictOf(back, 'build-changed-mid-session').message, `the client said ${newer} earlier in this session and now ${OUTLOOK}`);
+  });
+
   it('build-unparseable: an X-ServerApplication that is no build gets a violation, never ok (MS-OXCMAPIHTTP 2.2.3.3.7)', async (t) => {
     const odd = 'Exchange/15.02.banana';
     const server = await mapiServer(t, { server: odd });

@@ -40,10 +40,14 @@ export function judgeMapi(session: MapiSession, facts: MapiFacts, problems = 0):
   }
   const client = request.clientApplication?.trim();
   const server = response?.serverApplication?.trim();
-  if (client !== undefined && session.client !== undefined && client !== session.client) {
+  // A Connect (2.2.4.1) or Bind (2.2.5.1) opens a new session context: after a restart or a
+  // fail-over the builds may rightly differ from the last context's, so it is not judged.
+  const type = request.requestType?.toLowerCase();
+  const opens = type === 'connect' || type === 'bind';
+  if (!opens && changed(session.client, client, request.clientVersion)) {
     verdicts.push({ code: 'build-changed-mid-session', level: 'violation', message: `the client said ${session.client} earlier in this session and now ${client}` });
   }
-  if (server !== undefined && session.server !== undefined && server !== session.server) {
+  if (!opens && changed(session.server, server, response?.serverVersion)) {
     verdicts.push({ code: 'build-changed-mid-session', level: 'violation', message: `the server said ${session.server} earlier in this session and now ${server}` });
   }
   const serverVersion = ok(response?.serverVersion);
@@ -90,6 +94,14 @@ function summarize(facts: MapiFacts, client: string | undefined, server: string 
   if (problems > 0) line += ` problems=${problems}`;
   for (const v of verdicts) line += ` ${v.code}`;
   return line;
+}
+
+/** A build other than the session's; `15.02.1544.014` and `15.2.1544.14` are the same build. */
+function changed(before: string | undefined, now: string | undefined, parsed: VersionResult | undefined): boolean {
+  if (before === undefined || now === undefined || now === before) return false;
+  const earlier = parseVersion(before);
+  if (!earlier.ok || parsed?.ok !== true) return true;
+  return compareVersions(earlier.version, parsed.version) !== 0 || earlier.version.product !== parsed.version.product;
 }
 
 function ok(result: VersionResult | undefined): Version | undefined {
