@@ -57,7 +57,10 @@ export interface FpseJudgement {
   versions: { client?: string; server?: string; negotiated?: string; echo?: string };
 }
 
-/** True when the exchange is an FPSE discovery: a `_vti_inf.html` answered with its configuration block. */
+/**
+ * False only for a `_vti_inf.html` GET answered with no discovery page (no configuration block
+ * and no FPVersion, MS-FPSE 3.1.3.2.1), e.g. the 404 most servers give nmap's `GET //_vti_inf.html`.
+ */
 export function isDiscovery(facts: FpseFacts): boolean {
   return facts.endpoint !== 'vti-inf' || facts.vtiInf?.configuration === true || facts.vtiInf?.fpVersionText !== undefined;
 }
@@ -74,8 +77,8 @@ export function judgeFpse(conv: FpseConversation, facts: FpseFacts, userAgent: s
       conv.shown = hint;
       if (compareVersions(hint, MIN_SERVER) < 0) verdicts.push(tooOldServer(hint, '_vti_inf.html FPVersion'));
     }
-    const server = hint && versionString(hint);
-    return { verdicts, summary: summarize('_vti_inf.html', {}, verdicts, facts, problems, server), operation: '_vti_inf.html', versions: { client: undefined, server, negotiated: undefined } };
+    const versions = { client: undefined, server: hint && versionString(hint), negotiated: undefined };
+    return { verdicts, summary: summarize('_vti_inf.html', versions, verdicts, facts, problems), operation: '_vti_inf.html', versions };
   }
 
   const method = facts.request?.method;
@@ -193,10 +196,10 @@ function tooOldServer(server: Version, where: string): Verdict {
  * One log line. `negotiated=` only where a `server version` call negotiated (MS-FPSE 1.7.1);
  * any other method line is named for what it is, the server's `echo=`.
  */
-function summarize(operation: string, versions: FpseJudgement['versions'], verdicts: Verdict[], facts: FpseFacts, problems: number, server = versions.server): string {
+function summarize(operation: string, versions: FpseJudgement['versions'], verdicts: Verdict[], facts: FpseFacts, problems: number): string {
   let line = `fpse ${operation}`;
   if (versions.client) line += ` client=${versions.client}`;
-  if (server) line += ` server=${server}`;
+  if (versions.server) line += ` server=${versions.server}`;
   if (versions.negotiated) line += ` negotiated=${versions.negotiated}`;
   if (versions.echo) line += ` echo=${versions.echo}`;
   const status = facts.packet?.status;
