@@ -180,7 +180,7 @@ for (const mode of MODES) {
         record.verdicts.map((v) => [v.code, v.level]),
         [['ok', 'ok']],
       );
-      assert.match(record.summary, /^mapihttp NotificationWait client=Outlook\/16\.0\.15928\.20006 server=Exchange\/15\.02\.1544\.014 code=0 PROCESSING,PENDING×2,DONE ok$/);
+      assert.match(record.summary, /^mapihttp NotificationWait client=Outlook\/16\.0\.15928\.20006 server=Exchange\/15\.02\.1544\.014 code=0 PROCESSING,PENDING×2,DONE problems=1 ok$/);
 
       // Log view: the exchange line carries the summary.
       const lines = await proxy.logs.waitFor((l) => l.msg === 'exchange' && l.xid === x.id, 1, 3000);

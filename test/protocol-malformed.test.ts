@@ -258,8 +258,11 @@ for (const mode of MODES) {
       assert.equal(facts.request?.method, 'open service');
       assert.equal(record.operation, 'open service');
       assert.equal(facts.request?.clientVersion?.ok, false);
-      assertProblem(record.problems, /^version "FPVersion=\\"5\.0\.2\.2623\\"" looks like a quoted FPVersion assignment, not a version/);
+      assertProblem(record.problems, /^version 'FPVersion="5\.0\.2\.2623"' looks like a quoted FPVersion assignment, not a version/);
       assert.equal(record.versions.client, undefined, 'no client version claimed from an unreadable one');
+      // Nothing was negotiated (no server version call, no readable client version); the line says a problem is on record.
+      assert.equal(record.versions.negotiated, undefined);
+      assert.match(record.summary, / problems=3$/);
       assert.equal(facts.packet?.method, 'open service');
 
       await assertFpseStillWorks(proxy, upstream, 1);

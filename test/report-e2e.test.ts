@@ -114,6 +114,10 @@ describe('report from a recording', () => {
     const wrong = conv(echoesWrong.url, 'fpse');
     assert.equal(wrong.verdicts[0]!.code, 'echo-mismatch');
     assert.equal(wrong.verdicts[0]!.level, 'violation');
+    // The negotiation is the true Min (MS-FPSE 1.7.1), not the wrong echo; the client that used
+    // the echo it was given did as told and is not faulted (issue 20).
+    assert.equal(wrong.negotiated, '12.0.0.6415');
+    assert.deepEqual(wrong.verdicts.map((v) => v.code), ['echo-mismatch', 'accepted']);
     const old = conv(strict.url, 'fpse');
     assert.equal(old.client, '3.0.2.1000');
     assert.deepEqual(old.verdicts.map((v) => [v.code, v.level]), [['rejected-client-too-old', 'ok']]);

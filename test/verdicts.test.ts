@@ -80,12 +80,14 @@ describe('fpse verdicts', () => {
     assert.equal(x.response?.statusCode, 200);
     assert.equal(x.response?.source, 'upstream');
 
-    // The calls after negotiation use it and are accepted on the same conversation.
+    // The calls after negotiation use it and are accepted on the same conversation. They
+    // negotiate nothing: their method line is the server's echo (MS-FPSE 1.7.1).
     for (const operation of ['open service', 'url to web url']) {
       const later = only(proxy, operation);
       assert.deepEqual(levels(later), [['accepted', 'ok']]);
-      assert.deepEqual(protocolOf(later).versions, { client: OFFICE_2007, server: SHAREPOINT_2010, negotiated: OFFICE_2007 });
+      assert.deepEqual(protocolOf(later).versions, { client: OFFICE_2007, server: SHAREPOINT_2010, negotiated: undefined, echo: OFFICE_2007 });
       assert.equal(protocolOf(later).conversation, p.conversation);
+      assert.equal(protocolOf(later).summary, `fpse "${operation}" client=${OFFICE_2007} server=${SHAREPOINT_2010} echo=${OFFICE_2007} accepted`);
     }
     const inf = only(proxy, '_vti_inf.html');
     assert.deepEqual(codesOf(inf), []);
@@ -199,8 +201,8 @@ describe('fpse verdicts', () => {
     assert.equal(verdict.level, 'violation');
     assert.match(verdict.message, /server \(3\.0\.2\.1000\) is older than 3\.0\.2\.1002/);
     assert.deepEqual(levels(kept), [['client-kept-talking', 'violation']]);
-    assert.deepEqual(protocolOf(kept).versions, { client: undefined, server: FRONTPAGE_98, negotiated: FRONTPAGE_98 });
-    const summary = `fpse "open service" server=${FRONTPAGE_98} negotiated=${FRONTPAGE_98} client-kept-talking`;
+    assert.deepEqual(protocolOf(kept).versions, { client: undefined, server: FRONTPAGE_98, negotiated: undefined, echo: FRONTPAGE_98 });
+    const summary = `fpse "open service" server=${FRONTPAGE_98} echo=${FRONTPAGE_98} client-kept-talking`;
     assert.equal(protocolOf(kept).summary, summary);
     assert.equal(await protoLogged(proxy, kept), summary);
   });
@@ -218,9 +220,10 @@ describe('fpse verdicts', () => {
     const x = only(proxy, 'server version');
     assert.deepEqual(levels(x), [['echo-mismatch', 'violation']]);
     assert.match(verdictOf(x, 'echo-mismatch').message, /method line says 6\.0\.0\.0, but Min\(client 12\.0\.0\.6415, server 14\.0\.0\.6029\) is 12\.0\.0\.6415/);
-    // The record keeps what the server said was negotiated, not what it should have said.
-    assert.deepEqual(protocolOf(x).versions, { client: OFFICE_2007, server: SHAREPOINT_2010, negotiated: '6.0.0.0' });
-    const summary = `fpse "server version" client=${OFFICE_2007} server=${SHAREPOINT_2010} negotiated=6.0.0.0 echo-mismatch`;
+    // The record keeps both: what MS-FPSE 1.7.1 makes the negotiation (the true Min, which later
+    // calls are judged against) and what the server's method line said.
+    assert.deepEqual(protocolOf(x).versions, { client: OFFICE_2007, server: SHAREPOINT_2010, negotiated: OFFICE_2007, echo: '6.0.0.0' });
+    const summary = `fpse "server version" client=${OFFICE_2007} server=${SHAREPOINT_2010} negotiated=${OFFICE_2007} echo=6.0.0.0 echo-mismatch`;
     assert.equal(protocolOf(x).summary, summary);
     assert.equal(await protoLogged(proxy, x), summary);
   });
@@ -244,8 +247,8 @@ describe('fpse verdicts', () => {
     assert.equal(verdictOf(x, 'client-ignored-negotiated').level, 'violation');
     assert.match(verdictOf(x, 'client-ignored-negotiated').message, /client sent 14\.0\.0\.6029, above the negotiated 12\.0\.0\.6415/);
     assert.deepEqual(levels(x), [['client-ignored-negotiated', 'violation'], ['accepted', 'ok']]);
-    assert.deepEqual(protocolOf(x).versions, { client: SHAREPOINT_2010, server: SHAREPOINT_2010, negotiated: SHAREPOINT_2010 });
-    const summary = `fpse "open service" client=${SHAREPOINT_2010} server=${SHAREPOINT_2010} negotiated=${SHAREPOINT_2010} client-ignored-negotiated accepted`;
+    assert.deepEqual(protocolOf(x).versions, { client: SHAREPOINT_2010, server: SHAREPOINT_2010, negotiated: undefined, echo: SHAREPOINT_2010 });
+    const summary = `fpse "open service" client=${SHAREPOINT_2010} server=${SHAREPOINT_2010} echo=${SHAREPOINT_2010} client-ignored-negotiated accepted`;
     assert.equal(protocolOf(x).summary, summary);
     assert.equal(await protoLogged(proxy, x), summary);
   });
@@ -354,7 +357,7 @@ describe('mapi/http verdicts', () => {
     assert.match(verdictOf(x, 'header-missing').message, /request has no X-ClientApplication/);
     assert.deepEqual(protocolOf(x).versions, { client: undefined, server: EXCHANGE_2019 });
     assert.equal(protocolOf(x).operation, 'PING');
-    const summary = `mapihttp PING server=${EXCHANGE_2019} code=0 PROCESSING,DONE header-missing`;
+    const summary = `mapihttp PING server=${EXCHANGE_2019} code=0 PROCESSING,DONE problems=1 header-missing`;
     assert.equal(protocolOf(x).summary, summary);
     assert.equal(await protoLogged(proxy, x!), summary);
   });
@@ -384,7 +387,7 @@ describe('mapi/http verdicts', () => {
     assert.deepEqual(levels(x!), [['header-missing', 'violation']]);
     assert.match(verdictOf(x, 'header-missing').message, /response has no X-ServerApplication/);
     assert.deepEqual(protocolOf(x).versions, { client: OUTLOOK, server: undefined });
-    const summary = `mapihttp PING client=${OUTLOOK} code=0 PROCESSING,DONE header-missing`;
+    const summary = `mapihttp PING client=${OUTLOOK} code=0 PROCESSING,DONE problems=2 header-missing`;
     assert.equal(protocolOf(x).summary, summary);
     assert.equal(await protoLogged(proxy, x!), summary);
   });
@@ -412,6 +415,47 @@ describe('mapi/http verdicts', () => {
     const summary = `mapihttp PING client=${newer} server=${EXCHANGE_2019} code=0 PROCESSING,DONE build-changed-mid-session`;
     assert.equal(protocolOf(b).summary, summary);
     assert.equal(await protoLogged(proxy, b!), summary);
+  });
+
+  it('build-changed-mid-session is not charged for other zero-padding of the same build, nor across a new Connect (MS-OXCMAPIHTTP 2.2.4.1)', async (t) => {
+    const server = await mapiServer(t);
+    const proxy = await forwardProxy(t);
+    const padded = 'Outlook/16.00.15928.20006';
+    const newer = 'Outlook/16.0.17928.20114';
+    const calls: Array<[string, Record<string, string>]> = [
+      ['PING', {}],
+      ['PING', { 'X-ClientApplication': padded }],
+      ['Connect', { 'X-ClientApplication': newer }],
+      ['PING', { 'X-ClientApplication': OUTLOOK }],
+    ];
+    for (const [i, [type, extra]] of calls.entries()) {
+      const res = await mapiCall(proxy, server.url, outlookHeaders(type, { 'X-RequestId': `{E2EA6C1C-E61B-49E9-9CFB-38184F907552}:${i + 1}`, ...extra }));
+      assert.equal(res.statusCode, 200);
+    }
+    const [first, samePadded, connect, back] = await proxy.waitForExchanges(calls.length);
+    for (const x of [first, samePadded, connect]) assert.ok(!codesOf(x).includes('build-changed-mid-session'), protocolOf(x).summary);
+    assert.equal(protocolOf(connect).versions.client, newer);
+    // Within the context that Connect opened, going back to the old build is a change.
+    assert.equal(verdictOf(back, 'build-changed-mid-session').message, `the client said ${newer} earlier in this session and now ${OUTLOOK}`);
+  });
+
+  it('build-unparseable: an X-ServerApplication that is no build gets a violation, never ok (MS-OXCMAPIHTTP 2.2.3.3.7)', async (t) => {
+    const odd = 'Exchange/15.02.banana';
+    const server = await mapiServer(t, { server: odd });
+    const proxy = await forwardProxy(t);
+    const report = await runMapiClient({ server: server.url, via: proxy.url, client: OUTLOOK, logger });
+    assert.equal(report.serverApplication, odd);
+    const exchanges = await proxy.waitForExchanges(report.steps.length);
+    for (const x of exchanges) {
+      const p = protocolOf(x);
+      assert.deepEqual(levels(x), [['build-unparseable', 'violation']], p.summary);
+      assert.equal(p.problems.length, 1);
+      assert.match(p.problems[0]!, /^X-ServerApplication "Exchange\/15\.02\.banana" /);
+    }
+    const connect = exchanges[0]!;
+    assert.equal(verdictOf(connect, 'build-unparseable').message, `X-ServerApplication "${odd}" is not a build (MS-OXCMAPIHTTP 2.2.3.3.6, 2.2.3.3.7: Outlook/n.n.n.n, Exchange/n.n.n.n)`);
+    const summary = `mapihttp Connect client=${OUTLOOK} server=${odd} code=0 PROCESSING,DONE problems=1 build-unparseable`;
+    assert.equal(await protoLogged(proxy, connect), summary);
   });
 
   it('server-predates-mapihttp: an Exchange 2010 build (14.03) on every response (violation)', async (t) => {
@@ -487,7 +531,9 @@ describe('mapi/http verdicts', () => {
     assert.match(message, /X-ResponseCode 10 \(Context Not Found\) after DONE/);
     assert.match(message, /late/);
     assert.deepEqual(protocolOf(x).versions, { client: OUTLOOK, server: EXCHANGE_2019 });
-    const summary = `mapihttp Execute client=${OUTLOOK} server=${EXCHANGE_2019} code=10 PROCESSING,DONE context-not-found`;
+    // The hand-made head leaves out X-ExpirationInfo; the log line says a problem is on record.
+    assert.deepEqual(protocolOf(x).problems, ['X-ExpirationInfo missing (MS-OXCMAPIHTTP 2.2.3.3.8)']);
+    const summary = `mapihttp Execute client=${OUTLOOK} server=${EXCHANGE_2019} code=10 PROCESSING,DONE problems=1 context-not-found`;
     assert.equal(protocolOf(x).summary, summary);
     assert.equal(await protoLogged(proxy, x!), summary);
   });

@@ -85,14 +85,18 @@ export interface Verdict {
  */
 export interface ProtocolRecord {
   protocol: 'mapihttp' | 'fpse';
-  /** One line for logs, e.g. `fpse "server version" client=12.0.0.6415 server=14.0.0.6029 negotiated=12.0.0.6415 accepted`. */
+  /** One line for logs, e.g. `fpse "server version" client=12.0.0.6415 server=14.0.0.6029 negotiated=12.0.0.6415 accepted`, `… problems=1` when decoding found problems. */
   summary: string;
   /** The conversation the exchange belongs to (FPSE: client + host; MAPI/HTTP: X-ClientInfo or session). */
   conversation: string;
   /** FPSE method name (`server version`) or MAPI/HTTP request type (`Connect`). */
   operation: string;
-  /** Builds as the sides stated them (FPSE numeric, MAPI/HTTP as the header token), and the negotiated version where there is one. */
-  versions: { client?: string; server?: string; negotiated?: string };
+  /**
+   * Builds as the sides stated them (FPSE numeric, MAPI/HTTP as the header token); `negotiated`
+   * only where a negotiation happened (FPSE `server version`); `echo` the FPSE method-line
+   * version where it is not that (MS-FPSE 1.7.1).
+   */
+  versions: { client?: string; server?: string; negotiated?: string; echo?: string };
   facts: object;
   verdicts: Verdict[];
   /** Parse problems: the traffic passed unchanged, but could not be decoded in full. */

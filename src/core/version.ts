@@ -11,6 +11,8 @@
  * version-range.ts and are re-exported here so callers have one module to import.
  */
 
+import { quote } from './quote.js';
+
 export interface Version {
   /** Exactly four numbers for a parsed version, most significant first. */
   readonly parts: readonly number[];
@@ -142,9 +144,9 @@ function findProblem(text: string, minParts: number): string | Version {
   return Object.freeze(product === undefined ? version : { ...version, product });
 }
 
-/** Quotes a fragment for a problem sentence; JSON escapes keep control characters out of logs. */
+/** Quotes a fragment for a problem sentence (quote.ts: no backslashes unless control characters). */
 function q(fragment: string): string {
-  return JSON.stringify(fragment);
+  return quote(fragment);
 }
 
 /**

@@ -7,6 +7,7 @@
  * tags, not lines, so both and one-line packets read the same.
  * Pure, never throws; at most FPSE_PACKET_CAP bytes are parsed (or held by the collector).
  */
+import { quote } from '../core/quote.js';
 import { parseVersion } from '../core/version.js';
 import type { VersionResult } from '../core/version.js';
 
@@ -152,7 +153,7 @@ function parseKept(kept: Buffer, seen: number): FpsePacketFacts {
   const tree = buildTree(text);
   // §2.4: `<html><head><title>vermeer RPC packet</title></head>`.
   if (tree.title === undefined) problems.push('no <title>; not shaped like a vermeer RPC packet (§2.4)');
-  else if (tree.title.trim().toLowerCase() !== 'vermeer rpc packet') problems.push(`title is ${JSON.stringify(tree.title.trim())}, not "vermeer RPC packet" (§2.4)`);
+  else if (tree.title.trim().toLowerCase() !== 'vermeer rpc packet') problems.push(`title is ${quote(tree.title.trim())}, not "vermeer RPC packet" (§2.4)`);
   if (!tree.htmlEnd) problems.push('truncated packet: no </html>');
   if (tree.unclosed > 0) problems.push(`truncated packet: ${tree.unclosed} <ul> list(s) not closed`);
   if (tree.strayCloses > 0) problems.push(`${tree.strayCloses} </ul> without a matching <ul>`);
@@ -221,7 +222,7 @@ function readMethod(root: Entry[], facts: FpsePacketFacts): void {
   facts.methodVersion = parseVersion(versionText);
   const rawColon = entry.raw.indexOf(':');
   if (rawColon >= 0) facts.methodVersionSpan = trimmedSpan(entry.raw.slice(rawColon + 1), entry.valueOffset + rawColon + 1);
-  if (!facts.methodVersion.ok) facts.problems.push(`method line version ${JSON.stringify(versionText)} ${facts.methodVersion.problem}`);
+  if (!facts.methodVersion.ok) facts.problems.push(`method line version ${quote(versionText)} ${facts.methodVersion.problem}`);
 }
 
 const SERVER_FIELDS = [
@@ -257,7 +258,7 @@ function readServerVersion(root: Entry[], facts: FpsePacketFacts): void {
     if (/^[0-9]{1,10}$/.test(trimmed)) {
       server[field] = Number(trimmed);
       texts.push(trimmed);
-    } else facts.problems.push(`server version ${key}=${JSON.stringify(item.value)} is not a number`);
+    } else facts.problems.push(`server version ${key}=${quote(item.value)} is not a number`);
   }
   const missing = SERVER_FIELDS.filter(([field]) => server.spans[field] === undefined).map(([, key]) => key);
   if (missing.length > 0) facts.problems.push(`server version list lacks ${missing.join(', ')} (§2.3)`);

@@ -5,6 +5,7 @@
  * Values other than the method are not kept (document names, URLs, meta-info may be private).
  * Pure and never throws; FpseRequestScanner holds at most FPSE_FIRST_LINE_CAP bytes.
  */
+import { quote } from '../core/quote.js';
 import { parseVersion } from '../core/version.js';
 import type { VersionResult } from '../core/version.js';
 import { detectEncodingStyle, type FpseEncodingStyle } from './fpse-encoding.js';
@@ -181,9 +182,9 @@ function methodFacts(pair: Pair, line: string, problems: string[]): Partial<Fpse
     const versionText = decoded.slice(colon + 1);
     const version = parseVersion(versionText);
     out.clientVersion = version;
-    if (!version.ok) problems.push(`version ${JSON.stringify(versionText)} ${version.problem}`);
+    if (!version.ok) problems.push(`version ${quote(versionText)} ${version.problem}`);
     // MC-FPSEWM 2.2.2.2.2: PROTOCOL-VERSION-STRING is four integers, no product name.
-    else if (version.version.product !== undefined) problems.push(`version ${JSON.stringify(versionText)} has a product prefix; FPSE versions are bare numbers`);
+    else if (version.version.product !== undefined) problems.push(`version ${quote(versionText)} has a product prefix; FPSE versions are bare numbers`);
   }
   return out;
 }

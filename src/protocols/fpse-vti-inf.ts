@@ -4,6 +4,7 @@
  * FPVersion and the script URLs (relative to the web root) the client POSTs to.
  * Pure, never throws; at most VTI_INF_CAP bytes are read.
  */
+import { quote } from '../core/quote.js';
 import { parseVersion } from '../core/version.js';
 import type { VersionResult } from '../core/version.js';
 
@@ -20,6 +21,8 @@ export interface VtiInfFacts {
   fpVersionText?: string;
   /** Script URLs by their real key names, e.g. FPAuthorScriptUrl: '_vti_bin/_vti_aut/author.dll'. */
   scripts: Partial<Record<VtiInfScriptKey, string>>;
+  /** The page has the `<!-- FrontPage Configuration Information` comment: it is a discovery page. */
+  configuration: boolean;
   /** Every `Key="value"` pair of the block, in page order, including keys not listed above. */
   pairs: Array<[string, string]>;
   problems: string[];
@@ -29,11 +32,11 @@ const BLOCK_TITLE = 'FrontPage Configuration Information';
 const PAIR = /([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*"([^"\r\n]*)"/g;
 
 export function parseVtiInf(html: Buffer | string): VtiInfFacts {
-  const facts: VtiInfFacts = { scripts: {}, pairs: [], problems: [] };
+  const facts: VtiInfFacts = { scripts: {}, configuration: false, pairs: [], problems: [] };
   const bytes = typeof html === 'string' ? Buffer.from(html, 'utf8') : html;
   if (bytes.length > VTI_INF_CAP) facts.problems.push(`page larger than ${VTI_INF_CAP / 1024} KiB (${bytes.length} bytes) — read only the first ${VTI_INF_CAP / 1024} KiB`);
   const text = bytes.subarray(0, VTI_INF_CAP).toString('utf8');
-  const block = configurationBlock(text, facts.problems);
+  const block = configurationBlock(text, facts);
   for (const m of block.matchAll(PAIR)) facts.pairs.push([m[1]!, m[2]!]);
   const value = (key: string): string | undefined => {
     const found = facts.pairs.filter(([k]) => k === key);
@@ -45,7 +48,7 @@ export function parseVtiInf(html: Buffer | string): VtiInfFacts {
   else {
     facts.fpVersionText = fpVersion;
     facts.fpVersion = parseVersion(fpVersion);
-    if (!facts.fpVersion.ok) facts.problems.push(`FPVersion ${JSON.stringify(fpVersion)} ${facts.fpVersion.problem}`);
+    if (!facts.fpVersion.ok) facts.problems.push(`FPVersion ${quote(fpVersion)} ${facts.fpVersion.problem}`);
   }
   for (const key of VTI_INF_SCRIPT_KEYS) {
     const url = value(key);
@@ -61,13 +64,15 @@ export function parseVtiInf(html: Buffer | string): VtiInfFacts {
  * The text of the configuration comment. Without one, the whole page is searched (and that is
  * reported): a client would not find its settings there, but the facts still help a diagnosis.
  */
-function configurationBlock(text: string, problems: string[]): string {
+function configurationBlock(text: string, facts: VtiInfFacts): string {
+  const problems = facts.problems;
   // The title may also appear in the page's visible <h1>; only the comment counts.
   const open = /<!--\s*FrontPage Configuration Information/.exec(text);
   if (open === null) {
     problems.push(`no <!-- ${BLOCK_TITLE} comment (§2.1); searched the whole page`);
     return text;
   }
+  facts.configuration = true;
   const start = open.index + open[0].length;
   const close = text.indexOf('-->', start);
   if (close < 0) {

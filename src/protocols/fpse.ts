@@ -3,6 +3,7 @@
  * versions. Pure: no I/O, never throws. Bodies are read by fpse-request.ts (request first line),
  * fpse-packet.ts (response "vermeer RPC packet") and fpse-vti-inf.ts (discovery page).
  */
+import { quote } from '../core/quote.js';
 import { getHeader, getHeaderValues } from '../core/raw-headers.js';
 import type { RawHeaders } from '../core/raw-headers.js';
 import { parseVersion } from '../core/version.js';
@@ -107,7 +108,7 @@ export function observeFpseRequestHeaders(rawHeaders: RawHeaders, endpoint?: Fps
     facts.problems.push(
       agent === undefined
         ? 'no User-Agent; MS-FPSE 3.1.5.1 requires one containing "FrontPage"'
-        : `User-Agent ${JSON.stringify(agent)} lacks the case-sensitive "FrontPage" MS-FPSE 3.1.5.1 requires`,
+        : `User-Agent ${quote(agent)} lacks the case-sensitive "FrontPage" MS-FPSE 3.1.5.1 requires`,
     );
   }
   const contentType = getHeader(rawHeaders, 'content-type');
@@ -122,11 +123,11 @@ function contentTypeProblems(contentType: string | undefined, vermeer: string | 
   const problems: string[] = [];
   const type = mediaType(contentType);
   if (type === undefined) problems.push('no Content-Type; FPSE bodies are form-urlencoded (§2.2)');
-  else if (!FORM_TYPES.includes(type)) problems.push(`Content-Type ${JSON.stringify(contentType)} is not ${FORM_TYPES.join(' or ')} (§2.2)`);
+  else if (!FORM_TYPES.includes(type)) problems.push(`Content-Type ${quote(contentType!)} is not ${FORM_TYPES.join(' or ')} (§2.2)`);
   // MS-FPSE 3.1.5.1: the client SHOULD send it (anti one-click); the server SHOULD fail without it.
   if (vermeer === undefined) problems.push('no X-Vermeer-Content-Type; MS-FPSE 3.1.5.1 servers should fail the request');
   else if (type !== undefined && mediaType(vermeer) !== type) {
-    problems.push(`X-Vermeer-Content-Type ${JSON.stringify(vermeer)} differs from Content-Type ${JSON.stringify(contentType)} (MS-FPSE 3.1.5.1: the server uses X-Vermeer-Content-Type)`);
+    problems.push(`X-Vermeer-Content-Type ${quote(vermeer)} differs from Content-Type ${quote(contentType!)} (MS-FPSE 3.1.5.1: the server uses X-Vermeer-Content-Type)`);
   }
   return problems;
 }
@@ -140,10 +141,10 @@ export function observeFpseResponseHeaders(rawHeaders: RawHeaders): FpseHeaderFa
     facts.sharePointTeamServices = first;
     facts.sharePointVersion = parseVersion(first);
     if (!facts.sharePointVersion.ok) {
-      facts.problems.push(`MicrosoftSharePointTeamServices ${JSON.stringify(first)} ${facts.sharePointVersion.problem}`);
+      facts.problems.push(`MicrosoftSharePointTeamServices ${quote(first)} ${facts.sharePointVersion.problem}`);
     }
     if (teamServices.some((v) => v !== first)) {
-      facts.problems.push(`MicrosoftSharePointTeamServices sent ${teamServices.length} times with different values: ${teamServices.map((v) => JSON.stringify(v)).join(', ')}`);
+      facts.problems.push(`MicrosoftSharePointTeamServices sent ${teamServices.length} times with different values: ${teamServices.map((v) => quote(v)).join(', ')}`);
     }
   }
   const via = getHeader(rawHeaders, 'ms-author-via');

@@ -6,6 +6,7 @@
  * (PROTOCOLS.md §1.7 "IMPL caveats"), so a name here says what the spec calls that number, not
  * what the server meant; nothing on the wire tells the two numberings apart.
  */
+import { quote } from '../core/quote.js';
 
 export interface ResponseCode {
   /** The decimal number on the wire. */
@@ -82,6 +83,6 @@ export function parseResponseCodeValues(values: readonly string[]): ResponseCode
   const last = parts[parts.length - 1];
   if (last === undefined) return undefined;
   // MS-OXCMAPIHTTP 2.2.3.3.3: a decimal number. Leading zeros are tolerated; signs are not.
-  if (!/^\d{1,10}$/.test(last)) return { ok: false, problem: `X-ResponseCode ${JSON.stringify(last)} is not a decimal number` };
+  if (!/^\d{1,10}$/.test(last)) return { ok: false, problem: `X-ResponseCode ${quote(last)} is not a decimal number` };
   return { ok: true, code: responseCode(Number(last)), repeated: parts.length > 1 };
 }

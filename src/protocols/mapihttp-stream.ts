@@ -14,6 +14,7 @@
  * Bounded state: no chunk is kept; at most one partial line (1 KiB) and a few counters. The binary
  * body after the blank line is counted, never inspected.
  */
+import { quote } from '../core/quote.js';
 import { type ResponseCode, parseResponseCodeValues } from './mapihttp-codes.js';
 
 export interface MapiStreamFacts {
@@ -209,7 +210,7 @@ export class MapiStreamParser {
     const out: string[] = [];
     if (this.phase === 'meta' && this.garbage) out.push(this.unexpectedLine());
     if (this.totalBytes === 0) out.push('stream ended before DONE (empty body)');
-    else if (!this.done) out.push(this.tagLength === 0 ? 'stream ended before DONE' : `stream ended before DONE (inside ${JSON.stringify(this.tagRaw())})`);
+    else if (!this.done) out.push(this.tagLength === 0 ? 'stream ended before DONE' : `stream ended before DONE (inside ${quote(this.tagRaw())})`);
     else if (this.phase === 'headers') out.push('stream ended inside the additional headers (no blank line after them)');
     return out;
   }
@@ -321,13 +322,13 @@ export class MapiStreamParser {
 
   private unexpectedLine(): string {
     const text = this.preview.length > PREVIEW_CHARS ? `${this.preview.slice(0, PREVIEW_CHARS)}…` : this.preview;
-    return `unexpected line ${JSON.stringify(text)} before DONE`;
+    return `unexpected line ${quote(text)} before DONE`;
   }
 
   private headerLineEnded(text: string): void {
     if (this.restOfDoneLine) {
       this.restOfDoneLine = false;
-      if (text.trim() !== '') this.problem(`unexpected text ${JSON.stringify(clip(text))} after DONE`);
+      if (text.trim() !== '') this.problem(`unexpected text ${quote(clip(text))} after DONE`);
       return;
     }
     if (text === '') {
@@ -343,7 +344,7 @@ export class MapiStreamParser {
   private headerLine(text: string): void {
     const colon = text.indexOf(':');
     if (colon <= 0) {
-      this.problem(`additional header line ${JSON.stringify(clip(text))} has no name: value`);
+      this.problem(`additional header line ${quote(clip(text))} has no name: value`);
       return;
     }
     const name = text.slice(0, colon).trim();
@@ -364,11 +365,11 @@ export class MapiStreamParser {
     } else if (lower === 'x-elapsedtime') {
       // MS-OXCMAPIHTTP 2.2.3.3.9: a number of milliseconds.
       if (/^\d{1,15}$/.test(value)) this.elapsedTime = Number(value);
-      else this.problem(`X-ElapsedTime ${JSON.stringify(clip(value))} is not a number`);
+      else this.problem(`X-ElapsedTime ${quote(clip(value))} is not a number`);
     } else if (lower === 'x-starttime') {
       // MS-OXCMAPIHTTP 2.2.3.3.10: an RFC 2616 date; kept as sent.
       this.startTime = value;
-      if (!IMF_FIXDATE.test(value) && Number.isNaN(Date.parse(value))) this.problem(`X-StartTime ${JSON.stringify(clip(value))} is not a date`);
+      if (!IMF_FIXDATE.test(value) && Number.isNaN(Date.parse(value))) this.problem(`X-StartTime ${quote(clip(value))} is not a date`);
     }
   }
 

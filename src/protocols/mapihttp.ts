@@ -8,6 +8,7 @@
  * side then limits itself. So those two headers are parsed as versions; everything else is
  * recorded as stated and checked against the spec's MUSTs, never trusted to conform.
  */
+import { quote } from '../core/quote.js';
 import { HeaderSet, type PickedHeaders, type RawHeaders, getHeader } from '../core/raw-headers.js';
 import { type VersionResult, parseVersion } from '../core/version.js';
 import { type ResponseCode, parseResponseCodeValues } from './mapihttp-codes.js';
@@ -109,7 +110,7 @@ function queryParam(query: string, name: string, problems: string[]): string | u
     try {
       return decodeURIComponent(raw);
     } catch {
-      problems.push(`${name} ${JSON.stringify(raw)} is not valid percent-encoding; kept as sent`);
+      problems.push(`${name} ${quote(raw)} is not valid percent-encoding; kept as sent`);
       return raw;
     }
   }
@@ -126,7 +127,7 @@ function single(picked: PickedHeaders, name: string, problems: string[]): string
   if (values === undefined || values.length === 1) return values?.[0]; // the usual case, without the Set below
   const distinct = [...new Set(values)];
   if (distinct.length > 1) {
-    problems.push(`${name} repeated with different values (${distinct.map((v) => JSON.stringify(v)).join(', ')}); the first counts`);
+    problems.push(`${name} repeated with different values (${distinct.map((v) => quote(v)).join(', ')}); the first counts`);
   }
   return values[0];
 }
@@ -157,7 +158,7 @@ function setCookieNamesOf(values: readonly string[] | undefined): string[] {
 function versionOf(header: string, value: string | undefined, problems: string[]): VersionResult | undefined {
   if (value === undefined) return undefined;
   const result = parseVersion(value);
-  if (!result.ok) problems.push(`${header} ${JSON.stringify(value)} ${result.problem}`);
+  if (!result.ok) problems.push(`${header} ${quote(value)} ${result.problem}`);
   return result;
 }
 
@@ -165,14 +166,14 @@ function checkGuidCounter(header: string, section: string, value: string | undef
   // Exchange accepted a non-GUID X-ClientInfo in exploit traffic (PROTOCOLS.md §4.2): a problem, not a refusal.
   // Tested, not parsed: no result object for two headers of every request.
   if (value !== undefined && !GUID_COUNTER.test(value.trim())) {
-    problems.push(`${header} ${JSON.stringify(value)} is not GUID:counter (MS-OXCMAPIHTTP ${section})`);
+    problems.push(`${header} ${quote(value)} is not GUID:counter (MS-OXCMAPIHTTP ${section})`);
   }
 }
 
 function nonNegativeInteger(header: string, value: string | undefined, problems: string[]): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\s*\d{1,15}\s*$/.test(value)) {
-    problems.push(`${header} ${JSON.stringify(value)} is not a number of milliseconds`);
+    problems.push(`${header} ${quote(value)} is not a number of milliseconds`);
     return undefined;
   }
   return Number(value);
@@ -238,7 +239,7 @@ export function observeMapiRequest(path: string, rawHeaders: RawHeaders, endpoin
   if (requestId === undefined) problems.push('X-RequestId missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
   if (contentType === undefined) problems.push('Content-Type missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
   else if (mediaType(contentType) !== 'application/mapi-http') {
-    problems.push(`Content-Type ${JSON.stringify(contentType)} is not application/mapi-http (MS-OXCMAPIHTTP 2.2.3.2.2)`);
+    problems.push(`Content-Type ${quote(contentType)} is not application/mapi-http (MS-OXCMAPIHTTP 2.2.3.2.2)`);
   }
   if (!picked.has('Content-Length') && !picked.has('Transfer-Encoding')) {
     problems.push('Content-Length missing (MS-OXCMAPIHTTP 2.2.2.1 wants it on every request)');
@@ -248,7 +249,7 @@ export function observeMapiRequest(path: string, rawHeaders: RawHeaders, endpoin
   if (clientInfo === undefined) problems.push('X-ClientInfo missing (MS-OXCMAPIHTTP 2.2.3.3.4 wants it on every request)');
 
   if (requestType !== undefined && endpoint !== 'other' && canonicalRequestType(requestType, endpoint) === undefined) {
-    problems.push(`X-RequestType ${JSON.stringify(requestType)} is not a request type of /mapi/${endpoint}/ (MS-OXCMAPIHTTP 2.2.3.3.1)`);
+    problems.push(`X-RequestType ${quote(requestType)} is not a request type of /mapi/${endpoint}/ (MS-OXCMAPIHTTP 2.2.3.3.1)`);
   }
   checkGuidCounter('X-RequestId', '2.2.3.3.2', requestId, problems);
   checkGuidCounter('X-ClientInfo', '2.2.3.3.4', clientInfo, problems);
@@ -307,7 +308,7 @@ export function observeMapiResponse(statusCode: number, rawHeaders: RawHeaders):
   if (parsed?.ok === true) {
     facts.responseCode = parsed.code;
     // PROTOCOLS.md §1.7: Microsoft's test harness takes the last of duplicated values; so do we.
-    if (parsed.repeated) problems.push(`X-ResponseCode repeated (${codeValues.map((v) => JSON.stringify(v)).join(', ')}); the last value counts`);
+    if (parsed.repeated) problems.push(`X-ResponseCode repeated (${codeValues.map((v) => quote(v)).join(', ')}); the last value counts`);
   }
 
   // MS-OXCMAPIHTTP 2.2.3.3.7: "on every response", including errors and 401s (PROTOCOLS.md §3 rule 4).
@@ -324,10 +325,10 @@ export function observeMapiResponse(statusCode: number, rawHeaders: RawHeaders):
     const media = mediaType(contentType);
     // MS-OXCMAPIHTTP 2.2.3.2.2: application/mapi-http with code 0, text/html with any other.
     if (code === 0 && media !== 'application/mapi-http') {
-      problems.push(`Content-Type ${JSON.stringify(contentType ?? '')} with X-ResponseCode 0; the spec wants application/mapi-http (MS-OXCMAPIHTTP 2.2.3.2.2)`);
+      problems.push(`Content-Type ${quote(contentType ?? '')} with X-ResponseCode 0; the spec wants application/mapi-http (MS-OXCMAPIHTTP 2.2.3.2.2)`);
     }
     if (code !== undefined && code !== 0 && media !== 'text/html') {
-      problems.push(`Content-Type ${JSON.stringify(contentType ?? '')} with X-ResponseCode ${code}; the spec wants text/html (MS-OXCMAPIHTTP 2.2.3.2.2)`);
+      problems.push(`Content-Type ${quote(contentType ?? '')} with X-ResponseCode ${code}; the spec wants text/html (MS-OXCMAPIHTTP 2.2.3.2.2)`);
     }
     // MS-OXCMAPIHTTP 2.2.3.3.8: on every response; only checked on successes, since error pages
     // (gromox's, PROTOCOLS.md §4.5) routinely omit it and nothing depends on it there.
@@ -345,7 +346,7 @@ export function echoProblems(request: MapiRequestFacts, response: MapiResponseFa
   const problems: string[] = [];
   const compare = (name: string, sent: string | undefined, echoed: string | undefined, same: (a: string, b: string) => boolean): void => {
     if (sent !== undefined && echoed !== undefined && !same(sent, echoed)) {
-      problems.push(`${name} echoed as ${JSON.stringify(echoed)} but the request sent ${JSON.stringify(sent)}`);
+      problems.push(`${name} echoed as ${quote(echoed)} but the request sent ${quote(sent)}`);
     }
   };
   compare('X-RequestType', request.requestType, response.requestType, (a, b) => a.trim().toLowerCase() === b.trim().toLowerCase());

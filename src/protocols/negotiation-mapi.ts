@@ -6,6 +6,7 @@
  * is new enough to speak MAPI/HTTP at all, and name non-zero X-ResponseCodes.
  */
 import type { Verdict } from '../core/exchange.js';
+import { quote } from '../core/quote.js';
 import { compareVersions, parseVersion, type Version, type VersionResult } from '../core/version.js';
 import type { MapiFacts } from './mapihttp-observation.js';
 
@@ -28,21 +29,25 @@ export interface MapiJudgement {
   versions: { client?: string; server?: string };
 }
 
-export function judgeMapi(session: MapiSession, facts: MapiFacts): MapiJudgement {
+export function judgeMapi(session: MapiSession, facts: MapiFacts, problems = 0): MapiJudgement {
   const verdicts: Verdict[] = [];
   const { request, response, stream } = facts;
   if (request.clientApplication === undefined) {
-    verdicts.push({ code: 'header-missing', level: 'violation', message: 'the request has no X-ClientApplication; MS-OXCMAPIHTTP 2.2.3.3.x wants it on every request' });
+    verdicts.push({ code: 'header-missing', level: 'violation', message: 'the request has no X-ClientApplication; MS-OXCMAPIHTTP 2.2.3.3.6 wants it on every request' });
   }
   if (response && response.serverApplication === undefined) {
-    verdicts.push({ code: 'header-missing', level: 'violation', message: 'the response has no X-ServerApplication; MS-OXCMAPIHTTP 2.2.3.3.x wants it on every response' });
+    verdicts.push({ code: 'header-missing', level: 'violation', message: 'the response has no X-ServerApplication; MS-OXCMAPIHTTP 2.2.3.3.7 wants it on every response' });
   }
   const client = request.clientApplication?.trim();
   const server = response?.serverApplication?.trim();
-  if (client !== undefined && session.client !== undefined && client !== session.client) {
+  // A Connect (2.2.4.1) or Bind (2.2.5.1) opens a new session context: after a restart or a
+  // fail-over the builds may rightly differ from the last context's, so it is not judged.
+  const type = request.requestType?.toLowerCase();
+  const opens = type === 'connect' || type === 'bind';
+  if (!opens && changed(session.client, client, request.clientVersion)) {
     verdicts.push({ code: 'build-changed-mid-session', level: 'violation', message: `the client said ${session.client} earlier in this session and now ${client}` });
   }
-  if (server !== undefined && session.server !== undefined && server !== session.server) {
+  if (!opens && changed(session.server, server, response?.serverVersion)) {
     verdicts.push({ code: 'build-changed-mid-session', level: 'violation', message: `the server said ${session.server} earlier in this session and now ${server}` });
   }
   const serverVersion = ok(response?.serverVersion);
@@ -57,14 +62,22 @@ export function judgeMapi(session: MapiSession, facts: MapiFacts): MapiJudgement
     const rc = stream.responseCode;
     verdicts.push({ code: rc.kebab, level: 'notice', message: `X-ResponseCode ${rc.value} (${rc.name}) after DONE: the request failed late (MS-OXCMAPIHTTP 2.2.2.2)` });
   }
-  if (verdicts.length === 0) verdicts.push({ code: 'ok', level: 'ok', message: 'both builds stated, as MS-OXCMAPIHTTP requires' });
+  // 2.2.3.3.x: each header carries a build; one that does not parse tells the other side nothing.
+  const unreadable = [request.clientVersion?.ok === false && `X-ClientApplication ${quote(client!)}`, response?.serverVersion?.ok === false && `X-ServerApplication ${quote(server!)}`].filter(Boolean);
+  if (unreadable.length > 0) {
+    verdicts.push({ code: 'build-unparseable', level: 'violation', message: `${unreadable.join(' and ')} ${unreadable.length > 1 ? 'are' : 'is'} not a build (MS-OXCMAPIHTTP 2.2.3.3.6, 2.2.3.3.7: Outlook/n.n.n.n, Exchange/n.n.n.n)` });
+  }
+  // `ok` claims both builds were stated and readable: never for a request without an answer.
+  if (verdicts.length === 0 && request.clientVersion?.ok === true && response?.serverVersion?.ok === true) {
+    verdicts.push({ code: 'ok', level: 'ok', message: 'both builds stated and readable, as MS-OXCMAPIHTTP 2.2.3.3.6 and 2.2.3.3.7 require' });
+  }
 
   if (client !== undefined) session.client = client;
   if (server !== undefined) session.server = server;
-  return { verdicts, summary: summarize(facts, client, server, verdicts), operation: request.requestType ?? '?', versions: { client, server } };
+  return { verdicts, summary: summarize(facts, client, server, verdicts, problems), operation: request.requestType ?? '?', versions: { client, server } };
 }
 
-function summarize(facts: MapiFacts, client: string | undefined, server: string | undefined, verdicts: Verdict[]): string {
+function summarize(facts: MapiFacts, client: string | undefined, server: string | undefined, verdicts: Verdict[], problems: number): string {
   // Built by concatenation: this line is made for every observed exchange.
   let line = `mapihttp ${facts.request.requestType ?? '?'}`;
   if (client) line += ` client=${client}`;
@@ -78,8 +91,17 @@ function summarize(facts: MapiFacts, client: string | undefined, server: string 
     if (s.done) tags += `${tags ? ',' : ''}DONE`;
     line += ` ${tags}`;
   }
+  if (problems > 0) line += ` problems=${problems}`;
   for (const v of verdicts) line += ` ${v.code}`;
   return line;
+}
+
+/** A build other than the session's; `15.02.1544.014` and `15.2.1544.14` are the same build. */
+function changed(before: string | undefined, now: string | undefined, parsed: VersionResult | undefined): boolean {
+  if (before === undefined || now === undefined || now === before) return false;
+  const earlier = parseVersion(before);
+  if (!earlier.ok || parsed?.ok !== true) return true;
+  return compareVersions(earlier.version, parsed.version) !== 0 || earlier.version.product !== parsed.version.product;
 }
 
 function ok(result: VersionResult | undefined): Version | undefined {

@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import type { Exchange, ProtocolRecord } from '../core/exchange.js';
 import { LruMap } from '../core/lru-map.js';
+import { getHeader } from '../core/raw-headers.js';
 import { FpseObservation } from './fpse-observation.js';
 import { MapiObservation } from './mapihttp-observation.js';
-import { judgeFpse, type FpseConversation } from './negotiation-fpse.js';
+import { isDiscovery, judgeFpse, type FpseConversation } from './negotiation-fpse.js';
 import { judgeMapi, type MapiSession } from './negotiation-mapi.js';
 import type { Observation } from './observer.js';
 
@@ -19,17 +20,29 @@ export class Negotiations {
   private readonly mapi = new LruMap<string, MapiSession>(CONVERSATION_LIMIT);
   private readonly mapiServers = new LruMap<string, string>(CONVERSATION_LIMIT);
 
-  /** Concludes the observation and judges it; the result goes on `exchange.protocol`. */
-  judge(exchange: Exchange, observation: Observation): ProtocolRecord {
+  /**
+   * Concludes the observation and judges it; the result goes on `exchange.protocol`. Undefined
+   * for a `_vti_inf.html` GET answered with no discovery page (a 404 to nmap's `GET
+   * //_vti_inf.html`): that is no FPSE exchange, though it still tells the client is starting over.
+   */
+  judge(exchange: Exchange, observation: Observation): ProtocolRecord | undefined {
     const { facts, problems } = observation.conclude();
     if (observation instanceof FpseObservation) {
+      const fpseFacts = facts as ReturnType<FpseObservation['conclude']>['facts'];
       const key = `${exchange.client.address} ${hostOf(exchange.url)}`;
-      const j = judgeFpse(conversation(this.fpse, key), facts as ReturnType<FpseObservation['conclude']>['facts']);
+      const state = conversation(this.fpse, key);
+      if (!isDiscovery(fpseFacts)) {
+        state.clients = undefined;
+        return undefined;
+      }
+      // MS-FPSE 1.7.1 negotiates per client: one client's negotiation says nothing of another's.
+      const agent = getHeader(exchange.request.rawHeaders, 'user-agent') ?? '';
+      const j = judgeFpse(state, fpseFacts, agent, problems.length);
       return { protocol: 'fpse', conversation: key, facts, problems, verdicts: j.verdicts, summary: j.summary, operation: j.operation, versions: j.versions };
     }
     const mapiFacts = facts as ReturnType<MapiObservation['conclude']>['facts'];
     const key = mapiSessionKey(mapiFacts.request.clientInfo, (observation as MapiObservation).cookieHeader, exchange.client.address);
-    const j = judgeMapi(conversation(this.mapi, key), mapiFacts);
+    const j = judgeMapi(conversation(this.mapi, key), mapiFacts, problems.length);
     const server = mapiFacts.response?.serverApplication;
     if (server !== undefined && exchange.response?.source !== 'rule') {
       const host = hostOf(exchange.url);

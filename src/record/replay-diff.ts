@@ -1,7 +1,7 @@
 /**
  * What `./proxy replay` reports (issue 6, item 5): for each re-sent request, where the new
  * answer's judgement differs from the recorded one. Compared are the facts the proxy derives,
- * not the bytes: the status, the protocol versions (client, server, negotiated), the verdict
+ * not the bytes: the status, the protocol versions (client, server, negotiated, echo), the verdict
  * codes as a set (src/protocols/negotiation*.ts) and the protocol parse problems. Bodies, dates
  * and session ids differ on every run and say nothing about version negotiation.
  */
@@ -10,7 +10,8 @@ import type { Exchange } from '../core/exchange.js';
 /** The parts of a record that are compared; both an ExchangeLine and a live Exchange have them. */
 export type Judged = Pick<Exchange, 'response' | 'protocol' | 'error'>;
 
-export type VersionSide = 'client' | 'server' | 'negotiated';
+/** `echo`: the FPSE method line of a call that negotiated nothing (MS-FPSE 1.7.1), e.g. `open service`. */
+export type VersionSide = 'client' | 'server' | 'negotiated' | 'echo';
 
 export interface ValueChange<T> {
   recorded?: T;
@@ -57,7 +58,7 @@ export interface ReplayResult {
   notes: string[];
 }
 
-const SIDES: readonly VersionSide[] = ['client', 'server', 'negotiated'];
+const SIDES: readonly VersionSide[] = ['client', 'server', 'negotiated', 'echo'];
 
 /**
  * `200`; `502 ECONNREFUSED` when the proxy answered for a failed upstream; `ECONNREFUSED` when no

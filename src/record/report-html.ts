@@ -115,7 +115,7 @@ function details(c: ConversationReport): string[] {
   }
   for (const r of c.rules) items.push(`<li>rule <code>${esc(r.id)}</code> ${esc(r.outcome)} ×${r.count}${ruleDetail(r, esc, quoted)}</li>`);
   for (const e of c.errors) items.push(`<li>error <code>${esc(e.code)}</code> in ${esc(e.phase)} ×${e.count}: ${esc(e.message)}</li>`);
-  for (const p of c.decodeProblems) items.push(`<li>could not decode (×${p.count}): ${esc(p.message)}</li>`);
+  for (const p of c.decodeProblems) items.push(`<li>decoding problem (×${p.count}): ${esc(p.message)}</li>`);
   return [
     `<h4>${esc(PROTOCOL_NAMES[c.protocol] ?? c.protocol)} <span class="mono">${esc(c.conversation)}</span></h4>`,
     `<p>${esc(`${plural(c.exchanges, 'exchange')}: ${ops || 'none'}.`)}</p>`,

@@ -75,7 +75,7 @@ function details(c: ConversationReport): string[] {
   for (const v of c.verdicts) out.push(`- ${levelMark(v)} \`${codeText(v.code)}\` ×${v.count} (first in exchange ${text(v.firstExchange)}): ${text(v.message)}`);
   for (const r of c.rules) out.push(`- rule \`${codeText(r.id)}\` ${r.outcome} ×${r.count}${ruleDetail(r, text, quoted)}`);
   for (const e of c.errors) out.push(`- error ${text(e.code)} in ${text(e.phase)} ×${e.count}: ${text(e.message)}`);
-  for (const p of c.decodeProblems) out.push(`- could not decode (×${p.count}): ${text(p.message)}`);
+  for (const p of c.decodeProblems) out.push(`- decoding problem (×${p.count}): ${text(p.message)}`);
   out.push('');
   return out;
 }

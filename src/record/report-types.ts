@@ -57,7 +57,7 @@ export interface ConversationReport {
   /** The client build as last stated (FPSE numeric, MAPI/HTTP the X-ClientApplication token). */
   client?: string;
   server?: string;
-  /** The last negotiated version (FPSE method line; MAPI/HTTP has no negotiation proper). */
+  /** The last negotiated version (an FPSE `server version` call, MS-FPSE 1.7.1; MAPI/HTTP has no negotiation proper). */
   negotiated?: string;
   /** Exchanges per FPSE method / MAPI/HTTP request type. */
   operations: Record<string, number>;
@@ -65,7 +65,7 @@ export interface ConversationReport {
   verdicts: VerdictGroup[];
   rules: RuleGroup[];
   errors: ErrorGroup[];
-  /** The traffic passed but could not be decoded in full (ProtocolRecord.problems). */
+  /** Problems met while decoding (ProtocolRecord.problems): the exchange was decoded, but not all of it made sense. */
   decodeProblems: Array<{ message: string; count: number }>;
   exchanges: number;
   /** Epoch milliseconds: start of the first exchange, end of the last. */

@@ -32,6 +32,14 @@ describe('replay comparison', () => {
     assert.equal(compareExchanges(REQUEST, RECORDED, again), undefined);
   });
 
+  it("reports a changed echo: a later call's method line, which negotiates nothing (MS-FPSE 1.7.1)", () => {
+    const before = fpseLine({ client: '12.0.0.6415', server: '14.0.0.6029', echo: '12.0.0.6415' }, ['accepted']);
+    const after = fpseLine({ client: '12.0.0.6415', server: '14.0.0.6029', echo: '14.0.0.4730' }, ['echo-mismatch']);
+    const diff = compareExchanges(REQUEST, before, after)!;
+    assert.deepEqual(diff.versions, { echo: { recorded: '12.0.0.6415', replayed: '14.0.0.4730' } });
+    assert.equal(formatDifference(diff), `abcde-2 POST ${SHTML} "server version": echo 12.0.0.6415 → 14.0.0.4730; verdicts -accepted +echo-mismatch`);
+  });
+
   it('compares verdict codes as a set: order and repeats do not count', () => {
     const a = fpseLine({}, ['accepted', 'server-should-have-rejected']);
     const b = fpseLine({}, ['server-should-have-rejected', 'accepted', 'accepted']);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Exchange, ProtocolRecord, RuleRecord, TrafficError, Verdict } from '../../src/core/exchange.js';
 import { exchangeLine, type RunLine } from '../../src/record/entry.js';
+import { decodeFpseFirstLine } from '../../src/protocols/fpse-request.js';
 import type { JournalProblem } from '../../src/record/journal-read.js';
 import { buildReport, type ConversationReport, type Report } from '../../src/record/report.js';
 import { formatHtml } from '../../src/record/report-html.js';
@@ -157,6 +158,23 @@ describe('buildReport', () => {
     assert.equal(cells(tableRow(md, '10.0.0.5'))[4], 'rejected-client-too-old ×1');
     assert.match(md, /1 protocol violation in 1 conversation \(sp\.example:8080\)\./);
     assert.match(md, /\*\*⚠ violation\*\* `echo-mismatch` ×1 \(first in exchange test-\d+\): the method line says 14\.0\.0\.6029/);
+  });
+
+  it("decoding problems are named as such, quotes as sent: nmap's open service with FPVersion=\"…\" (issue 20)", async (t) => {
+    // The problem exactly as fpse-request.ts words it for nmap's first line.
+    const nmap = decodeFpseFirstLine('method=open+service:FPVersion="5.0.2.2623"&service_name=/').problems[0]!;
+    const open = exchange({ url: `${SHAREPOINT}/_vti_bin/_vti_aut/author.dll`, at: T0 + 1, protocol: { operation: 'open service', versions: { echo: '5.0.2.2623' }, problems: [nmap] } });
+    const file = journal(t, [run(), open]);
+    const report = await buildReport([file]);
+    const c = conversation(report, 'sp.example:8080', 'fpse');
+    assert.equal(c.negotiated, undefined, 'an echo is no negotiation');
+    const md = formatMarkdown(report);
+    assert.match(md, /^- decoding problem \(×1\): version 'FPVersion="5\.0\.2\.2623"' looks like a quoted FPVersion assignment/m);
+    assert.doesNotMatch(md, /could not decode/);
+    assert.doesNotMatch(md, /\\"/);
+    const html = formatHtml(report);
+    assert.match(html, /<li>decoding problem \(×1\): version 'FPVersion=&quot;5\.0\.2\.2623&quot;'|<li>decoding problem \(×1\): version &#39;FPVersion=&quot;5\.0\.2\.2623&quot;&#39;/);
+    assert.doesNotMatch(html, /could not decode|\\/);
   });
 
   it('MAPI/HTTP: the X-ServerApplication build, a client build that changed, X-ResponseCode notices', async (t) => {
