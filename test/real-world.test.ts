@@ -287,6 +287,12 @@ for (const [name, expectations] of Object.entries(CASES)) {
         // Host becomes the target's authority (RFC 9112 §3.2); hop-by-hop fields are the proxy's own (RFC 9110 §7.6.1).
         assert.deepEqual(endToEnd(got.rawHeaders), asForwarded(sent.rawHeaders, proxy.upstreamAuthority), `${fixture.n}: request fields`);
         assert.deepEqual(got.body, sent.body, `${fixture.n}: request body`);
+        // The proxy's own hop may say `Connection: keep-alive|close`, never pass on the client's hop fields.
+        for (let h = 0; h < got.rawHeaders.length; h += 2) {
+          const field = got.rawHeaders[h]!.toLowerCase();
+          assert.ok(!['te', 'upgrade', 'trailer', 'proxy-connection'].includes(field), `${fixture.n}: hop-by-hop ${field} not forwarded`);
+          if (field === 'connection') assert.match(got.rawHeaders[h + 1]!, /^(keep-alive|close)$/i, `${fixture.n}: the upstream hop's own Connection`);
+        }
 
         const wire = parseFixtureResponse(fixture.response);
         assert.ok(response, `${fixture.n}: the client got a response`);
