@@ -179,6 +179,27 @@ const CASES: Record<string, Expect[]> = {
       facts: (r) => assert.deepEqual(r.versions.server, '5.0.2.6790'),
     },
   ],
+  'greenbone-fpse-detect': [
+    { notDiscovery: true, bug: { line: 'a 404 to GET /_vti_inf.html is logged as `fpse _vti_inf.html`' } },
+    { notDiscovery: true },
+    { verdicts: [], words: ['"server version"', 'server=4.0.2.7802'], notWords: ['negotiated=4.0.2.7802'], facts: (r) => assert.equal(fpse(r).request?.clientVersion, undefined) },
+  ],
+  'nikto-fpse-tests': [
+    {
+      // Nikto puts the method in the query string and sends no body; the proxy reads methods from the body's first line only.
+      verdicts: [],
+      problems: [NOT_FRONTPAGE_AGENT, /^no Content-Type/, /^empty first line: no method= parameter$/],
+      words: ['server=4.0.2.7802'],
+      facts: (r) => assert.equal(r.versions.server, '4.0.2.7802'),
+      bug: QUIET,
+    },
+    {
+      verdicts: ['accepted:ok', 'server-should-have-rejected:violation'],
+      problems: [NOT_FRONTPAGE_AGENT, NO_VERMEER_TYPE],
+      words: ['client=3.0.2.1105', 'server-should-have-rejected'],
+      bug: QUIET,
+    },
+  ],
   'rejected-fp98-client': [{ verdicts: ['rejected-client-too-old:ok'], words: ['client=3.0.2.1706', 'status=262156 (0x0004000C)', 'rejected-client-too-old'], notWords: ['negotiated=14.0.0.4730'] }],
   'rejected-office-client': [{ verdicts: ['rejected-client-too-old:violation'], words: ['client=12.0.0.6415', 'status=262156 (0x0004000C)'] }],
 
