@@ -144,6 +144,17 @@ const CASES: Record<string, Expect[]> = {
     },
     { verdicts: ['accepted:ok'], notWords: ['client-ignored-negotiated'] },
   ],
+  'sensenet-discovery-then-call': [
+    { verdicts: [], words: ['fpse', '_vti_inf.html'] },
+    {
+      // FPVersion="14.00.0.000" names a product line, not the server's build (SenseNet lists 14.0.0.6029):
+      // Min(client, server) is unknown here, and the echo is not above the client's version.
+      verdicts: [],
+      words: ['client=14.0.0.6009', 'echo=14.0.0.6009'],
+      notWords: ['echo-mismatch', 'server=14.0.0.0'],
+      bug: { verdicts: 'the discovery page\'s FPVersion 14.00.0.000 is taken as the server build: a false echo-mismatch', line: 'echo-mismatch and negotiated= (the same defects)' },
+    },
+  ],
   'other-client-same-address': [
     { verdicts: ['accepted:ok'], words: ['negotiated=12.0.0.6415'] },
     {
