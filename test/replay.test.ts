@@ -142,7 +142,8 @@ describe('replay: FPSE', () => {
     const [diff] = lenient.result.differences;
     assert.equal(diff!.operation, 'server version');
     assert.deepEqual(diff!.verdicts, { missing: ['rejected-client-too-old'], added: ['accepted', 'server-should-have-rejected'] });
-    assert.deepEqual(diff!.versions, { negotiated: { replayed: FRONTPAGE_98 } });
+    // The refusal listed no build; the lenient server's answer does.
+    assert.deepEqual(diff!.versions, { server: { replayed: SHAREPOINT_2010 }, negotiated: { replayed: FRONTPAGE_98 } });
   });
 
   it('skips a request body the capture cut short and tunnels, saying why; caps long pauses', async (t) => {

@@ -30,8 +30,6 @@ export interface FpseConversation {
    * discovery page's FPVersion is only a hint (e.g. `14.00.0.000`), never used for Min.
    */
   server?: Version;
-  /** The last build shown to any client (listed, or the discovery page's FPVersion). */
-  shown?: Version;
   /** Per client (User-Agent), what its own negotiation established. */
   clients?: Map<string, FpseClientState>;
 }
@@ -73,10 +71,7 @@ export function judgeFpse(conv: FpseConversation, facts: FpseFacts, userAgent: s
     // FrontPage sends another User-Agent for this GET than for its RPC calls).
     conv.clients = undefined;
     const hint = ok(facts.vtiInf?.fpVersion);
-    if (hint) {
-      conv.shown = hint;
-      if (compareVersions(hint, MIN_SERVER) < 0) verdicts.push(tooOldServer(hint, '_vti_inf.html FPVersion'));
-    }
+    if (hint && compareVersions(hint, MIN_SERVER) < 0) verdicts.push(tooOldServer(hint, '_vti_inf.html FPVersion'));
     const versions = { client: undefined, server: hint && versionString(hint), negotiated: undefined };
     return { verdicts, summary: summarize('_vti_inf.html', versions, verdicts, facts, problems), operation: '_vti_inf.html', versions };
   }
@@ -127,10 +122,7 @@ export function judgeFpse(conv: FpseConversation, facts: FpseFacts, userAgent: s
   }
   if (listed && compareVersions(listed, MIN_SERVER) < 0) verdicts.push(tooOldServer(listed, 'server version list'));
 
-  if (listed) {
-    conv.server = listed;
-    conv.shown = listed;
-  }
+  if (listed) conv.server = listed;
   let negotiated: Version | undefined;
   if (isNegotiation) {
     negotiated = answered && client ? negotiationOutcome(client, echo, server) : undefined;
@@ -140,7 +132,9 @@ export function judgeFpse(conv: FpseConversation, facts: FpseFacts, userAgent: s
     // Only the server's own answer to this client tells it the build for certain (3.1.5.3.14).
     state.serverTooOld = listed !== undefined && compareVersions(listed, MIN_SERVER) < 0 ? listed : undefined;
   }
-  const shown = listed ?? conv.shown;
+  // The server's build on an RPC call is one a `server version` list gave; the discovery page's
+  // FPVersion names a product line (SharePoint's "14.00.0.000") and stays on its own exchange.
+  const shown = server;
   // A server version answer that differs from the Min it should be is shown beside it.
   const echoText = echo && !(negotiated && compareVersions(echo, negotiated) === 0) ? versionString(echo) : undefined;
   const versions: FpseJudgement['versions'] = { client: client && versionString(client), server: shown && versionString(shown), negotiated: negotiated && versionString(negotiated) };
