@@ -47,7 +47,7 @@ export function regexProblem(body: string, flags: string): string | undefined {
     return undefined;
   } catch (error) {
     const why = error instanceof Error ? error.message.replace(/^error parsing regexp: /, '') : String(error);
-    const fix = /repeat count/.test(why) ? 'use a count of at most 1000, or + / * instead' : 'write it in the RE2 subset of JavaScript regex syntax (no backreferences or lookaround)';
+    const fix = /repeat count/.test(why) ? 'keep each {n,m} count, and the product of counts in nested groups, at most 1000, or use + or *' : 'write it in the RE2 subset of JavaScript regex syntax (no backreferences or lookaround)';
     return `is not accepted by the linear-time regex engine (${why}); ${fix}`;
   }
 }
