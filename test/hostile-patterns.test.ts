@@ -2,8 +2,8 @@
  * Hostile inputs, part "pathological patterns" (issue 21, finding 1): rule patterns that a
  * backtracking engine takes seconds to minutes on, fed long paths, hosts and header values
  * through the real proxy. For each: what the client got, what the upstream received, what the
- * record (the exchange log line) says, and that another client's plain request, sent while the
- * hostile ones are in flight, is answered within 50 ms.
+ * record says (the exchange log line, and the journal at the end), and that another client's
+ * plain request, sent while the hostile ones are in flight, is answered within 50 ms.
  *
  * The proxy runs as its own process, so a regression that blocks its event loop fails this test
  * on the clock of a process that is not blocked (and is killed), instead of hanging the runner.
@@ -13,6 +13,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ExchangeLine } from '../src/record/entry.js';
+import { readJournal } from '../src/record/journal-read.js';
 import { RawConnection, header, type ParsedResponse } from './helpers/client.js';
 import { ProxyProcess, type LogLine } from './helpers/process.js';
 import { clock, startRecordingServer, type RecordingServer } from './helpers/servers.js';
@@ -100,6 +102,10 @@ describe('hostile input: pathological rule patterns', { timeout: 60_000 }, () =>
   let proxy: ProxyProcess;
   let origin: string;
   let folder: string;
+  let journal: string;
+  /** How many times each hostile URL was sent (warm-up included), for the journal's count. */
+  const sent = new Map<string, number>();
+  const count = (url: string, n: number): void => void sent.set(url, (sent.get(url) ?? 0) + n);
 
   before(async () => {
     upstream = await startRecordingServer();
@@ -107,12 +113,14 @@ describe('hostile input: pathological rule patterns', { timeout: 60_000 }, () =>
     folder = await mkdtemp(path.join(os.tmpdir(), 'version-proxy-hostile-'));
     const file = path.join(folder, 'patterns.yaml');
     await writeFile(file, RULES, 'utf8');
-    proxy = await ProxyProcess.start(['start', '--listen', '127.0.0.1:0', '--rules', file, '--seed', '42']);
+    journal = path.join(folder, 'journal.ndjson');
+    proxy = await ProxyProcess.start(['start', '--listen', '127.0.0.1:0', '--rules', file, '--seed', '42', '--record', journal]);
     // One exchange of each kind first, so that what is measured below is not the proxy's code
     // being compiled (a cold first 15 KB path costs ~10 ms): a blocking matcher blocks warm too.
     // Under the bug this already fails, on the 10 s timeout of one of these answers.
     await timedPlain(proxy.port, `${origin}/plain-warm-up`);
     for (const c of cases(origin)) {
+      count(c.url, 1);
       const warm = await timedPlain(proxy.port, c.url, c.headers).catch((error: Error) => {
         throw new Error(`warm-up, ${c.name}: ${error.message}`);
       });
@@ -147,6 +155,7 @@ describe('hostile input: pathological rule patterns', { timeout: 60_000 }, () =>
         try {
           await Promise.all(conns.map((conn) => conn.write(requestBytes(hostile.url, hostile.headers))));
           copies += conns.length;
+          count(hostile.url, conns.length);
           const plain = await timedPlain(proxy.port, `${origin}/plain-${i}`).catch((error: Error) => {
             throw new Error(`the plain request sent while ${c.name} was in flight got no answer: ${error.message}`);
           });
@@ -184,13 +193,31 @@ describe('hostile input: pathological rule patterns', { timeout: 60_000 }, () =>
       for (const line of lines) {
         assert.equal(line.status, 200);
         // `rules` lists the rules applied (absent when none was).
-        const applied = [...(hostile.tag === undefined ? [] : [hostile.tag]), ...(hostile.reachesUpstream === false ? ['answer-here'] : [])];
-        const want = applied.length === 0 ? undefined : applied;
-        assert.deepEqual(line.rules, want);
+        const want = appliedRules(hostile);
+        assert.deepEqual(line.rules, want.length === 0 ? undefined : want);
       }
     });
   }
+
+  it('the journal holds every hostile exchange once, with the rules applied to it', async () => {
+    await proxy.kill(); // ends the journal's last write
+    const lines: ExchangeLine[] = [];
+    for await (const { entry } of readJournal([journal])) if (entry.type === 'exchange') lines.push(entry);
+    for (const c of cases(origin)) {
+      const mine = lines.filter((l) => l.url === c.url);
+      assert.equal(mine.length, sent.get(c.url), `${c.name}: journal lines`);
+      for (const line of mine) {
+        assert.equal(line.response?.statusCode, 200);
+        assert.deepEqual((line.rules ?? []).filter((r) => r.outcome === 'applied').map((r) => r.id), appliedRules(c), c.name);
+      }
+    }
+  });
 });
+
+/** The ids of the rules that apply to a hostile request, in the order they run. */
+function appliedRules(c: Hostile): string[] {
+  return [...(c.tag === undefined ? [] : [c.tag]), ...(c.reachesUpstream === false ? ['answer-here'] : [])];
+}
 
 function linesFor(proxy: ProxyProcess, url: string): LogLine[] {
   return proxy.lines.filter((l) => l.msg === 'exchange' && l.url === url);
