@@ -20,6 +20,17 @@ describe('./proxy rules check', () => {
     assert.match(result.stderr, /0 rules in 1 files, 3 issues/);
   });
 
+  it('refuses regexes the linear-time engine cannot run, saying where, why and how to fix them (issue 21)', async () => {
+    const file = 'test/fixtures/rules/invalid/regex-not-linear.yaml';
+    const result = await runCli(['rules', 'check', file]);
+    assert.equal(result.code, 1);
+    const issues = result.stderr.split('\n').filter((l) => l.startsWith(`${file}:`));
+    assert.equal(issues.length, 6, result.stderr);
+    assert.match(issues[0]!, /:4:20: path regex .* uses a backreference "\\1", which the linear-time regex engine \(RE2 semantics, so that no pattern can stall the proxy\) does not support; repeat the group's pattern/);
+    assert.match(issues[1]!, /:8:29: header User-Agent regex .* uses a negative lookahead/);
+    assert.doesNotMatch(result.stderr, /\(a\+\)\+/, 'a nested quantifier is not refused: it runs in linear time');
+  });
+
   it('says so when a path does not exist', async () => {
     const result = await runCli(['rules', 'check', 'rules/no-such-file.yaml']);
     assert.equal(result.code, 1);

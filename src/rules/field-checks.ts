@@ -7,6 +7,7 @@
 import { parseRange, parseVersion } from '../core/version.js';
 
 import { nearest, suggestion } from './issues.js';
+import { regexProblem } from './regex.js';
 
 /** One value of a rule file and where it was written; `report` files an issue at that place. */
 export interface Field {
@@ -154,6 +155,10 @@ export function regexOf(value: string): { body: string; flags: string } | undefi
   return m ? { body: m[1]!, flags: m[2]! } : undefined;
 }
 
+/**
+ * Checks a `/…/` value: valid JavaScript syntax first (the syntax rules are written in), then
+ * fit for the linear-time engine that runs it (regex.ts). False when the value is not a regex.
+ */
 export function compiles(field: Field, subject: string, value: string): boolean {
   const regex = regexOf(value);
   if (regex === undefined) return false;
@@ -162,7 +167,10 @@ export function compiles(field: Field, subject: string, value: string): boolean 
   } catch (error) {
     const why = error instanceof Error ? error.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : String(error);
     field.report(`${subject} regex ${JSON.stringify(value)} does not compile (${why}); fix the pattern, or drop the surrounding slashes to match it as a glob`);
+    return true;
   }
+  const problem = regexProblem(regex.body, regex.flags);
+  if (problem !== undefined) field.report(`${subject} regex ${JSON.stringify(value)} ${problem}`);
   return true;
 }
 

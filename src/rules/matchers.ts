@@ -9,6 +9,8 @@ import { inRange, parseRange, type Version, type VersionRange } from '../core/ve
 import type { RawHeaders } from '../core/raw-headers.js';
 import { canonicalRequestType } from '../protocols/mapihttp.js';
 import { regexOf } from './field-checks.js';
+import { compileGlob } from './glob.js';
+import { compileRegex, type PatternTest } from './regex.js';
 import type { MatchFacts, Protocol } from './rule.js';
 
 export interface Matcher {
@@ -22,14 +24,15 @@ type MatcherCompiler = (arg: unknown) => Matcher;
 
 /**
  * A glob (`*` any run of characters, `?` one) or a `/regex/flags`. Globs are anchored and
- * case-insensitive (host names are; IIS paths, where FPSE and MAPI/HTTP live, are too); a
- * regex is used exactly as written.
+ * case-insensitive (host names are; IIS paths, where FPSE and MAPI/HTTP live, are too) and match
+ * in linear time (glob.ts); a regex is used as written, by a linear-time engine (regex.ts). Both
+ * run on every request, on values the client chose: neither may backtrack (issue 21).
+ * `regex` keeps its name for the callers outside rules/ (TLS and HAR host filters) that only test.
  */
-export function compilePattern(pattern: string): { regex: RegExp; isRegex: boolean } {
+export function compilePattern(pattern: string): { regex: PatternTest; isRegex: boolean } {
   const written = regexOf(pattern);
-  if (written !== undefined) return { regex: new RegExp(written.body, written.flags.replace(/[gy]/g, '')), isRegex: true };
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return { regex: new RegExp(`^${body}$`, 'i'), isRegex: false };
+  if (written !== undefined) return { regex: compileRegex(written.body, written.flags), isRegex: true };
+  return { regex: compileGlob(pattern), isRegex: false };
 }
 
 function matcher(name: string, explain: string, test: (facts: MatchFacts) => boolean | undefined): Matcher {
@@ -42,13 +45,18 @@ function host(arg: unknown): Matcher {
 }
 
 function path(arg: unknown): Matcher {
-  const { regex, isRegex } = compilePattern(String(arg));
+  const text = String(arg);
+  const written = regexOf(text);
   // A glob reads the path alone (`/mapi/emsmdb/` still matches `/mapi/emsmdb/?MailboxId=…`);
   // a regex sees the query too, for the rare rule that needs it.
-  if (isRegex) return matcher('path', `path matches ${String(arg)}`, (f) => regex.test(f.path));
-  return matcher('path', `path matches ${String(arg)}`, (f) => {
+  if (written !== undefined) {
+    const regex = compileRegex(written.body, written.flags);
+    return matcher('path', `path matches ${text}`, (f) => regex.test(f.path));
+  }
+  const glob = compileGlob(text);
+  return matcher('path', `path matches ${text}`, (f) => {
     const q = f.path.indexOf('?');
-    return regex.test(q < 0 ? f.path : f.path.slice(0, q));
+    return glob.test(f.path, q < 0 ? f.path.length : q);
   });
 }
 

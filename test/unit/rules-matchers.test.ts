@@ -84,14 +84,13 @@ describe('compilePattern', () => {
     assert.equal(compilePattern('/a+b(c)').regex.test('/aab(c)'), false);
   });
 
-  it('uses /regex/flags exactly as written, dropping g and y so tests do not carry lastIndex', () => {
+  it('uses /regex/flags as written, ignoring g and y so tests do not carry lastIndex', () => {
     const plain = compilePattern('/^mail\\d+\\./');
     assert.equal(plain.isRegex, true);
     assert.equal(plain.regex.test('mail12.contoso.com'), true);
     assert.equal(plain.regex.test('MAIL12.contoso.com'), false, 'a regex is case-sensitive unless it says i');
     assert.equal(compilePattern('/^MAIL/i').regex.test('mail'), true);
     const global = compilePattern('/emsmdb/gy');
-    assert.equal(global.regex.flags, '');
     assert.equal(global.regex.test('/mapi/emsmdb/'), true);
     assert.equal(global.regex.test('/mapi/emsmdb/'), true, 'a second test gives the same answer');
   });
