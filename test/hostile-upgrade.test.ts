@@ -179,6 +179,20 @@ describe('hostile: Upgrade does not bypass rules or observers', () => {
     await stillServes(proxy);
   });
 
+  it('response-side actions do not touch a 101; the record says why they did not run', async (t) => {
+    const upstream = await upgradeUpstream(t);
+    const proxy = await rulesProxyFor(t, 'reverse', upstream.port, 'rules:\n  - id: teapot\n    match: { path: "/chat" }\n    actions:\n      - status: 418\n');
+    const conn = await RawConnection.open(proxy.port);
+    t.after(() => conn.destroy());
+    const switched = await conn.request(`GET /chat HTTP/1.1\r\nHost: x\r\n${UPGRADE}\r\n`, 5000, { head: true });
+    assert.equal(switched.statusCode, 101, 'the switch is relayed as the upstream sent it');
+    conn.destroy();
+    const [exchange] = await proxy.waitForExchanges(1);
+    const rule = ruleRecord(exchange, 'teapot');
+    assert.equal(rule.outcome, 'skipped');
+    assert.match(rule.reason ?? '', /switched protocols \(101\)/);
+  });
+
   for (const framing of ['content-length', 'chunked'] as const) {
     it(`an Upgrade request with a body (${framing}) reaches the upstream whole and is answered`, async (t) => {
       const upstream = closeLater(t, await startRecordingServer());

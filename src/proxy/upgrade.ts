@@ -200,6 +200,7 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
     exchange.response = { statusCode: res.statusCode ?? 101, statusMessage: res.statusMessage ?? '', httpVersion: res.httpVersion, rawHeaders: res.rawHeaders, source: 'upstream' };
     exchange.upstream = { localAddress: upstream.localAddress, localPort: upstream.localPort, reused: false };
     observation?.responseHead(exchange.response.statusCode, res.rawHeaders);
+    run?.endWithoutResponse(`the upstream switched protocols (${exchange.response.statusCode}): response-side actions apply to HTTP answers only`);
     conn.link(upstream);
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       failExchange(exchange, { code: err.code ?? 'EUPGRADED', message: err.message, phase: 'tunnel' });
