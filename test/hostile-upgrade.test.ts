@@ -13,11 +13,16 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { header, headers, RawConnection, rawRequest, withTimeout } from './helpers/client.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { parseTarget } from '../src/config.js';
+import { header, headers, RawConnection, rawRequest, waitUntil, withTimeout } from './helpers/client.js';
 import { EMSMDB, FPSE_HEADERS, SHTML, closeLater, fpseServer, mapiServer, protocolOf } from './helpers/protocol.js';
 import { recordingRelay, ruleRecord, rulesProxyFor } from './helpers/rule-files.js';
-import type { ModeProxy } from './helpers/proxy.js';
+import { startProxy, type ModeProxy } from './helpers/proxy.js';
 import { startRecordingServer, startServer, type RecordingServer } from './helpers/servers.js';
+import { tempDir } from './helpers/temp.js';
 
 const UPGRADE = 'Connection: Upgrade\r\nUpgrade: anything\r\n';
 
@@ -246,6 +251,36 @@ describe('hostile: Upgrade does not bypass rules or observers', () => {
     assert.deepEqual(upstream.requests.map((r) => `${r.url} ${r.body.toString()}`), ['/first hello', '/second ']);
     const records = await proxy.waitForExchanges(2);
     assert.deepEqual(records.map((r) => r.request.url).sort(), [proxy.target('/first'), proxy.target('/second')].sort());
+  });
+
+  it('an Upgrade request with a body and Expect: 100-continue gets the upstream\'s 100, then its answer', async (t) => {
+    const upstream = closeLater(t, await startRecordingServer());
+    const proxy = await rulesProxyFor(t, 'reverse', upstream.port, 'rules:\n  - id: unrelated\n    match: { path: "/nothing-here" }\n    actions:\n      - reject: 404\n');
+    const conn = await RawConnection.open(proxy.port);
+    t.after(() => conn.destroy());
+    const cont = await conn.request(`PUT /doc HTTP/1.1\r\nHost: x\r\n${UPGRADE}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n`, 3000);
+    assert.equal(cont.statusCode, 100, 'the client waiting for 100 is not left hanging');
+    const done = await conn.request('hello', 3000);
+    assert.equal(done.statusCode, 200);
+    assert.equal(upstream.requests[0]?.body.toString(), 'hello');
+  });
+
+  it('over TLS (--tls): an Upgrade request with a body and one pipelined after it are both answered', async (t) => {
+    const upstream = closeLater(t, await startRecordingServer());
+    const caDir = tempDir(t);
+    const proxy = await startProxy({ target: parseTarget(`http://127.0.0.1:${upstream.port}`), tls: true, interception: { caDir, intercept: ['*'], noIntercept: [] } });
+    t.after(() => proxy.close());
+    const socket = tls.connect({ host: '127.0.0.1', port: proxy.port, servername: 'localhost', ca: readFileSync(join(caDir, 'ca.pem'), 'utf8') });
+    t.after(() => socket.destroy());
+    socket.on('error', () => undefined);
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    await withTimeout(new Promise((resolve) => socket.once('secureConnect', resolve)), 5000, 'the TLS handshake');
+    socket.write(`POST /first HTTP/1.1\r\nHost: x\r\n${UPGRADE}Content-Length: 5\r\n\r\nhelloGET /second HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await waitUntil(() => Buffer.concat(received).toString().split('HTTP/1.1 200').length === 3, 5000, 'two answers');
+    assert.deepEqual(upstream.requests.map((r) => `${r.url} ${r.body.toString()}`), ['/first hello', '/second ']);
+    const records = await proxy.waitForExchanges(2);
+    assert.ok(records.every((r) => r.response?.statusCode === 200));
   });
 
   it('an MAPI/HTTP request with Upgrade and a body is still observed and judged', async (t) => {
