@@ -283,6 +283,29 @@ describe('hostile: Upgrade does not bypass rules or observers', () => {
     assert.ok(records.every((r) => r.response?.statusCode === 200));
   });
 
+  it('ambiguous body framings on an Upgrade request are refused before anything reaches the upstream', async (t) => {
+    // Guards the replay (upgrade-replay.ts): the head parsed again must be refused as the first
+    // parse would refuse it, and a request hidden in the body must never reach the upstream.
+    const upstream = closeLater(t, await startRecordingServer());
+    const proxy = await rulesProxyFor(t, 'reverse', upstream.port, 'rules:\n  - id: unrelated\n    match: { path: "/nothing-here" }\n    actions:\n      - reject: 404\n');
+    const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+    const framings = {
+      'Content-Length with Transfer-Encoding': 'Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'two Content-Lengths': 'Content-Length: 4\r\nContent-Length: 40\r\n\r\nabcd',
+      'chunked, identity': 'Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
+      'xchunked': 'Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n',
+      'a Content-Length that is not a number': 'Content-Length: 4x\r\n\r\nabcd',
+    };
+    for (const [name, framing] of Object.entries(framings)) {
+      const { response } = await rawRequest(proxy.port, `POST /a HTTP/1.1\r\nHost: x\r\n${UPGRADE}${framing}${smuggled}`, 3000);
+      assert.equal(response?.statusCode, 400, name);
+    }
+    const records = await proxy.waitForExchanges(Object.keys(framings).length);
+    for (const x of records) assert.match(x.error?.code ?? '', /^HPE_/, `${x.error?.code ?? 'no error'} on the record`);
+    assert.deepEqual(upstream.requests, [], 'the upstream received nothing');
+    await stillServes(proxy);
+  });
+
   it('an MAPI/HTTP request with Upgrade and a body is still observed and judged', async (t) => {
     const mapi = await mapiServer(t);
     const relay = await recordingRelay(t, mapi.url);
