@@ -344,6 +344,25 @@ describe('hostile: Upgrade does not bypass rules or observers', () => {
     assert.equal(protocolOf(call).protocol, 'fpse');
   });
 
+  it('an FPSE answer to a declined upgrade is collected and rewritten by a response-body rule, with a response-side delay', async (t) => {
+    const fpse = await fpseServer(t);
+    const proxy = await rulesProxyFor(
+      t,
+      'forward',
+      Number(new URL(fpse.url).port),
+      'rules:\n  - id: inf\n    match: { protocol: fpse }\n    actions:\n      - serverVersion: "5.0.2.6790"\n      - delay: { duration: 150ms, phase: response-head }\n',
+    );
+    const sentAt = Date.now();
+    const { response } = await rawRequest(proxy.port, `GET ${proxy.target('/_vti_inf.html')} HTTP/1.1\r\nHost: ${proxy.upstreamAuthority}\r\n${UPGRADE}\r\n`);
+    assert.equal(response?.statusCode, 200);
+    assert.ok(Date.now() - sentAt >= 140, 'the response-side delay held the answer back');
+    assert.match(response.body.toString(), / FPVersion="5\.0\.2\.6790"/);
+    assert.equal(header(response.rawHeaders, 'content-length'), String(response.body.length));
+    const [x] = await proxy.waitForExchanges(1);
+    assert.deepEqual(ruleRecord(x, 'inf').changes[0], { action: 'serverVersion', target: 'response body: FPVersion', before: '14.0.0.6029', after: '5.0.2.6790' });
+    assert.equal(protocolOf(x).protocol, 'fpse');
+  });
+
   it('a real WebSocket is still relayed beside a rule that does not match it', async (t) => {
     const upstream = closeLater(t, await startServer((_req, res) => res.end('ok')));
     const wss = new WebSocketServer({ server: upstream.server });

@@ -19,7 +19,7 @@ import { NO_FACTS } from './exchange-rules.js';
 import { setContentLength } from './framing.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { serializeHead } from './respond.js';
-import { Throttle } from './throttle.js';
+import type { Throttle } from './throttle.js';
 
 export interface Declined {
   socket: Duplex;
@@ -81,12 +81,18 @@ function deliver(d: Declined, res: IncomingMessage, draft: ResponseDraft, prefix
   const { socket, exchange, observation } = d;
   if (draft.delayMs > 0) res.pause();
   d.after(draft.delayMs, () => {
+    // The client left while the body was collected: its record is already finished.
+    if (socket.destroyed) return void res.destroy();
     const rawHeaders = draft.body === undefined ? draft.rawHeaders : setContentLength(draft.rawHeaders, draft.body.length);
     exchange.response = { statusCode: draft.status, statusMessage: draft.statusMessage, httpVersion: res.httpVersion, rawHeaders, source: 'upstream' };
     observation?.responseHead(draft.status, d.run === undefined ? res.rawHeaders : rawHeaders);
     socket.write(serializeHead(draft.status, draft.statusMessage, rawHeaders));
-    const sink: NodeJS.WritableStream = draft.throttle === undefined ? socket : d.throttle(draft.throttle);
-    if (sink !== socket) (sink as Throttle).pipe(socket);
+    let sink: NodeJS.WritableStream = socket;
+    if (draft.throttle !== undefined) {
+      const throttle = d.throttle(draft.throttle);
+      throttle.pipe(socket);
+      sink = throttle;
+    }
     if (draft.body !== undefined) {
       exchange.bytes.response += draft.body.length;
       if (observation?.wantsResponseBody()) observation.responseBody(draft.body);
