@@ -265,6 +265,18 @@ describe('hostile: Upgrade does not bypass rules or observers', () => {
     assert.equal(upstream.requests[0]?.body.toString(), 'hello');
   });
 
+  it('a connection kept alive after an Upgrade request with a body is closed by a shutdown, like any other', async (t) => {
+    const upstream = closeLater(t, await startRecordingServer());
+    const proxy = await rulesProxyFor(t, 'reverse', upstream.port, 'rules:\n  - id: unrelated\n    match: { path: "/nothing-here" }\n    actions:\n      - reject: 404\n');
+    const conn = await RawConnection.open(proxy.port);
+    t.after(() => conn.destroy());
+    const answered = await conn.request(`POST /a HTTP/1.1\r\nHost: x\r\n${UPGRADE}Content-Length: 2\r\n\r\nhi`, 3000);
+    assert.equal(answered.statusCode, 200);
+    await withTimeout(proxy.close(200), 3000, 'the proxy to close');
+    await conn.waitForClose(3000, 'the idle connection to be closed by the shutdown');
+    assert.equal(proxy.app.proxy.connectionCount(), 0);
+  });
+
   it('over TLS (--tls): an Upgrade request with a body and one pipelined after it are both answered', async (t) => {
     const upstream = closeLater(t, await startRecordingServer());
     const caDir = tempDir(t);

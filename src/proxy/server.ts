@@ -103,6 +103,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   // Upgrade requests that carry a body are parsed again here and go the ordinary pipeline
   // (upgrade-replay.ts); it never listens, and its connections are the server's.
   const replayServer = createServer();
+  // Node starts its check of slow heads (headersTimeout) when a server emits 'listening'; this one
+  // never listens, yet its connections must be held to the same limits as the server's.
+  replayServer.emit('listening');
 
   // Decrypted connections from intercepted tunnels enter the server like new connections.
   const tunnels = new WeakMap<Socket, TunnelInfo>();
@@ -247,6 +250,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       new Promise<void>((resolve) => {
         closing = true;
         const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
+        // Stops its check of slow heads; its connections are in `connections` like any other.
+        replayServer.close();
         // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
         // A connection carrying an intercepted tunnel ends when the decrypted one inside does.
         const endIdle = (): void => {
