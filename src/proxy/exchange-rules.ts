@@ -79,3 +79,6 @@ export function decideAnswerDraft(run: RuleRun, draft: RequestDraft, answer: Rul
   run.applyResponse(response, 'response-head');
   return response;
 }
+
+/** Facts of an exchange no rule looks at: the response draft still needs the field. */
+export const NO_FACTS = Object.freeze({ method: '', host: '', path: '', client: '', requestHeaders: [], protocol: 'http' as const });

@@ -44,7 +44,7 @@ import { BodyCapture } from '../core/body-capture.js';
 import { collectBody, holdFirstLine, type Held } from './body-hold.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
-import { decideAnswerDraft, decideRequestDraft, heldPrefix, ruleRunOf } from './exchange-rules.js';
+import { decideAnswerDraft, decideRequestDraft, heldPrefix, NO_FACTS, ruleRunOf } from './exchange-rules.js';
 import { judgeExchange, recordBodies, recordRules } from './finish-record.js';
 import { planForward, routingOf } from './forward-head.js';
 import { isCloseDelimited, setContentLength } from './framing.js';
@@ -448,6 +448,3 @@ class HttpExchange implements InFlight {
     return this.responseCapture;
   }
 }
-
-/** Facts of an exchange no rule looks at: the response draft still needs the field. */
-const NO_FACTS = Object.freeze({ method: '', host: '', path: '', client: '', requestHeaders: [], protocol: 'http' as const });

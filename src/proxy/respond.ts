@@ -53,13 +53,20 @@ export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): SentAnswer
 /** Writes the answer as raw HTTP/1.1 bytes and closes the connection after it. */
 export function writeRawAnswer(socket: Duplex, answer: ProxyAnswer): SentAnswer {
   const { head, body } = answerParts(answer, true);
-  socket.end(Buffer.concat([serializeHead(head.statusCode, head.statusMessage, head.rawHeaders), body]));
-  // Linger briefly so the client can read the answer (closing at once with unread input would
-  // send an RST that can discard it), but never wait on a client that does not close.
+  endAndLinger(socket, Buffer.concat([serializeHead(head.statusCode, head.statusMessage, head.rawHeaders), body]));
+  return { head, body, bodyBytes: body.length };
+}
+
+/**
+ * Writes the last bytes and half-closes. Lingers briefly so the client can read them (closing at
+ * once with unread input would send an RST that can discard them), but never waits on a client
+ * that does not close.
+ */
+export function endAndLinger(socket: Duplex, bytes?: Buffer): void {
+  socket.end(bytes);
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
-  return { head, body, bodyBytes: body.length };
 }
 
 /** The raw bytes of a response head, for relaying a head exactly as received (101 answers). */
@@ -75,11 +82,12 @@ export function serializeHead(statusCode: number, statusMessage: string, rawHead
  * the socket is destroyed when the client closes its side, or after the same linger as above.
  */
 export function closeWithoutAnswer(req: IncomingMessage): void {
-  const socket = req.socket;
   req.resume();
+  closeSocketWithoutAnswer(req.socket);
+}
+
+/** The same on a socket that has left the HTTP server (an upgrade request, upgrade.ts). */
+export function closeSocketWithoutAnswer(socket: Duplex): void {
   socket.on('data', () => undefined);
-  socket.end();
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  endAndLinger(socket);
 }

@@ -1,7 +1,8 @@
 /**
  * The proxy's listening side: accepts client connections, gives each its ClientConnection
  * (affinity), and routes what arrives on it: requests to the HTTP pipeline, CONNECT to tunnels,
- * upgrades to upgrade.ts, and unparseable input to a clean 400/431 that is also recorded.
+ * upgrades to upgrade.ts (with a body: upgrade-replay.ts), and unparseable input to a clean
+ * 400/431 that is also recorded.
  * Knows nothing of the CLI: configuration and logger are injected.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -24,6 +25,7 @@ import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
 import { writeRawAnswer, type ProxyAnswer } from './respond.js';
 import { handleUpgrade } from './upgrade.js';
+import { carriesBody, replayAsRequest, restoreReplayedHead } from './upgrade-replay.js';
 
 type ClientError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string };
 
@@ -83,17 +85,27 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     redactChanges: options.redactChanges ?? ((changes) => changes),
   };
 
-  const server = http.createServer({
-    // A proxy passes requests without Host on (forward mode takes the host from the URL).
-    requireHostHeader: false,
-    // Slow uploads and long polls are the upstream's business; --upstream-timeout covers silence.
-    requestTimeout: 0,
-    // Idle keep-alive connections live as long as the upstream keeps its side (client-connection.ts);
-    // 0 also stops Node from adding a `Keep-Alive: timeout=5` header of its own.
-    keepAliveTimeout: 0,
-  });
-  // A client connection silent for longer than the upstream timeout is closed.
-  server.setTimeout(options.upstreamTimeoutMs + 30_000);
+  const createServer = (): http.Server => {
+    const created = http.createServer({
+      // A proxy passes requests without Host on (forward mode takes the host from the URL).
+      requireHostHeader: false,
+      // Slow uploads and long polls are the upstream's business; --upstream-timeout covers silence.
+      requestTimeout: 0,
+      // Idle keep-alive connections live as long as the upstream keeps its side (client-connection.ts);
+      // 0 also stops Node from adding a `Keep-Alive: timeout=5` header of its own.
+      keepAliveTimeout: 0,
+    });
+    // A client connection silent for longer than the upstream timeout is closed.
+    created.setTimeout(options.upstreamTimeoutMs + 30_000);
+    return created;
+  };
+  const server = createServer();
+  // Upgrade requests that carry a body are parsed again here and go the ordinary pipeline
+  // (upgrade-replay.ts); it never listens, and its connections are the server's.
+  const replayServer = createServer();
+  // Node starts its check of slow heads (headersTimeout) when a server emits 'listening'; this one
+  // never listens, yet its connections must be held to the same limits as the server's.
+  replayServer.emit('listening');
 
   // Decrypted connections from intercepted tunnels enter the server like new connections.
   const tunnels = new WeakMap<Socket, TunnelInfo>();
@@ -121,19 +133,26 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => handleHttpExchange(pipeline, connectionOf(req.socket), req, res);
-  server.on('request', onRequest);
-  // Expect: 100-continue is the upstream's to answer; the pipeline relays its 100 (or its refusal).
-  server.on('checkContinue', onRequest);
-  server.on('checkExpectation', onRequest);
-  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept }, connectionOf(socket), req, socket, head);
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    handleUpgrade(pipeline, connectionOf(socket), req, socket, head);
-  });
-  server.on('clientError', (err: ClientError, socket: Duplex) => {
-    onClientError(err, socket);
-  });
+  const onReplayedRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    restoreReplayedHead(req);
+    onRequest(req, res);
+  };
+  for (const [target, handler] of [[server, onRequest], [replayServer, onReplayedRequest]] as const) {
+    target.on('request', handler);
+    // Expect: 100-continue is the upstream's to answer; the pipeline relays its 100 (or its refusal).
+    target.on('checkContinue', handler);
+    target.on('checkExpectation', handler);
+    target.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept }, connectionOf(socket), req, socket, head);
+    });
+    target.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (carriesBody(req.rawHeaders)) replayAsRequest(replayServer, req, socket, head);
+      else handleUpgrade(pipeline, connectionOf(socket), req, socket, head);
+    });
+    target.on('clientError', (err: ClientError, socket: Duplex) => {
+      onClientError(err, socket);
+    });
+  }
 
   /** Sockets already answered with a 4xx: the parser keeps failing on the bytes that follow. */
   const refused = new WeakSet<Duplex>();
@@ -231,6 +250,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       new Promise<void>((resolve) => {
         closing = true;
         const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
+        // Stops its check of slow heads; its connections are in `connections` like any other.
+        replayServer.close();
         // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
         // A connection carrying an intercepted tunnel ends when the decrypted one inside does.
         const endIdle = (): void => {

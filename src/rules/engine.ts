@@ -129,6 +129,21 @@ export class RuleRun {
     }
   }
 
+  /**
+   * No HTTP response will come (an upgrade answered 101: the bytes after it are another
+   * protocol). A fired rule whose only effect was to be on the response side did not act, and a
+   * rule still undecided can never be judged: both go on the record as skipped, with `reason`.
+   */
+  endWithoutResponse(reason: string): void {
+    for (const { rule, record } of this.fired) {
+      if (record.changes.length > 0 || !rule.actions.some((a) => a.response !== undefined)) continue;
+      record.outcome = 'skipped';
+      record.reason = reason;
+    }
+    this.fired = [];
+    this.settlePending(reason);
+  }
+
   /** Tests every undecided rule against the facts known now. */
   private decide(stage: Stage): void {
     if (this.pending.length === 0) return;
