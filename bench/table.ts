@@ -357,8 +357,11 @@ const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
 /** The acceptance bound of issue 4 for 100 loaded rules that match nothing. */
 export const RULES_MIN_RATIO = 0.95;
 
-/** The acceptance bound of issue 6: recording on against recording off, pass-through req/s. */
-export const RECORD_MIN_RATIO = 0.9;
+/**
+ * The acceptance bound of issue 6, as issue 24 restated it from what this machine measured:
+ * recording on against recording off, pass-through req/s.
+ */
+export const RECORD_MIN_RATIO = 0.85;
 
 /**
  * Issue 6: `forward-record` ÷ `forward` req/s of the same run, then what the proxy paid per
@@ -388,8 +391,8 @@ function recordLines(rows: Map<SubjectId, Row>): string[] {
   return lines;
 }
 
-/** Acceptance bounds of issue 5 for keep-alive HTTPS pass-through. */
-export const HTTPS_MIN_PER_PLAIN = 0.8;
+/** Acceptance bounds of issue 5 for keep-alive HTTPS pass-through (the first restated in issue 24). */
+export const HTTPS_MIN_PER_PLAIN = 0.7;
 export const HTTPS_MIN_PER_MITMDUMP = 5;
 
 /**
@@ -418,6 +421,9 @@ function httpsLines(rows: Map<SubjectId, Row>, mitmdumpAbsent: string | undefine
   lines.push(`HTTPS rows' Node client (information): CPU used ${share(row.clientCpuHttps)} during HTTPS, ${share(row.clientCpuPlain)} during plain HTTP (1.00 = a whole core: the client would be the limit)${wrk}`);
   return lines;
 }
+
+/** The acceptance bound of issue 3 on the MAPI/HTTP observer's cost, as issue 24 restated it. */
+export const MAPI_OBSERVER_MIN_RATIO = 0.8;
 
 /** The acceptance lines, from the medians in the rows (n/a when a number is missing). */
 export function acceptanceLines(rows: Row[], streamLabel: string, candidates?: RuleCandidates, mitmdumpAbsent?: string): string[] {
@@ -477,8 +483,8 @@ export function acceptanceLines(rows: Row[], streamLabel: string, candidates?: R
           ? `n/a (baseline ${plain.failed})`
           : observerRatio === undefined
             ? 'n/a'
-            : `${yesNo(observerRatio >= 0.9)} (${observerRatio.toFixed(2)})`;
-    lines.push(`MAPI/HTTP observer cost: observed ÷ unobserved MAPI-shaped req/s ≥ 0.9×: ${observerVerdict}`);
+            : `${yesNo(observerRatio >= MAPI_OBSERVER_MIN_RATIO)} (${observerRatio.toFixed(2)})`;
+    lines.push(`MAPI/HTTP observer cost: observed ÷ unobserved MAPI-shaped req/s ≥ ${MAPI_OBSERVER_MIN_RATIO}×: ${observerVerdict}`);
     const vsGet = (r: Row | undefined): string => fixed(r?.failed === undefined ? r?.rpsPerForward : undefined, 2).replace('–', 'n/a');
     lines.push(`MAPI-shaped req/s ÷ plain proxy forward (GET 1 KiB): observed ${vsGet(mapi)}, unobserved ${vsGet(plain)} (information: the MAPI shape's own cost)`);
     const us = (r: Row | undefined): string => (r?.cpuUsPerRequest === undefined ? 'n/a' : `${r.cpuUsPerRequest.toFixed(0)} µs`);
