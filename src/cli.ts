@@ -10,7 +10,7 @@ import { DEFAULTS, parseListen, parseSeed, parseSize, parseTarget, type ProxyCon
 import { describeFailure, describeUsageError } from './cli/errors.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
-import { simulateCommands } from './cli/simulate.js';
+import { simulateFpseClient, simulateFpseServer, simulateMapiClient, simulateMapiServer } from './cli/simulate.js';
 import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli/record.js';
 
 const EXAMPLES = `Examples:
@@ -119,6 +119,50 @@ function report(err: unknown): never {
   // Not something a user can cause: a bug, printed whole so that it can be reported.
   console.error(err);
   process.exit(1);
+}
+
+function simulateCommands(y: Argv) {
+  const listen = { type: 'string', default: '127.0.0.1:0', describe: 'HOST:PORT to listen on (port 0 picks a free one; the log says which)', requiresArg: true } as const;
+  const clientOptions = (c: Argv) =>
+    c
+      .option('server', { type: 'string', demandOption: true, describe: 'origin URL of the server, e.g. http://127.0.0.1:8081', requiresArg: true })
+      .option('via', { type: 'string', describe: 'forward proxy URL, e.g. http://127.0.0.1:8080 (absent: direct)', requiresArg: true })
+      .option('json', { type: 'boolean', default: false, describe: 'print the whole report as JSON at the end instead of a line per call' });
+  return y
+    .command(
+      'fpse',
+      'an FPSE/SharePoint server: _vti_inf.html, server version, open service, url to web url, error packets',
+      (c) =>
+        c
+          .option('version', { type: 'string', default: '14.0.0.6029', describe: "the server's build", requiresArg: true })
+          .option('min-client', { type: 'string', default: '4.0.2.2611', describe: 'oldest client accepted (older ones get status 262156)', requiresArg: true })
+          .option('echo', { type: 'string', default: 'min', describe: "method-line version: 'min' = Min(client, server), or 'fixed:6.0.0.0'", requiresArg: true })
+          .option('listen', listen),
+      (args) => simulateFpseServer(args).catch(report),
+    )
+    .command(
+      'mapi',
+      'an Exchange MAPI/HTTP server: Connect, Execute, NotificationWait, Disconnect, PING; Bind, Unbind, GetMailboxUrl',
+      (c) =>
+        c
+          .option('server', { type: 'string', default: 'Exchange/15.02.1544.014', describe: 'X-ServerApplication', requiresArg: true })
+          .option('pending-period', { type: 'number', default: 15000, describe: 'ms between PENDING keep-alives in long polls', requiresArg: true })
+          .option('listen', listen),
+      (args) => simulateMapiServer(args).catch(report),
+    )
+    .command(
+      'fpse-client',
+      'an Office client: discovery, server version, then calls on the negotiated version; prints each call as it goes',
+      (c) => clientOptions(c).option('version', { type: 'string', default: '12.0.0.6415', describe: "the client's version", requiresArg: true }),
+      (args) => simulateFpseClient(args).catch(report),
+    )
+    .command(
+      'mapi-client',
+      'an Outlook client: Connect, Execute, NotificationWait, PING, Disconnect; Bind, GetMailboxUrl, Unbind; prints each call as it goes',
+      (c) => clientOptions(c).option('client', { type: 'string', default: 'Outlook/16.0.15928.20006', describe: 'X-ClientApplication', requiresArg: true }),
+      (args) => simulateMapiClient(args).catch(report),
+    )
+    .demandCommand(1, 'name what to simulate: fpse, mapi, fpse-client or mapi-client');
 }
 
 function rulesCommands(y: Argv) {
@@ -275,7 +319,7 @@ const commands = yargs(hideBin(process.argv))
   .usage('./proxy <command> [options]\n\nversion-proxy: an intercepting HTTP proxy that understands MAPI/HTTP and FrontPage RPC version negotiation.')
   .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args).catch(report))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
-  .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', (y) => simulateCommands(y, report))
+  .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
   .command('rules', 'rule files: check, list', rulesCommands)
   .command(
     'ca',
