@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { createExchange, failExchange, now, type RuleChange } from '../core/exchange.js';
+import { createExchange, failExchange, now, type RequestHead, type RuleChange } from '../core/exchange.js';
 import { ExchangeEvents } from '../core/exchange-events.js';
 import { Negotiations } from '../protocols/negotiation.js';
 import type { Origin } from '../core/origin.js';
@@ -24,8 +24,11 @@ import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
 import { writeRawAnswer, type ProxyAnswer } from './respond.js';
 import { handleUpgrade } from './upgrade.js';
+import { BurstLog } from './burst-log.js';
+import { defaultAccess, type ClientAccess } from './client-access.js';
+import { isLoopback, OwnAddresses } from './own-addresses.js';
 
-type ClientError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string };
+type ClientError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string; bytesParsed?: number };
 
 export interface ProxyServerOptions {
   target?: Origin;
@@ -51,6 +54,11 @@ export interface ProxyServerOptions {
   captureBytes?: number;
   /** Applied to rule changes before they are logged (secrets redacted); identity when absent. */
   redactChanges?: (changes: RuleChange[]) => RuleChange[];
+  /**
+   * Clients that may connect (`--allow`); when absent, loopback and private networks
+   * (client-access.ts), a check skipped altogether for a loopback listener.
+   */
+  access?: ClientAccess;
 }
 
 export interface ProxyServer {
@@ -60,6 +68,8 @@ export interface ProxyServer {
   close(graceMs: number): Promise<void>;
   /** Client connections currently open. */
   connectionCount(): number;
+  /** The proxy's own listening addresses (a control server adds its own): requests to them are refused. */
+  readonly own: OwnAddresses;
 }
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
@@ -67,6 +77,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const log = options.logger;
   const connections = new Map<Duplex, ClientConnection>();
   let closing = false;
+  const own = new OwnAddresses();
   const pipeline: PipelineContext = {
     closing: () => closing,
     negotiations: new Negotiations(),
@@ -81,6 +92,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     authHints: new WindowsAuthHints(log),
     captureBytes: options.captureBytes ?? 0,
     redactChanges: options.redactChanges ?? ((changes) => changes),
+    own,
   };
 
   const server = http.createServer({
@@ -94,6 +106,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   });
   // A client connection silent for longer than the upstream timeout is closed.
   server.setTimeout(options.upstreamTimeoutMs + 30_000);
+  // Node keeps the first 2000 header lines (1023 once its parser has flushed them in batches) and
+  // drops the rest without a word. Every line is forwarded instead; the 16 KiB head cap
+  // (HPE_HEADER_OVERFLOW, 431) bounds how many there can be.
+  server.maxHeadersCount = 0;
 
   // Decrypted connections from intercepted tunnels enter the server like new connections.
   const tunnels = new WeakMap<Socket, TunnelInfo>();
@@ -106,6 +122,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       server.emit('connection', socket);
     },
   };
+  /** Set at listen(): refuses clients outside --allow before a byte is read (see listenOn). */
+  let gate: ((socket: Socket) => boolean) | undefined;
   server.on('connection', (socket: Socket) => {
     const conn = new ClientConnection(socket, tunnels.get(socket));
     connections.set(socket, conn);
@@ -126,7 +144,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   server.on('checkContinue', onRequest);
   server.on('checkExpectation', onRequest);
   server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept }, connectionOf(socket), req, socket, head);
+    handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept, own }, connectionOf(socket), req, socket, head);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     handleUpgrade(pipeline, connectionOf(socket), req, socket, head);
@@ -148,54 +166,65 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       socket.destroy();
       return;
     }
-    // A reset, or a client that hung up mid-message (Node reports the early EOF as a parse
-    // error), is a client going away: the exchange in flight records CLIENT_ABORTED as it closes.
-    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
+    // Every request in flight has been read whole: the bytes that failed are the next request's
+    // head, pipelined behind them (RFC 9112 §9.3.2). Otherwise they are a body in flight.
+    let nextHead = true;
+    for (const inFlight of conn?.active ?? []) if (!inFlight.requestComplete()) nextHead = false;
+    // A reset, or a client that hung up mid-body (Node reports the early EOF as a parse error),
+    // is a client going away: the exchange in flight records CLIENT_ABORTED as it closes.
+    if (code === 'ECONNRESET' || code === 'EPIPE' || (code === 'HPE_INVALID_EOF_STATE' && !nextHead) || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
       socket.destroy();
       return;
     }
-    const answer: ProxyAnswer =
-      code === 'HPE_HEADER_OVERFLOW'
-        ? { status: 431, code, message: 'the request head is larger than the proxy accepts (16 KiB)' }
-        : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
-          ? { status: 408, code, message: 'the request head did not arrive in time' }
-          : { status: 400, code, message: `the request is not valid HTTP/1.1: ${err.reason ?? err.message}` };
-
-    if (conn && conn.active.size > 0) {
+    const answer = answerFor(code, err);
+    if (conn && !nextHead) {
       // The error is in the body of an exchange in flight (bad chunked encoding): that exchange
       // records it, answers if it still can, and the connection closes after.
       refused.add(socket);
       for (const inFlight of conn.active) inFlight.clientRequestFailed(err, answer);
       return;
     }
-    // Nothing in flight: the request head itself was bad. Record it as its own exchange.
-    const exchange = createExchange('http', conn?.info ?? { address: '', port: 0, connection: 0 }, {
-      method: '',
-      url: '',
-      httpVersion: '',
-      rawHeaders: [],
-    });
-    exchange.url = '';
-    failExchange(exchange, { code, message: answer.message, phase: 'request-head' });
-    events.emit('started', exchange);
-    exchange.timings.responseHead = now();
+    // The request head itself was bad (or cut short by the client's EOF): its own exchange,
+    // answered after the pipelined answers before it, on a connection that then closes.
     refused.add(socket);
-    if (socket.writable) {
-      const sent = writeRawAnswer(socket, answer);
-      exchange.response = sent.head;
-      exchange.bytes.response = sent.bodyBytes;
-    } else {
-      socket.destroy();
-    }
-    exchange.timings.end = now();
-    events.emit('finished', exchange);
+    const exchange = createExchange('http', conn?.info ?? { address: '', port: 0, connection: 0 }, malformedHead(err, (conn?.active.size ?? 0) > 0));
+    exchange.url = '';
+    failExchange(exchange, { code: answer.code, message: answer.message, phase: 'request-head' });
+    events.emit('started', exchange);
+    const respond = (): void => {
+      exchange.timings.responseHead = now();
+      if (socket.writable) {
+        const sent = writeRawAnswer(socket, answer);
+        exchange.response = sent.head;
+        exchange.bytes.response = sent.bodyBytes;
+      } else {
+        socket.destroy();
+      }
+      exchange.timings.end = now();
+      events.emit('finished', exchange);
+    };
+    if (conn) conn.whenIdle(respond);
+    else respond();
     log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');
+  }
+
+  const refusedClients = new BurstLog<string>(10_000, (address, count, first) => {
+    if (first) log.warn({ address }, 'client refused: its address is outside --allow');
+    else log.warn({ count, last: address }, 'clients refused in the last 10 s: their addresses are outside --allow');
+  });
+
+  /** A client outside --allow: a plain 403, and what it sends is read only to be dropped. */
+  function refuseClient(socket: Socket): void {
+    refusedClients.note(socket.remoteAddress ?? '');
+    socket.on('error', () => undefined);
+    socket.resume();
+    writeRawAnswer(socket, { status: 403, code: 'CLIENT_NOT_ALLOWED', message: `${socket.remoteAddress ?? 'this address'} may not use this proxy; start it with --allow CIDR to admit it` });
   }
 
   /** The TLS front (--tls), when the HTTP server does not listen itself. */
   let listener: net.Server | undefined;
 
-  function listenOn(target: net.Server, host: string, port: number): Promise<AddressInfo> {
+  function listenSocket(target: net.Server, host: string, port: number): Promise<AddressInfo> {
     return new Promise<AddressInfo>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       target.once('error', onError);
@@ -207,45 +236,120 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     });
   }
 
+  async function listen(host: string, port: number): Promise<AddressInfo> {
+    const access = options.access ?? (isLoopback(host) ? undefined : defaultAccess());
+    if (access !== undefined) gate = (socket) => access.allows(socket.remoteAddress);
+    const address = await listenOn(host, port);
+    own.add(address.address, address.port);
+    return address;
+  }
+
   return {
     events,
-    listen: async (host, port) => {
-      if (options.tlsListener === undefined) return listenOn(server, host, port);
-      // TLS in front of the same HTTP server: each decrypted connection enters it as a new one.
-      const tlsListener = options.tlsListener;
-      const secureContext = await tlsListener(host);
-      listener = net.createServer((socket) => {
-        socket.on('error', () => undefined);
-        const secure = new tls.TLSSocket(socket, {
-          isServer: true,
-          secureContext,
-          ALPNProtocols: ['http/1.1'],
-          SNICallback: (name, done) => void tlsListener(name).then((ctx) => done(null, ctx), (err: Error) => done(err)),
-        });
-        secure.on('error', (err: NodeJS.ErrnoException) => log.debug({ err: { code: err.code, message: err.message } }, 'tls handshake failed'));
-        server.emit('connection', secure);
-      });
-      return listenOn(listener, host, port);
-    },
-    close: (graceMs) =>
-      new Promise<void>((resolve) => {
-        closing = true;
-        const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
-        // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
-        // A connection carrying an intercepted tunnel ends when the decrypted one inside does.
-        const endIdle = (): void => {
-          for (const conn of connections.values()) if (conn.inFlight === 0 && !conn.carriesTunnel) conn.socket.end();
-        };
-        endIdle();
-        events.on('finished', () => setImmediate(endIdle));
-        const timer = setTimeout(() => {
-          for (const conn of connections.values()) conn.destroy();
-        }, graceMs);
-        void closed.then(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    own,
+    listen,
+    close: closeServer,
     connectionCount: () => connections.size,
   };
+
+  async function listenOn(host: string, port: number): Promise<AddressInfo> {
+    if (options.tlsListener === undefined) {
+      const check = gate;
+      // Without a client list the HTTP server listens itself (nothing added per connection).
+      if (check === undefined) return listenSocket(server, host, port);
+      // With one, a plain listener in front decides before the HTTP parser is attached (once it
+      // is, it reads from the socket natively, and a refused client's request would be parsed).
+      // The options are http.Server's own for its listening socket.
+      listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+        if (check(socket)) server.emit('connection', socket);
+        else refuseClient(socket);
+      });
+      return listenSocket(listener, host, port);
+    }
+    // TLS in front of the same HTTP server: each decrypted connection enters it as a new one.
+    const tlsListener = options.tlsListener;
+    const secureContext = await tlsListener(host);
+    listener = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      // No HTTP answer is possible before the handshake: a refused client is closed.
+      if (gate !== undefined && !gate(socket)) {
+        refusedClients.note(socket.remoteAddress ?? '');
+        socket.destroy();
+        return;
+      }
+      const secure = new tls.TLSSocket(socket, {
+        isServer: true,
+        secureContext,
+        ALPNProtocols: ['http/1.1'],
+        SNICallback: (name, done) => void tlsListener(name).then((ctx) => done(null, ctx), (err: Error) => done(err)),
+      });
+      secure.on('error', (err: NodeJS.ErrnoException) => log.debug({ err: { code: err.code, message: err.message } }, 'tls handshake failed'));
+      server.emit('connection', secure);
+    });
+    return listenSocket(listener, host, port);
+  }
+
+  function closeServer(graceMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      closing = true;
+      const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
+      // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
+      // A connection carrying an intercepted tunnel ends when the decrypted one inside does.
+      const endIdle = (): void => {
+        for (const conn of connections.values()) if (conn.inFlight === 0 && !conn.carriesTunnel) conn.socket.end();
+      };
+      endIdle();
+      events.on('finished', () => setImmediate(endIdle));
+      const timer = setTimeout(() => {
+        for (const conn of connections.values()) conn.destroy();
+      }, graceMs);
+      void closed.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function answerFor(code: string, err: ClientError): ProxyAnswer {
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, code, message: 'the request head is larger than the proxy accepts (16 KiB)' };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT') return { status: 408, code, message: 'the request head did not arrive in time' };
+  // The HTTP/2 connection preface (RFC 9113 §3.4), which Node's parser stops at: this port speaks HTTP/1.x.
+  if (code === 'HPE_PAUSED_H2_UPGRADE') return { status: 505, code: 'HTTP_VERSION_NOT_SUPPORTED', message: 'HTTP/2 is not supported: the proxy speaks HTTP/1.0 and HTTP/1.1 on this port' };
+  if (code === 'HPE_INVALID_EOF_STATE') {
+    return { status: 400, code: 'TRUNCATED_HEAD', message: 'the client ended its side of the connection before the request head was complete (a cut-off head, or an HTTP/0.9 request)' };
+  }
+  return { status: 400, code, message: `the request is not valid HTTP/1.1: ${err.reason ?? err.message}` };
+}
+
+const MAX_LINE = 256;
+
+/**
+ * What the record keeps of a head the parser refused: its request line only (never the header
+ * lines, where credentials travel), at most 256 bytes, non-printable bytes escaped, split into
+ * method, target and version when it has that shape (so the journal's URL redaction applies to
+ * the target). `pipelined`: earlier, valid requests share the packet, so the bad head starts
+ * after the last blank line before the point where the parser stopped (best effort).
+ */
+function malformedHead(err: ClientError, pipelined: boolean): RequestHead {
+  const packet = err.rawPacket;
+  if (packet === undefined || packet.length === 0) return { method: '', url: '', httpVersion: '', rawHeaders: [] };
+  let start = 0;
+  if (pipelined) {
+    const stop = err.bytesParsed ?? packet.length;
+    const blank = packet.lastIndexOf('\r\n\r\n', Math.max(0, stop - 1));
+    if (blank >= 0) start = blank + 4;
+  }
+  let end = packet.indexOf(10, start);
+  if (end < 0) end = packet.length;
+  const line = escapeBytes(packet.subarray(start, Math.min(end, start + MAX_LINE))).replace(/\\x0d$/, '');
+  const parts = /^([!-~]{1,32}) ([!-~]+) (HTTP\/[!-~]{1,8})$/.exec(line);
+  if (parts) return { method: parts[1]!, url: parts[2]!, httpVersion: parts[3]!.slice(5), rawHeaders: [] };
+  return { method: '', url: line, httpVersion: '', rawHeaders: [] };
+}
+
+function escapeBytes(bytes: Buffer): string {
+  let text = '';
+  for (const byte of bytes) text += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return text;
 }

@@ -19,7 +19,8 @@ import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
 import type { UpstreamTls } from './upstream-tls.js';
 import { planForward, routingOf } from './forward-head.js';
-import { requestHeadOf } from './request-head.js';
+import { headRefusal, requestHeadOf } from './request-head.js';
+import type { OwnAddresses } from './own-addresses.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { serializeHead, writeRawAnswer } from './respond.js';
 import { openUpstreamRequest } from './upstream.js';
@@ -33,6 +34,8 @@ export interface UpgradeContext {
   upstreamTls: UpstreamTls;
   /** Payload bytes of WebSocket messages kept per direction on the record; 0 keeps none. */
   captureBytes: number;
+  /** The proxy's own listening addresses: an upgrade to one of them would loop. */
+  own: OwnAddresses;
 }
 
 export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -59,7 +62,12 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
   // Inside an intercepted tunnel, routed to the CONNECTed origin (as in http-exchange.ts).
   const routing = routingOf(ctx, conn.tunnel?.origin);
   if (conn.tunnel !== undefined) exchange.intercepted = true;
-  const dest = resolveDestination(exchange.request.url, routing.target);
+  const refusal = headRefusal(req);
+  if (refusal !== undefined) {
+    refuse(refusal.status, refusal.code, refusal.message, 'request-head');
+    return;
+  }
+  const dest = resolveDestination(exchange.request.url, routing.target, ctx.own);
   if (!dest.ok) {
     refuse(dest.status, dest.code, dest.message, 'request-head');
     return;
