@@ -258,10 +258,35 @@ describe('hostile framing: smuggling, malformed heads, header floods, version ga
       const [x] = await recordsOf(proxy, port, 1);
       assert.equal(x!.error?.code, 'HPE_INVALID_HEADER_TOKEN');
       assert.deepEqual(x!.request.rawHeaders, []);
-      assert.ok(x!.request.url.length <= 256 && x!.request.url.startsWith('GET /aaa'), x!.request.url.slice(0, 80));
+      assert.equal(x!.request.method, 'GET');
+      assert.ok(x!.request.url.length <= 256 && x!.request.url.startsWith('/aaa'), x!.request.url.slice(0, 80));
       assert.doesNotMatch(JSON.stringify(x), /c2VjcmV0/);
     } finally {
       client.destroy();
+    }
+  });
+
+  it('keeps no header line of a head refused in its second packet, and 8 bytes of binary garbage', async () => {
+    const client = await RawConnection.open(proxy.port);
+    const port = client.socket.localPort!;
+    const tls = await RawConnection.open(proxy.port);
+    const tlsPort = tls.socket.localPort!;
+    try {
+      await client.write(`GET /two-packets HTTP/1.1\r\n${H}`);
+      // The proxy has read the first packet before the second arrives.
+      await bystanderServed();
+      await client.write('X-Api-Key: topsecret-value\r\nBad Name: y\r\n\r\n');
+      assert.equal((await client.readResponse(5000)).statusCode, 400);
+      const [x] = await recordsOf(proxy, port, 1);
+      assert.equal(x!.error?.code, 'HPE_INVALID_HEADER_TOKEN');
+      assert.doesNotMatch(JSON.stringify(x), /topsecret/);
+      await tls.write('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03secret-random-bytes');
+      assert.equal((await tls.readResponse(5000)).statusCode, 400);
+      const [hello] = await recordsOf(proxy, tlsPort, 1);
+      assert.equal(hello!.request.url, '\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01');
+    } finally {
+      client.destroy();
+      tls.destroy();
     }
   });
 });

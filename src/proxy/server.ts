@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { createExchange, failExchange, now, type RequestHead, type RuleChange } from '../core/exchange.js';
+import { createExchange, failExchange, now, type RuleChange } from '../core/exchange.js';
 import { ExchangeEvents } from '../core/exchange-events.js';
 import { Negotiations } from '../protocols/negotiation.js';
 import type { Origin } from '../core/origin.js';
@@ -22,13 +22,13 @@ import net from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
-import { writeRawAnswer, type ProxyAnswer } from './respond.js';
+import { writeRawAnswer } from './respond.js';
+import { answerFor, malformedHead, type ClientError } from './malformed-head.js';
 import { handleUpgrade } from './upgrade.js';
 import { BurstLog } from './burst-log.js';
 import { defaultAccess, type ClientAccess } from './client-access.js';
 import { isLoopback, OwnAddresses } from './own-addresses.js';
 
-type ClientError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string; bytesParsed?: number };
 
 export interface ProxyServerOptions {
   target?: Origin;
@@ -309,47 +309,4 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       });
     });
   }
-}
-
-function answerFor(code: string, err: ClientError): ProxyAnswer {
-  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, code, message: 'the request head is larger than the proxy accepts (16 KiB)' };
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT') return { status: 408, code, message: 'the request head did not arrive in time' };
-  // The HTTP/2 connection preface (RFC 9113 §3.4), which Node's parser stops at: this port speaks HTTP/1.x.
-  if (code === 'HPE_PAUSED_H2_UPGRADE') return { status: 505, code: 'HTTP_VERSION_NOT_SUPPORTED', message: 'HTTP/2 is not supported: the proxy speaks HTTP/1.0 and HTTP/1.1 on this port' };
-  if (code === 'HPE_INVALID_EOF_STATE') {
-    return { status: 400, code: 'TRUNCATED_HEAD', message: 'the client ended its side of the connection before the request head was complete (a cut-off head, or an HTTP/0.9 request)' };
-  }
-  return { status: 400, code, message: `the request is not valid HTTP/1.1: ${err.reason ?? err.message}` };
-}
-
-const MAX_LINE = 256;
-
-/**
- * What the record keeps of a head the parser refused: its request line only (never the header
- * lines, where credentials travel), at most 256 bytes, non-printable bytes escaped, split into
- * method, target and version when it has that shape (so the journal's URL redaction applies to
- * the target). `pipelined`: earlier, valid requests share the packet, so the bad head starts
- * after the last blank line before the point where the parser stopped (best effort).
- */
-function malformedHead(err: ClientError, pipelined: boolean): RequestHead {
-  const packet = err.rawPacket;
-  if (packet === undefined || packet.length === 0) return { method: '', url: '', httpVersion: '', rawHeaders: [] };
-  let start = 0;
-  if (pipelined) {
-    const stop = err.bytesParsed ?? packet.length;
-    const blank = packet.lastIndexOf('\r\n\r\n', Math.max(0, stop - 1));
-    if (blank >= 0) start = blank + 4;
-  }
-  let end = packet.indexOf(10, start);
-  if (end < 0) end = packet.length;
-  const line = escapeBytes(packet.subarray(start, Math.min(end, start + MAX_LINE))).replace(/\\x0d$/, '');
-  const parts = /^([!-~]{1,32}) ([!-~]+) (HTTP\/[!-~]{1,8})$/.exec(line);
-  if (parts) return { method: parts[1]!, url: parts[2]!, httpVersion: parts[3]!.slice(5), rawHeaders: [] };
-  return { method: '', url: line, httpVersion: '', rawHeaders: [] };
-}
-
-function escapeBytes(bytes: Buffer): string {
-  let text = '';
-  for (const byte of bytes) text += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
-  return text;
 }
