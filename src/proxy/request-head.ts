@@ -22,7 +22,8 @@ export function headRefusal(req: IncomingMessage): ProxyAnswer | undefined {
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) {
+    // Length, then the first letter (h/H), before any string is made.
+    if (name.length === 4 && (name.charCodeAt(0) | 0x20) === 0x68 && name.toLowerCase() === 'host' && ++hosts > 1) {
       return { status: 400, code: 'DUPLICATE_HOST', message: 'the request has more than one Host header line (RFC 9112 §3.2); send exactly one' };
     }
   }

@@ -122,8 +122,6 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       server.emit('connection', socket);
     },
   };
-  /** Set at listen(): refuses clients outside --allow before a byte is read (see listenOn). */
-  let gate: ((socket: Socket) => boolean) | undefined;
   server.on('connection', (socket: Socket) => {
     const conn = new ClientConnection(socket, tunnels.get(socket));
     connections.set(socket, conn);
@@ -213,100 +211,96 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     else log.warn({ count, last: address }, 'clients refused in the last 10 s: their addresses are outside --allow');
   });
 
-  /** A client outside --allow: a plain 403, and what it sends is read only to be dropped. */
-  function refuseClient(socket: Socket): void {
+  /**
+   * A client outside --allow, refused before a byte of it is read: a plain 403 where HTTP is
+   * spoken (what it sends is then read only to be dropped), a closed socket before a TLS handshake.
+   */
+  function refuseClient(socket: Socket, answer: boolean): void {
     refusedClients.note(socket.remoteAddress ?? '');
+    if (!answer) return void socket.destroy();
     socket.on('error', () => undefined);
     socket.resume();
     writeRawAnswer(socket, { status: 403, code: 'CLIENT_NOT_ALLOWED', message: `${socket.remoteAddress ?? 'this address'} may not use this proxy; start it with --allow CIDR to admit it` });
   }
 
-  /** The TLS front (--tls), when the HTTP server does not listen itself. */
+  /** The TLS front (--tls), or the --allow front, when the HTTP server does not listen itself. */
   let listener: net.Server | undefined;
 
-  function listenSocket(target: net.Server, host: string, port: number): Promise<AddressInfo> {
+  function listenOn(target: net.Server, host: string, port: number): Promise<AddressInfo> {
     return new Promise<AddressInfo>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       target.once('error', onError);
       target.listen({ host, port }, () => {
         target.off('error', onError);
         target.on('error', (err) => log.error({ err }, 'server error'));
-        resolve(target.address() as AddressInfo);
+        // Behind a front, the HTTP server never listens itself: its 'listening' is where Node
+        // starts the connection tracking behind headersTimeout and requestTimeout.
+        if (target !== server) server.emit('listening');
+        const address = target.address() as AddressInfo;
+        own.add(address.address, address.port);
+        resolve(address);
       });
     });
   }
 
-  async function listen(host: string, port: number): Promise<AddressInfo> {
-    const access = options.access ?? (isLoopback(host) ? undefined : defaultAccess());
-    if (access !== undefined) gate = (socket) => access.allows(socket.remoteAddress);
-    const address = await listenOn(host, port);
-    own.add(address.address, address.port);
-    return address;
+  /**
+   * With a client list, a plain listener in front decides before the HTTP parser is attached
+   * (once it is, it reads from the socket natively, and a refused client's request would be
+   * parsed); http.Server's own options for its sockets. Without one, the HTTP server listens
+   * itself and nothing is added per connection.
+   */
+  function plainFront(gate: (socket: Socket) => boolean): net.Server {
+    return (listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      if (gate(socket)) server.emit('connection', socket);
+      else refuseClient(socket, true);
+    }));
   }
 
   return {
     events,
     own,
-    listen,
-    close: closeServer,
+    listen: async (host, port) => {
+      const access = options.access ?? (isLoopback(host) ? undefined : defaultAccess());
+      const gate = access && ((socket: Socket): boolean => access.allows(socket.remoteAddress));
+      if (options.tlsListener === undefined) return listenOn(gate === undefined ? server : plainFront(gate), host, port);
+      // TLS in front of the same HTTP server: each decrypted connection enters it as a new one.
+      const tlsListener = options.tlsListener;
+      const secureContext = await tlsListener(host);
+      listener = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        if (gate !== undefined && !gate(socket)) return refuseClient(socket, false);
+        const secure = new tls.TLSSocket(socket, {
+          isServer: true,
+          secureContext,
+          ALPNProtocols: ['http/1.1'],
+          SNICallback: (name, done) => void tlsListener(name).then((ctx) => done(null, ctx), (err: Error) => done(err)),
+        });
+        secure.on('error', (err: NodeJS.ErrnoException) => log.debug({ err: { code: err.code, message: err.message } }, 'tls handshake failed'));
+        server.emit('connection', secure);
+      });
+      return listenOn(listener, host, port);
+    },
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        closing = true;
+        const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
+        // Behind a front, this only stops the HTTP server's connection tracking ("not running" is expected).
+        if (listener !== undefined) server.close(() => undefined);
+        // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
+        // A connection carrying an intercepted tunnel ends when the decrypted one inside does.
+        const endIdle = (): void => {
+          for (const conn of connections.values()) if (conn.inFlight === 0 && !conn.carriesTunnel) conn.socket.end();
+        };
+        endIdle();
+        events.on('finished', () => setImmediate(endIdle));
+        const timer = setTimeout(() => {
+          for (const conn of connections.values()) conn.destroy();
+        }, graceMs);
+        void closed.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
     connectionCount: () => connections.size,
   };
-
-  async function listenOn(host: string, port: number): Promise<AddressInfo> {
-    if (options.tlsListener === undefined) {
-      const check = gate;
-      // Without a client list the HTTP server listens itself (nothing added per connection).
-      if (check === undefined) return listenSocket(server, host, port);
-      // With one, a plain listener in front decides before the HTTP parser is attached (once it
-      // is, it reads from the socket natively, and a refused client's request would be parsed).
-      // The options are http.Server's own for its listening socket.
-      listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-        if (check(socket)) server.emit('connection', socket);
-        else refuseClient(socket);
-      });
-      return listenSocket(listener, host, port);
-    }
-    // TLS in front of the same HTTP server: each decrypted connection enters it as a new one.
-    const tlsListener = options.tlsListener;
-    const secureContext = await tlsListener(host);
-    listener = net.createServer((socket) => {
-      socket.on('error', () => undefined);
-      // No HTTP answer is possible before the handshake: a refused client is closed.
-      if (gate !== undefined && !gate(socket)) {
-        refusedClients.note(socket.remoteAddress ?? '');
-        socket.destroy();
-        return;
-      }
-      const secure = new tls.TLSSocket(socket, {
-        isServer: true,
-        secureContext,
-        ALPNProtocols: ['http/1.1'],
-        SNICallback: (name, done) => void tlsListener(name).then((ctx) => done(null, ctx), (err: Error) => done(err)),
-      });
-      secure.on('error', (err: NodeJS.ErrnoException) => log.debug({ err: { code: err.code, message: err.message } }, 'tls handshake failed'));
-      server.emit('connection', secure);
-    });
-    return listenSocket(listener, host, port);
-  }
-
-  function closeServer(graceMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      closing = true;
-      const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
-      // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
-      // A connection carrying an intercepted tunnel ends when the decrypted one inside does.
-      const endIdle = (): void => {
-        for (const conn of connections.values()) if (conn.inFlight === 0 && !conn.carriesTunnel) conn.socket.end();
-      };
-      endIdle();
-      events.on('finished', () => setImmediate(endIdle));
-      const timer = setTimeout(() => {
-        for (const conn of connections.values()) conn.destroy();
-      }, graceMs);
-      void closed.then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
 }
