@@ -171,6 +171,8 @@ const ROWS: Row[] = [
   refused('HTTP/01.1', `GET /v HTTP/01.1\r\n${H}\r\n`, 'HPE_INVALID_VERSION'),
   refused('two Host lines (RFC 9112 §3.2)', `GET /h HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n`, 'DUPLICATE_HOST'),
   refused('Host and HOST', `GET /h HTTP/1.1\r\nHost: a.test\r\nHOST: a.test\r\n\r\n`, 'DUPLICATE_HOST'),
+  refused('two Host lines on an upgrade request', `GET /ws HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, 'DUPLICATE_HOST'),
+  refused('HTTP/2.0 on an upgrade request', `GET /ws HTTP/2.0\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, 'HTTP_VERSION_NOT_SUPPORTED', 505),
   {
     name: 'HTTP/1.0 (control): forwarded',
     send: `GET /v10 HTTP/1.0\r\n${H}\r\n`,
