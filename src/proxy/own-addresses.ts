@@ -67,9 +67,18 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(host);
 }
 
-/** This machine's interface addresses and name, read afresh each time a port matches (rare). */
+let machine: { addresses: Set<string>; until: number } | undefined;
+
+/**
+ * This machine's interface addresses and name. Asked only when a port matches, but that can be
+ * every request (a reverse proxy on :8080 for a server on :8080): kept for 10 s, so an address
+ * that comes up later is known within that time.
+ */
 function machineAddresses(): Set<string> {
-  const out = new Set<string>([normalize(machineName())]);
-  for (const list of Object.values(networkInterfaces())) for (const entry of list ?? []) out.add(normalize(entry.address.split('%')[0]!));
-  return out;
+  const time = Date.now();
+  if (machine !== undefined && time < machine.until) return machine.addresses;
+  const addresses = new Set<string>([normalize(machineName())]);
+  for (const list of Object.values(networkInterfaces())) for (const entry of list ?? []) addresses.add(normalize(entry.address.split('%')[0]!));
+  machine = { addresses, until: time + 10_000 };
+  return addresses;
 }
