@@ -9,6 +9,7 @@ import { durationOf, type Exchange, type Verdict } from './core/exchange.js';
 import { originUrl } from './core/origin.js';
 import { ProgramError } from './errors.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
+import { ClientAccess, DEFAULT_ALLOW } from './proxy/client-access.js';
 import { loadUpstreamTls } from './proxy/upstream-tls.js';
 import { createInterception } from './tls/interception.js';
 import { compileRules, EMPTY_RULES, type RuleSet } from './rules/compile.js';
@@ -61,6 +62,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     logger,
     captureBytes: config.record?.captureBytes ?? 0,
     redactChanges: (changes) => redactor.changes(changes),
+    ...(config.allow !== undefined && { access: new ClientAccess(config.allow) }),
   });
   proxy.events.on('finished', (exchange) => logExchange(logger, exchange, redactor));
 
@@ -72,6 +74,13 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     // A ProgramError already says what is wrong (a bad --ca-dir for --tls): not a listen failure.
     if (err instanceof ProgramError) throw err;
     throw listenError(err as NodeJS.ErrnoException, config.listen.host, config.listen.port);
+  }
+  // A target that is the proxy itself would send each request back in, and again, until the
+  // file descriptors run out. Known only now that the port (maybe 0) is bound.
+  if (config.target !== undefined && proxy.own.includes(config.target.hostname, config.target.port)) {
+    rules?.close();
+    await proxy.close(0);
+    throw new ProgramError('ERR_BAD_TARGET', `--target ${originUrl(config.target)} is this proxy's own listening address: every request would loop back into it`, 'give the address of the real server, or listen elsewhere with --listen HOST:PORT');
   }
   let journal: Journal | undefined;
   try {
@@ -102,7 +111,11 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (!redactor.enabled) logger.warn('redaction is off (--no-redact): the journal and logs keep Authorization, cookies and NTLM blobs as sent; do not share them');
   for (const rule of rules?.current.all ?? []) logger.debug({ rule: rule.id, explain: rule.explain() }, 'rule');
   if (!isLoopback(host)) {
-    logger.warn({ address: host }, 'listening beyond loopback: other machines can send traffic through this proxy');
+    const allow = config.allow === undefined ? `${DEFAULT_ALLOW.join(' ')} (the default)` : config.allow.map((c) => `${c.address}/${c.prefix}`).join(' ');
+    logger.warn(
+      { address: host, allow },
+      `listening beyond loopback: every client --allow admits (${allow}) can use this proxy to reach anything this machine reaches, its loopback-only services included; narrow it with --allow CIDR`,
+    );
   }
   // Scripts wait for this line: do not leave it in the log's write batch.
   logger.flush();

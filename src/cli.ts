@@ -6,7 +6,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
-import { DEFAULTS, parseListen, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
+import { DEFAULTS, parseAllow, parseListen, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
 import { describeFailure, describeUsageError } from './cli/errors.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
@@ -25,7 +25,8 @@ const EXAMPLES = `Examples:
 function startOptions(y: Argv) {
   return y
     .usage('./proxy start [options]\n\nRun the proxy. Forward mode (clients use it as their HTTP proxy) unless --target is given.')
-    .option('listen', { type: 'string', default: DEFAULTS.listen, describe: 'HOST:PORT to listen on; an address beyond loopback is logged as such', requiresArg: true })
+    .option('listen', { type: 'string', default: DEFAULTS.listen, describe: 'HOST:PORT to listen on; beyond loopback, clients are limited by --allow and a warning is logged', requiresArg: true })
+    .option('allow', { type: 'string', array: true, describe: 'client addresses or networks (CIDR) that may connect; default loopback and private networks (10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10); others get 403', requiresArg: true })
     .option('target', { type: 'string', describe: 'reverse mode: stand in for this origin, e.g. http://127.0.0.1:8081', requiresArg: true })
     .option('keep-host', { type: 'boolean', default: false, describe: "reverse mode: send the client's Host header instead of the target's" })
     .option('upstream-timeout', { type: 'number', default: DEFAULTS.upstreamTimeoutSeconds, describe: 'seconds an upstream may stay silent before the proxy gives up (504)', requiresArg: true })
@@ -77,6 +78,7 @@ function toConfig(args: StartArgs): ProxyConfig {
       record: { path: args.record, captureBytes: parseSize('capture-bytes', args['capture-bytes']), rotateBytes: parseSize('record-rotate', args['record-rotate'], 1024) },
     }),
     redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'] },
+    ...(args.allow !== undefined && { allow: parseAllow(args.allow) }),
   };
 }
 

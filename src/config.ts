@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ProgramError } from './errors.js';
 import { defaultPort, parseAuthority, type Origin } from './core/origin.js';
 import type { LogLevel } from './log.js';
+import { parseCidr, type Cidr } from './proxy/client-access.js';
 
 export interface ListenAddress {
   host: string;
@@ -54,6 +55,8 @@ export interface ProxyConfig {
   record?: RecordConfig;
   /** Secrets redacted from everything that leaves the process; on unless `enabled: false` (`--no-redact`). */
   redaction?: RedactionConfig;
+  /** Clients that may connect (`--allow`); loopback and private networks when absent (client-access.ts). */
+  allow?: Cidr[];
 }
 
 export interface RecordConfig {
@@ -129,6 +132,17 @@ export function parseTarget(text: string): Origin {
     port: authority.port ?? defaultPort(protocol),
     authority: match[2]!,
   };
+}
+
+/** `--allow CIDR…`: addresses or networks, IPv4 or IPv6, e.g. `10.0.0.0/8 192.0.2.7 fd00::/8`. */
+export function parseAllow(texts: string[]): Cidr[] {
+  return texts.flatMap((text) => text.split(',')).filter((text) => text.trim() !== '').map((text) => {
+    const cidr = parseCidr(text);
+    if (cidr === undefined) {
+      throw new ProgramError('ERR_BAD_OPTION', `--allow "${text}" is not an address or a network`, 'write an address or ADDRESS/PREFIX, e.g. --allow 10.0.0.0/8 or --allow 192.0.2.7 (--allow 0.0.0.0/0 --allow ::/0 admits every host)');
+    }
+    return cidr;
+  });
 }
 
 export function isLoopback(host: string): boolean {

@@ -3,6 +3,8 @@
  * header. Parsed by hand from the request-target so that nothing about the path is normalised
  * on the way (the WHATWG URL parser rewrites `..`, percent-encoding and empty segments).
  */
+import { isIP } from 'node:net';
+
 export interface Origin {
   protocol: 'http:' | 'https:';
   /** Host name or IP address, without brackets. */
@@ -46,6 +48,20 @@ export function parseAuthority(authority: string): AuthorityResult {
   }
   return { ok: true, hostname, port: Number(portText) };
 }
+
+/**
+ * A name a connection can be opened to and a certificate issued for: an IP literal, or a host
+ * name of RFC 1123 §2.1 labels (letters, digits, hyphens, 1 to 63 characters, not starting or
+ * ending with a hyphen, 253 characters in all, one trailing dot allowed). `_` is tolerated, as
+ * internal networks use it. Percent-escapes and the other reg-name characters RFC 3986 allows
+ * are not names any resolver knows.
+ */
+export function isHostName(hostname: string): boolean {
+  if (isIP(hostname) !== 0) return true;
+  return hostname.length <= 254 && HOST_NAME.test(hostname);
+}
+
+const HOST_NAME = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$/;
 
 export function defaultPort(protocol: Origin['protocol']): number {
   return protocol === 'https:' ? 443 : 80;

@@ -37,6 +37,8 @@ export class ClientConnection {
   carriesTunnel = false;
   /** HTTP exchanges in flight, for errors the server reports per socket (clientError). */
   readonly active = new Set<InFlight>();
+  /** Run once no exchange is in flight (an answer that must follow the pipelined ones before it). */
+  private idleWaiters: (() => void)[] | undefined;
   /** Sockets whose life is bound to this connection (tunnel and upgrade upstreams). */
   private readonly linked = new Set<Duplex>();
   private destroyed = false;
@@ -56,6 +58,22 @@ export class ClientConnection {
   agentFor(origin: Origin): AffinityAgent {
     if (origin.protocol === 'http:') return this.agent;
     return (this.tlsAgent ??= new AffinityAgent('https:', this.upstreamEvents));
+  }
+
+  /** An exchange of this connection finished. */
+  ended(exchange: InFlight): void {
+    this.inFlight -= 1;
+    this.active.delete(exchange);
+    const waiters = this.idleWaiters;
+    if (waiters === undefined || this.active.size > 0) return;
+    this.idleWaiters = undefined;
+    for (const waiter of waiters) waiter();
+  }
+
+  /** Runs `step` once every exchange in flight has finished (now, if none is). */
+  whenIdle(step: () => void): void {
+    if (this.active.size === 0) return step();
+    (this.idleWaiters ??= []).push(step);
   }
 
   /** Ties another socket to this connection: destroyed when it is. */

@@ -9,9 +9,11 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createExchange, failExchange, now, type Exchange } from '../core/exchange.js';
 import type { ExchangeEvents } from '../core/exchange-events.js';
-import { parseAuthority } from '../core/origin.js';
+import { isHostName, parseAuthority } from '../core/origin.js';
 import type { ClientConnection } from './client-connection.js';
-import { requestHeadOf } from './request-head.js';
+import { headRefusal, requestHeadOf } from './request-head.js';
+import { loopRefusal } from './destination.js';
+import type { OwnAddresses } from './own-addresses.js';
 import { interceptTunnel, type Interception } from './intercept.js';
 import { writeRawAnswer } from './respond.js';
 
@@ -24,6 +26,8 @@ export interface ConnectContext {
   /** Reverse mode answers CONNECT with 405: it stands in for one origin only. */
   reverse: boolean;
   intercept: Interception | undefined;
+  /** The proxy's own listening addresses: a tunnel to one of them would loop. */
+  own: OwnAddresses;
 }
 
 export function handleConnect(ctx: ConnectContext, conn: ClientConnection, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -46,9 +50,24 @@ export function handleConnect(ctx: ConnectContext, conn: ClientConnection, req: 
     refuse(405, 'CONNECT_IN_REVERSE_MODE', 'CONNECT is not available in reverse mode (--target); use forward mode for tunnels.');
     return;
   }
+  const refusal = headRefusal(req);
+  if (refusal !== undefined) {
+    refuse(refusal.status, refusal.code, refusal.message);
+    return;
+  }
   const authority = parseAuthority(exchange.request.url);
   if (!authority.ok || authority.port === undefined) {
     refuse(400, 'BAD_CONNECT_TARGET', `CONNECT needs host:port (got "${exchange.request.url}")`);
+    return;
+  }
+  // Before any certificate is issued for it, or any lookup made: `%%%` is no host (RFC 1123).
+  if (!isHostName(authority.hostname)) {
+    refuse(400, 'BAD_CONNECT_TARGET', `CONNECT to "${exchange.request.url}": "${authority.hostname}" is neither a host name nor an IP address`);
+    return;
+  }
+  if (ctx.own.includes(authority.hostname, authority.port)) {
+    const loop = loopRefusal({ protocol: 'https:', hostname: authority.hostname, port: authority.port, authority: exchange.request.url });
+    refuse(loop.status, loop.code, loop.message);
     return;
   }
   if (ctx.intercept?.wants(authority.hostname)) {

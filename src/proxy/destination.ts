@@ -4,7 +4,8 @@
  * the configured target. The path is cut out of the request-target as text, never re-serialised,
  * so `//`, `..` and percent-escapes reach the upstream exactly as the client wrote them.
  */
-import { defaultPort, parseAuthority, type Origin } from '../core/origin.js';
+import { defaultPort, originUrl, parseAuthority, type Origin } from '../core/origin.js';
+import type { OwnAddresses } from './own-addresses.js';
 
 export type Destination =
   | { ok: true; origin: Origin; path: string }
@@ -12,7 +13,26 @@ export type Destination =
 
 const ABSOLUTE_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
 
-export function resolveDestination(requestTarget: string, target: Origin | undefined): Destination {
+export function resolveDestination(requestTarget: string, target: Origin | undefined, own?: OwnAddresses): Destination {
+  const destination = destinationOf(requestTarget, target);
+  if (destination.ok && own?.includes(destination.origin.hostname, destination.origin.port)) return loopRefusal(destination.origin);
+  return destination;
+}
+
+/**
+ * A request to the proxy's own listener would come back in as a new request, again and again.
+ * 508 Loop Detected (RFC 5842 §7.2) says exactly that, and no upstream is contacted.
+ */
+export function loopRefusal(origin: Origin): Destination & { ok: false } {
+  return {
+    ok: false,
+    status: 508,
+    code: 'FORWARDING_LOOP',
+    message: `${originUrl(origin)} is this proxy's own listening address: forwarding to it would loop; send the request to the real server`,
+  };
+}
+
+function destinationOf(requestTarget: string, target: Origin | undefined): Destination {
   if (target !== undefined) {
     // Reverse mode: a client may still send absolute-form (RFC 9112 §3.2.2 says servers must
     // accept it); only its path part is meaningful here.

@@ -52,7 +52,7 @@ import { stripHopByHop } from './hop-by-hop.js';
 import type { InFlight, PipelineContext } from './pipeline-context.js';
 import { holdWritesForThisTurn, relayResponseBody } from './relay-body.js';
 import { decideKeepAlive, relayInformational, type Informational } from './relay-head.js';
-import { requestHeadOf } from './request-head.js';
+import { headRefusal, requestHeadOf } from './request-head.js';
 import { closeWithoutAnswer, sendAnswer, type ProxyAnswer } from './respond.js';
 import { Throttle } from './throttle.js';
 import { openUpstreamRequest, watchUpstreamSocket } from './upstream.js';
@@ -101,6 +101,8 @@ class HttpExchange implements InFlight {
   /** The proxy answered (or gave up on) the client itself; upstream events no longer matter. */
   private settled = false;
   private finished = false;
+  /** The upstream's body ends where its connection does (RFC 9112 §6.3). */
+  private closeDelimited = false;
 
   constructor(
     private readonly ctx: PipelineContext,
@@ -133,7 +135,15 @@ class HttpExchange implements InFlight {
     // to: routed like reverse mode, with the client's own Host.
     const routing = routingOf(ctx, conn.tunnel?.origin);
     if (conn.tunnel !== undefined) exchange.intercepted = true;
-    const dest = resolveDestination(exchange.request.url, routing.target);
+    const refusal = headRefusal(req);
+    if (refusal !== undefined) {
+      // A head the proxy will not forward says nothing it can trust about what follows it.
+      res.shouldKeepAlive = false;
+      this.answer(refusal, 'request-head');
+      req.resume();
+      return;
+    }
+    const dest = resolveDestination(exchange.request.url, routing.target, ctx.own);
     if (!dest.ok) {
       this.answer(dest, 'request-head');
       req.resume();
@@ -160,6 +170,10 @@ class HttpExchange implements InFlight {
       exchange.forwarded = { path: dest.path, rawHeaders: forwardHeaders };
     }
     holdFirstLine(req, FPSE_FIRST_LINE_CAP, (held) => this.decideRequest(dest, forwardHeaders, held));
+  }
+
+  requestComplete(): boolean {
+    return this.req.complete;
   }
 
   clientRequestFailed(err: NodeJS.ErrnoException, answer: ProxyAnswer): void {
@@ -280,8 +294,13 @@ class HttpExchange implements InFlight {
     const stripped = stripHopByHop(proxyRes.rawHeaders);
     decideKeepAlive(this.ctx, this.req, res, proxyRes);
     // A body delimited by the upstream closing its connection is relayed the same way instead of
-    // being re-framed as chunked (RFC 9112 §6.3, rule 8).
-    if (isCloseDelimited(proxyRes, this.req.method)) res.useChunkedEncodingByDefault = false;
+    // being re-framed as chunked (RFC 9112 §6.3, rules 4 and 8), and the client's connection
+    // closes after it, as its end is what marks the body's end.
+    if (isCloseDelimited(proxyRes, this.req.method)) {
+      res.useChunkedEncodingByDefault = false;
+      this.closeDelimited = true;
+      res.shouldKeepAlive = false;
+    }
     proxyRes.on('data', (chunk: Buffer) => (exchange.bytes.response += chunk.length));
     proxyRes.once('close', () => {
       if (proxyRes.complete || this.settled) return;
@@ -333,6 +352,9 @@ class HttpExchange implements InFlight {
         this.answer({ status: 502, code: e.code ?? 'BAD_UPSTREAM_HEAD', message: `the upstream ${exchange.url} sent a response head that cannot be relayed: ${e.message}` }, 'response-head');
         return;
       }
+      // Node chunks any body whose Transfer-Encoding mentions chunked, final or not: a
+      // `chunked, identity` body is not chunked on the wire (rule 4) and must not become so.
+      if (this.closeDelimited) res.chunkedEncoding = false;
       if (res.chunkedEncoding) holdWritesForThisTurn(res.socket);
       const upstream = { statusCode: proxyRes.statusCode ?? 502, statusMessage: proxyRes.statusMessage ?? '', httpVersion: proxyRes.httpVersion, rawHeaders: proxyRes.rawHeaders, source: 'upstream' as const };
       exchange.response = { ...upstream, statusCode: draft.status, statusMessage: draft.statusMessage, rawHeaders };
@@ -436,9 +458,9 @@ class HttpExchange implements InFlight {
     if (this.run !== undefined && this.run.applied.length > 0) recordRules(this.ctx, exchange, this.run);
     if (this.requestCapture !== undefined) recordBodies(exchange, this.requestCapture, this.responseCapture);
     this.ctx.authHints.check(exchange);
-    this.conn.inFlight -= 1;
-    this.conn.active.delete(this);
     this.ctx.events.emit('finished', exchange);
+    // After 'finished': an answer waiting for this one (a pipelined bad head) is recorded after it.
+    this.conn.ended(this);
   }
 
   /** A fresh capture of what the client receives (an answer replaces whatever came before). */

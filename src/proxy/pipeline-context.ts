@@ -12,6 +12,7 @@ import type { Origin } from '../core/origin.js';
 import type { Negotiations } from '../protocols/negotiation.js';
 import type { RuleSet } from '../rules/compile.js';
 import type { WindowsAuthHints } from './auth-hint.js';
+import type { OwnAddresses } from './own-addresses.js';
 import type { ProxyAnswer } from './respond.js';
 import type { UpstreamTls } from './upstream-tls.js';
 
@@ -37,10 +38,14 @@ export interface PipelineContext {
   captureBytes: number;
   /** Secrets out of rule changes before they are logged. */
   redactChanges(changes: RuleChange[]): RuleChange[];
+  /** The proxy's own listening addresses: a request to one of them would loop. */
+  own: OwnAddresses;
 }
 
 /** What the connection layer may need to know about an exchange in flight on a socket. */
 export interface InFlight {
+  /** The whole request has been read: a parse error after it belongs to the next request. */
+  requestComplete(): boolean;
   /** The client's request stream broke (a parse error in its body): answer if still possible. */
   clientRequestFailed(err: NodeJS.ErrnoException, answer: ProxyAnswer): void;
   /** An upstream socket of this client connection sat idle past --upstream-timeout. */

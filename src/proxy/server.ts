@@ -23,11 +23,14 @@ import net from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
-import { writeRawAnswer, type ProxyAnswer } from './respond.js';
+import { writeRawAnswer } from './respond.js';
+import { answerFor, malformedHead, type ClientError } from './malformed-head.js';
 import { handleUpgrade } from './upgrade.js';
 import { carriesBody, replayAsRequest, restoreReplayedHead } from './upgrade-replay.js';
+import { BurstLog } from './burst-log.js';
+import { defaultAccess, type ClientAccess } from './client-access.js';
+import { isLoopback, OwnAddresses } from './own-addresses.js';
 
-type ClientError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string };
 
 export interface ProxyServerOptions {
   target?: Origin;
@@ -53,6 +56,11 @@ export interface ProxyServerOptions {
   captureBytes?: number;
   /** Applied to rule changes before they are logged (secrets redacted); identity when absent. */
   redactChanges?: (changes: RuleChange[]) => RuleChange[];
+  /**
+   * Clients that may connect (`--allow`); when absent, loopback and private networks
+   * (client-access.ts), a check skipped altogether for a loopback listener.
+   */
+  access?: ClientAccess;
 }
 
 export interface ProxyServer {
@@ -62,6 +70,8 @@ export interface ProxyServer {
   close(graceMs: number): Promise<void>;
   /** Client connections currently open. */
   connectionCount(): number;
+  /** The proxy's own listening addresses (a control server adds its own): requests to them are refused. */
+  readonly own: OwnAddresses;
 }
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
@@ -69,6 +79,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const log = options.logger;
   const connections = new Map<Duplex, ClientConnection>();
   let closing = false;
+  const own = new OwnAddresses();
   const pipeline: PipelineContext = {
     closing: () => closing,
     negotiations: new Negotiations(),
@@ -83,6 +94,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     authHints: new WindowsAuthHints(log),
     captureBytes: options.captureBytes ?? 0,
     redactChanges: options.redactChanges ?? ((changes) => changes),
+    own,
   };
 
   const createServer = (): http.Server => {
@@ -97,6 +109,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     });
     // A client connection silent for longer than the upstream timeout is closed.
     created.setTimeout(options.upstreamTimeoutMs + 30_000);
+    // Node keeps the first 2000 header lines (1023 once its parser has flushed them in batches) and
+    // drops the rest without a word. Every line is forwarded instead; the 16 KiB head cap
+    // (HPE_HEADER_OVERFLOW, 431) bounds how many there can be.
+    created.maxHeadersCount = 0;
     return created;
   };
   const server = createServer();
@@ -143,7 +159,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     target.on('checkContinue', handler);
     target.on('checkExpectation', handler);
     target.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept }, connectionOf(socket), req, socket, head);
+      handleConnect({ events, upstreamTimeoutMs: options.upstreamTimeoutMs, reverse: options.target !== undefined, intercept, own }, connectionOf(socket), req, socket, head);
     });
     target.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (carriesBody(req.rawHeaders)) replayAsRequest(replayServer, req, socket, head);
@@ -167,51 +183,66 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       socket.destroy();
       return;
     }
-    // A reset, or a client that hung up mid-message (Node reports the early EOF as a parse
-    // error), is a client going away: the exchange in flight records CLIENT_ABORTED as it closes.
-    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
+    // Every request in flight has been read whole: the bytes that failed are the next request's
+    // head, pipelined behind them (RFC 9112 §9.3.2). Otherwise they are a body in flight.
+    let nextHead = true;
+    for (const inFlight of conn?.active ?? []) if (!inFlight.requestComplete()) nextHead = false;
+    // A reset, or a client that hung up mid-body (Node reports the early EOF as a parse error),
+    // is a client going away: the exchange in flight records CLIENT_ABORTED as it closes.
+    if (code === 'ECONNRESET' || code === 'EPIPE' || (code === 'HPE_INVALID_EOF_STATE' && !nextHead) || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
       socket.destroy();
       return;
     }
-    const answer: ProxyAnswer =
-      code === 'HPE_HEADER_OVERFLOW'
-        ? { status: 431, code, message: 'the request head is larger than the proxy accepts (16 KiB)' }
-        : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
-          ? { status: 408, code, message: 'the request head did not arrive in time' }
-          : { status: 400, code, message: `the request is not valid HTTP/1.1: ${err.reason ?? err.message}` };
-
-    if (conn && conn.active.size > 0) {
+    const answer = answerFor(code, err);
+    if (conn && !nextHead) {
       // The error is in the body of an exchange in flight (bad chunked encoding): that exchange
       // records it, answers if it still can, and the connection closes after.
       refused.add(socket);
       for (const inFlight of conn.active) inFlight.clientRequestFailed(err, answer);
       return;
     }
-    // Nothing in flight: the request head itself was bad. Record it as its own exchange.
-    const exchange = createExchange('http', conn?.info ?? { address: '', port: 0, connection: 0 }, {
-      method: '',
-      url: '',
-      httpVersion: '',
-      rawHeaders: [],
-    });
-    exchange.url = '';
-    failExchange(exchange, { code, message: answer.message, phase: 'request-head' });
-    events.emit('started', exchange);
-    exchange.timings.responseHead = now();
+    // The request head itself was bad (or cut short by the client's EOF): its own exchange,
+    // answered after the pipelined answers before it, on a connection that then closes.
     refused.add(socket);
-    if (socket.writable) {
-      const sent = writeRawAnswer(socket, answer);
-      exchange.response = sent.head;
-      exchange.bytes.response = sent.bodyBytes;
-    } else {
-      socket.destroy();
-    }
-    exchange.timings.end = now();
-    events.emit('finished', exchange);
+    const exchange = createExchange('http', conn?.info ?? { address: '', port: 0, connection: 0 }, malformedHead(err, (conn?.active.size ?? 0) > 0));
+    exchange.url = '';
+    failExchange(exchange, { code: answer.code, message: answer.message, phase: 'request-head' });
+    events.emit('started', exchange);
+    const respond = (): void => {
+      exchange.timings.responseHead = now();
+      if (socket.writable) {
+        const sent = writeRawAnswer(socket, answer);
+        exchange.response = sent.head;
+        exchange.bytes.response = sent.bodyBytes;
+      } else {
+        socket.destroy();
+      }
+      exchange.timings.end = now();
+      events.emit('finished', exchange);
+    };
+    if (conn) conn.whenIdle(respond);
+    else respond();
     log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');
   }
 
-  /** The TLS front (--tls), when the HTTP server does not listen itself. */
+  const refusedClients = new BurstLog<string>(10_000, (address, count, first) => {
+    if (first) log.warn({ address }, 'client refused: its address is outside --allow');
+    else log.warn({ count, last: address }, 'clients refused in the last 10 s: their addresses are outside --allow');
+  });
+
+  /**
+   * A client outside --allow, refused before a byte of it is read: a plain 403 where HTTP is
+   * spoken (what it sends is then read only to be dropped), a closed socket before a TLS handshake.
+   */
+  function refuseClient(socket: Socket, answer: boolean): void {
+    refusedClients.note(socket.remoteAddress ?? '');
+    if (!answer) return void socket.destroy();
+    socket.on('error', () => undefined);
+    socket.resume();
+    writeRawAnswer(socket, { status: 403, code: 'CLIENT_NOT_ALLOWED', message: `${socket.remoteAddress ?? 'this address'} may not use this proxy; start it with --allow CIDR to admit it` });
+  }
+
+  /** The TLS front (--tls), or the --allow front, when the HTTP server does not listen itself. */
   let listener: net.Server | undefined;
 
   function listenOn(target: net.Server, host: string, port: number): Promise<AddressInfo> {
@@ -221,20 +252,42 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       target.listen({ host, port }, () => {
         target.off('error', onError);
         target.on('error', (err) => log.error({ err }, 'server error'));
-        resolve(target.address() as AddressInfo);
+        // Behind a front, the HTTP server never listens itself: its 'listening' is where Node
+        // starts the connection tracking behind headersTimeout and requestTimeout.
+        if (target !== server) server.emit('listening');
+        const address = target.address() as AddressInfo;
+        own.add(address.address, address.port);
+        resolve(address);
       });
     });
   }
 
+  /**
+   * With a client list, a plain listener in front decides before the HTTP parser is attached
+   * (once it is, it reads from the socket natively, and a refused client's request would be
+   * parsed); http.Server's own options for its sockets. Without one, the HTTP server listens
+   * itself and nothing is added per connection.
+   */
+  function plainFront(gate: (socket: Socket) => boolean): net.Server {
+    return (listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      if (gate(socket)) server.emit('connection', socket);
+      else refuseClient(socket, true);
+    }));
+  }
+
   return {
     events,
+    own,
     listen: async (host, port) => {
-      if (options.tlsListener === undefined) return listenOn(server, host, port);
+      const access = options.access ?? (isLoopback(host) ? undefined : defaultAccess());
+      const gate = access && ((socket: Socket): boolean => access.allows(socket.remoteAddress));
+      if (options.tlsListener === undefined) return listenOn(gate === undefined ? server : plainFront(gate), host, port);
       // TLS in front of the same HTTP server: each decrypted connection enters it as a new one.
       const tlsListener = options.tlsListener;
       const secureContext = await tlsListener(host);
       listener = net.createServer((socket) => {
         socket.on('error', () => undefined);
+        if (gate !== undefined && !gate(socket)) return refuseClient(socket, false);
         const secure = new tls.TLSSocket(socket, {
           isServer: true,
           secureContext,
@@ -252,6 +305,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         const closed = new Promise<void>((done) => (listener ?? server).close(() => done()));
         // Stops its check of slow heads; its connections are in `connections` like any other.
         replayServer.close();
+        // Behind a front, this only stops the HTTP server's connection tracking ("not running" is expected).
+        if (listener !== undefined) server.close(() => undefined);
         // Idle keep-alive connections have nothing to finish; busy ones end after their exchange.
         // A connection carrying an intercepted tunnel ends when the decrypted one inside does.
         const endIdle = (): void => {

@@ -28,14 +28,14 @@ import { negotiatesPerMessageDeflate, WebSocketCapture } from '../protocols/webs
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
 import { planForward, routingOf } from './forward-head.js';
-import { requestHeadOf } from './request-head.js';
+import { headRefusal, requestHeadOf } from './request-head.js';
 import { closeSocketWithoutAnswer, endAndLinger, serializeHead, writeRawAnswer } from './respond.js';
 import { openUpstreamRequest } from './upstream.js';
 
 /** What an upgrade reads of the pipeline's context: the same rules, observers and record as any exchange. */
 export type UpgradeContext = Pick<
   PipelineContext,
-  'events' | 'target' | 'keepHost' | 'forwarded' | 'upstreamTimeoutMs' | 'upstreamTls' | 'captureBytes' | 'rules' | 'negotiations' | 'log' | 'redactChanges'
+  'events' | 'target' | 'keepHost' | 'forwarded' | 'upstreamTimeoutMs' | 'upstreamTls' | 'captureBytes' | 'rules' | 'negotiations' | 'log' | 'redactChanges' | 'own'
 >;
 
 /** The body of a bodiless request, as holdFirstLine reports it: ended, with an empty first line. */
@@ -56,9 +56,12 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
   // Inside an intercepted tunnel, routed to the CONNECTed origin (as in http-exchange.ts).
   const routing = routingOf(ctx, conn.tunnel?.origin);
   if (conn.tunnel !== undefined) exchange.intercepted = true;
-  const dest = resolveDestination(exchange.request.url, routing.target);
-  const planned = dest.ok ? planForward(exchange, dest, routing, true) : [];
-  const run = dest.ok ? ruleRunOf(ctx, exchange, dest, conn.info.address, req.rawHeaders) : undefined;
+  // A head the proxy refuses (two Host lines, HTTP/2.0 on the request line) goes nowhere.
+  const refusal = headRefusal(req);
+  const dest = resolveDestination(exchange.request.url, routing.target, ctx.own);
+  const usable = refusal === undefined && dest.ok;
+  const planned = usable ? planForward(exchange, dest, routing, true) : [];
+  const run = usable ? ruleRunOf(ctx, exchange, dest, conn.info.address, req.rawHeaders) : undefined;
   let finished = false;
   let observation: Observation | undefined;
   let proxyReq: ClientRequest | undefined;
@@ -106,6 +109,10 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
     if (!exchange.response) socket.destroy();
   });
 
+  if (refusal !== undefined) {
+    refuse(refusal.status, refusal.code, refusal.message, 'request-head');
+    return;
+  }
   if (!dest.ok) {
     refuse(dest.status, dest.code, dest.message, 'request-head');
     return;

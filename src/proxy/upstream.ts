@@ -47,6 +47,9 @@ export function openUpstreamRequest(plan: UpstreamPlan): ClientRequest {
     setHost: false,
   };
   const proxyReq = plan.origin.protocol === 'https:' ? https.request(Object.assign(options, plan.upstreamTls.optionsFor(plan.origin.hostname))) : http.request(options);
+  // Every response header line reaches the client: Node would keep the first 2000 and drop the
+  // rest silently (server.ts does the same for requests); its 16 KiB head cap still applies.
+  proxyReq.maxHeadersCount = 0;
   // A client that sent `Expect: 100-continue` waits for 100 before sending its body, so the head
   // has to leave now rather than with the first body bytes (RFC 9110 §10.1.1).
   if (getHeader(plan.rawHeaders, 'expect') !== undefined) proxyReq.flushHeaders();
