@@ -4,7 +4,7 @@
  * TLS, control API) are wired here too; nothing below knows about each other.
  */
 import type { Logger } from 'pino';
-import { isLoopback, type ProxyConfig } from './config.js';
+import { isLoopback, type ProxyConfig, type RedactionConfig } from './config.js';
 import { durationOf, type Exchange } from './core/exchange.js';
 import { originUrl } from './core/origin.js';
 import { ProgramError } from './errors.js';
@@ -61,6 +61,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     logger,
     captureBytes: config.record?.captureBytes ?? 0,
     redactChanges: (changes) => redactor.changes(changes),
+    redactHead: (text) => redactor.headText(text),
   });
   proxy.events.on('finished', (exchange) => logExchange(logger, exchange, redactor));
 
@@ -121,7 +122,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   };
 }
 
-function openJournal(config: ProxyConfig, redaction: { enabled: boolean; extraHeaders: string[] }, seed: number, withRules: boolean, logger: Logger): Journal {
+function openJournal(config: ProxyConfig, redaction: RedactionConfig, seed: number, withRules: boolean, logger: Logger): Journal {
   const record = config.record!;
   return Journal.open({
     path: record.path,
@@ -133,7 +134,8 @@ function openJournal(config: ProxyConfig, redaction: { enabled: boolean; extraHe
       ...(config.target !== undefined && { target: originUrl(config.target) }),
       ...(withRules && { seed }),
       captureBytes: record.captureBytes,
-      redaction,
+      // extraParams only when given, so the run line of an ordinary run reads as it always did.
+      redaction: { enabled: redaction.enabled, extraHeaders: redaction.extraHeaders, ...(redaction.extraParams !== undefined && redaction.extraParams.length > 0 && { extraParams: redaction.extraParams }) },
     },
   });
 }

@@ -42,7 +42,8 @@ function startOptions(y: Argv) {
     .option('no-record', { type: 'boolean', default: false, describe: 'keep no journal' })
     .option('capture-bytes', { type: 'string', default: '1MiB', describe: 'body bytes kept per direction of each exchange (e.g. 0, 64KiB, 10MiB); cut bodies are marked truncated with their real size', requiresArg: true })
     .option('record-rotate', { type: 'string', default: '256MiB', describe: 'start the next journal part (<name>.part2.ndjson, …) past this size', requiresArg: true })
-    .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'more headers whose values are redacted (Authorization, Cookie, Set-Cookie, NTLM/Negotiate blobs always are)', requiresArg: true })
+    .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'more headers whose values are redacted (Authorization, Cookie, Set-Cookie, NTLM/Negotiate blobs, X-Api-Key and other API-key headers always are; README lists them)', requiresArg: true })
+    .option('redact-param', { type: 'string', array: true, default: [] as string[], describe: 'more query parameters whose values are redacted (access_token, code, sig, password, X-Amz-Signature and other credential parameters always are; README lists them)', requiresArg: true })
     .option('no-redact', { type: 'boolean', default: false, describe: 'record and log secrets as sent (logged as a warning); never for recordings you share' })
     .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);
@@ -74,7 +75,7 @@ function toConfig(args: StartArgs): ProxyConfig {
     ...(!args['no-record'] && {
       record: { path: args.record, captureBytes: parseSize('capture-bytes', args['capture-bytes']), rotateBytes: parseSize('record-rotate', args['record-rotate'], 1024) },
     }),
-    redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'] },
+    redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'], extraParams: args['redact-param'] },
   };
 }
 

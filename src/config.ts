@@ -69,6 +69,8 @@ export interface RedactionConfig {
   enabled: boolean;
   /** Headers redacted whole, beyond the defaults (`--redact-header`). */
   extraHeaders: string[];
+  /** Query parameters whose values are redacted, beyond the defaults (`--redact-param`). */
+  extraParams?: string[];
 }
 
 export const DEFAULTS = {

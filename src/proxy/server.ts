@@ -51,6 +51,8 @@ export interface ProxyServerOptions {
   captureBytes?: number;
   /** Applied to rule changes before they are logged (secrets redacted); identity when absent. */
   redactChanges?: (changes: RuleChange[]) => RuleChange[];
+  /** Applied to a malformed request's first bytes before the debug log shows them (secrets redacted); identity when absent. */
+  redactHead?: (text: string) => string;
 }
 
 export interface ProxyServer {
@@ -67,6 +69,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const log = options.logger;
   const connections = new Map<Duplex, ClientConnection>();
   let closing = false;
+  const redactHead = options.redactHead ?? ((text: string) => text);
   const pipeline: PipelineContext = {
     closing: () => closing,
     negotiations: new Negotiations(),
@@ -189,7 +192,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     }
     exchange.timings.end = now();
     events.emit('finished', exchange);
-    log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');
+    if (log.isLevelEnabled('debug')) {
+      // As they came, but with the credentials redacted like any other record (issue 21 finding 3).
+      const bytes = err.rawPacket?.subarray(0, 64).toString('latin1');
+      log.debug({ err: { code, message: err.message }, bytes: bytes === undefined ? undefined : redactHead(bytes) }, 'malformed request');
+    }
   }
 
   /** The TLS front (--tls), when the HTTP server does not listen itself. */

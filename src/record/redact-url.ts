@@ -1,0 +1,100 @@
+/**
+ * Secrets in URLs, redacted before a record or log line leaves the process (issue 21 finding 3):
+ * the credentials of a userinfo (`http://user:password@host/`, RFC 3986 §3.2.1; RFC 9110 §4.2.4
+ * forbids sending it, old clients still do in forward mode) and the values of well-known
+ * credential parameters in the query (OAuth 2.0 `access_token`, RFC 6750 §2.3; `code`, RFC 6749
+ * §4.1.2; Azure SAS `sig`; AWS SigV4 `X-Amz-Signature`, …). Names stay, values become a marker.
+ *
+ * The marker in a query is percent-encoded (`%3Credacted%2012%20bytes%3E`), so the URL stays a
+ * valid request-target: HAR viewers decode it to `<redacted 12 bytes>`, and `./proxy replay` can
+ * still send the request (the upstream sees the marker, not a secret). Only the copy on the record
+ * is redacted: what the proxy forwards is never touched.
+ */
+import { marker } from './redact-values.js';
+
+/**
+ * Query parameters redacted by default (names compared case-insensitively, after percent-decoding).
+ * OAuth 2.0 (RFC 6749, RFC 6750, OpenID Connect), Azure SAS, AWS SigV4 and Google signed URLs,
+ * and the generic names web apps use for passwords, tokens and API keys.
+ */
+export const DEFAULT_REDACTED_PARAMS: readonly string[] = Object.freeze([
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'token',
+  'code',
+  'client_secret',
+  'secret',
+  'password',
+  'passwd',
+  'pwd',
+  'api_key',
+  'apikey',
+  'api-key',
+  'auth',
+  'sig',
+  'signature',
+  'X-Amz-Signature',
+  'X-Amz-Security-Token',
+  'X-Amz-Credential',
+  'X-Goog-Signature',
+  'X-Goog-Credential',
+]);
+
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+/** A value already redacted, in a URL (encoded) or as written by hand. */
+const ENCODED_MARKER = /^(%3C|<)redacted(%20| )\d+(%20| )bytes?(%3E|>)$/i;
+
+/** A function that redacts `url`'s userinfo and credential parameters; the same string back when there is nothing to redact. */
+export function urlRedactor(extraParams: readonly string[]): (url: string) => string {
+  const names = new Set([...DEFAULT_REDACTED_PARAMS, ...extraParams].filter((n) => n !== '').map((n) => n.toLowerCase()));
+  return (url) => {
+    // Nearly every URL has neither: two character searches, no allocation.
+    const query = url.indexOf('?');
+    const at = url.indexOf('@');
+    let out = at < 0 ? url : redactUserinfo(url);
+    if (query >= 0) out = redactQuery(out, names);
+    return out;
+  };
+}
+
+/** Only the userinfo (the query is left as sent). */
+export function redactUserinfo(url: string): string {
+  const match = USERINFO.exec(url);
+  if (match === null || match[2]!.startsWith('<redacted ')) return url;
+  return `${match[1]!}${marker(match[2]!)}@${url.slice(match[0].length)}`;
+}
+
+/** The query of `url` (from the first `?` to the fragment) with the values of `names` redacted. */
+function redactQuery(url: string, names: ReadonlySet<string>): string {
+  const start = url.indexOf('?') + 1;
+  const hash = url.indexOf('#', start);
+  const end = hash < 0 ? url.length : hash;
+  let out: string | undefined;
+  let copied = 0;
+  let from = start;
+  while (from <= end) {
+    let amp = url.indexOf('&', from);
+    if (amp < 0 || amp > end) amp = end;
+    const eq = url.indexOf('=', from);
+    if (eq >= 0 && eq < amp && eq + 1 < amp && names.has(paramName(url.slice(from, eq)))) {
+      const value = url.slice(eq + 1, amp);
+      if (!ENCODED_MARKER.test(value)) {
+        out = (out ?? '') + url.slice(copied, eq + 1) + encodeURIComponent(marker(value));
+        copied = amp;
+      }
+    }
+    from = amp + 1;
+  }
+  return out === undefined ? url : out + url.slice(copied);
+}
+
+/** A parameter name as compared: percent-decoded (`access%5Ftoken`), `+` as a space, lower case. */
+function paramName(raw: string): string {
+  if (!raw.includes('%')) return raw.toLowerCase();
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
+}
