@@ -40,6 +40,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   // The rule store (and the YAML parser behind it, ~7 MB of RSS) is loaded only for --rules.
   const rules = config.rules === undefined || config.rules.length === 0 ? undefined : await (await import('./rules/store.js')).RuleStore.open<RuleSet>({
     paths: config.rules,
+    load: { respondFiles: { anywhere: config.rulesFilesAnywhere === true } },
     compile: (defs, previous) => compileRules(defs, { seed }, previous),
     logger,
   });

@@ -31,6 +31,7 @@ function startOptions(y: Argv) {
     .option('grace', { type: 'number', default: DEFAULTS.graceSeconds, describe: 'seconds SIGINT/SIGTERM waits for exchanges in flight', requiresArg: true })
     .option('log-level', { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'pino log level; JSON on a pipe, readable on a terminal' })
     .option('rules', { type: 'string', array: true, describe: 'rule files or folders (YAML or JSON); reloaded within 1 s of a save, and on SIGHUP', requiresArg: true })
+    .option('rules-files-anywhere', { type: 'boolean', default: false, describe: "let respond: { file: } read files outside the rule file's folder (only for rule files you wrote)" })
     .option('seed', { type: 'string', describe: 'seed for chance and jitter, to replay the same decisions (a random one is logged when absent)', requiresArg: true })
     .option('ca-dir', { type: 'string', default: DEFAULTS.caDir, describe: 'where the interception CA lives (created on first need; ./proxy ca prints it)', requiresArg: true })
     .option('intercept', { type: 'string', array: true, default: ['*'], describe: 'host globs whose HTTPS (CONNECT) is decrypted and observed', requiresArg: true })
@@ -67,6 +68,7 @@ function toConfig(args: StartArgs): ProxyConfig {
     graceMs: seconds('grace', args.grace, 0) * 1000,
     logLevel: args['log-level'],
     ...(args.rules !== undefined && { rules: args.rules }),
+    ...(args['rules-files-anywhere'] && { rulesFilesAnywhere: true }),
     ...(args.seed !== undefined && { seed: parseSeed(args.seed) }),
     interception: { caDir: args['ca-dir'], intercept: args.intercept, noIntercept: args['no-intercept'] },
     ...(args.tls && { tls: true }),
@@ -197,11 +199,14 @@ function rulesCommands(y: Argv) {
     .command(
       'check <paths..>',
       'validate rule files or folders: every issue as file:line:col, exit 1 on any',
-      (c) => c.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'rule files (.yaml, .yml, .json) or folders of them' }),
+      (c) =>
+        c
+          .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'rule files (.yaml, .yml, .json) or folders of them' })
+          .option('rules-files-anywhere', { type: 'boolean', default: false, describe: "accept respond: { file: } outside the rule file's folder, as ./proxy start --rules-files-anywhere does" }),
       async (args) => {
         const { loadRuleFiles, formatIssue } = await import('./rules/load.js');
         const { compileRules } = await import('./rules/compile.js');
-        const result = await loadRuleFiles(args.paths);
+        const result = await loadRuleFiles(args.paths, { respondFiles: { anywhere: args['rules-files-anywhere'] } });
         for (const issue of result.issues) console.error(formatIssue(issue));
         // Each valid rule as the engine will run it: its explain(), the words the record uses.
         for (const rule of compileRules(result.rules, { seed: 0 }).all) {

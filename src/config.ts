@@ -30,6 +30,8 @@ export interface ProxyConfig {
   logLevel: LogLevel;
   /** Rule files or folders (`--rules`), hot-reloaded; none by default. */
   rules?: string[];
+  /** `respond: { file: }` may read files outside the rule file's folder (`--rules-files-anywhere`). */
+  rulesFilesAnywhere?: boolean;
   /** Seed of every `chance` and jitter decision (`--seed`); a random one, logged, when unset. */
   seed?: number;
   /**
