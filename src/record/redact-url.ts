@@ -98,3 +98,16 @@ function paramName(raw: string): string {
     return raw.toLowerCase();
   }
 }
+
+/** Names of the query parameters of `url` whose values are redaction markers (for `./proxy replay` to name them). */
+export function redactedParams(url: string): string[] {
+  const query = url.indexOf('?');
+  if (query < 0) return [];
+  const hash = url.indexOf('#', query);
+  const names: string[] = [];
+  for (const pair of url.slice(query + 1, hash < 0 ? url.length : hash).split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && ENCODED_MARKER.test(pair.slice(eq + 1))) names.push(pair.slice(0, eq));
+  }
+  return names;
+}

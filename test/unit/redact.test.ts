@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { createExchange, type Exchange, type RuleChange } from '../../src/core/exchange.js';
 import { isFinalAuthMessage } from '../../src/proxy/auth-hint.js';
 import { createRedactor, DEFAULT_REDACTED_HEADERS } from '../../src/record/redact.js';
+import { redactedParams } from '../../src/record/redact-url.js';
 
 const redactor = createRedactor({ enabled: true, extraHeaders: [] });
 
@@ -497,6 +498,12 @@ describe('query-string credentials (issue 21 finding 3)', () => {
     assert.equal(out.request.url, `http://h.lab/x?sig=${enc(3)}`);
     assert.equal(out.forwarded?.path, `/x?sig=${enc(3)}`);
     assert.equal(x.forwarded.path, '/x?sig=abc', 'what was forwarded stays on the input');
+  });
+
+  it('names the redacted parameters of a recorded URL, for replay', () => {
+    assert.deepEqual(redactedParams(redactor.url('/cb?state=s&code=abc&x=1&sig=def#f')), ['code', 'sig']);
+    assert.deepEqual(redactedParams('/cb?state=s'), []);
+    assert.deepEqual(redactedParams('/cb'), []);
   });
 
   it('redacts API-key headers by default, whole', () => {
