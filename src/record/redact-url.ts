@@ -47,12 +47,13 @@ const ENCODED_MARKER = /^(%3C|<)redacted(%20| )\d+(%20| )bytes?(%3E|>)$/i;
 
 /** A function that redacts `url`'s userinfo and credential parameters; the same string back when there is nothing to redact. */
 export function urlRedactor(extraParams: readonly string[]): (url: string) => string {
-  const names = new Set([...DEFAULT_REDACTED_PARAMS, ...extraParams].filter((n) => n !== '').map((n) => n.toLowerCase()));
+  const names = paramNames([...DEFAULT_REDACTED_PARAMS, ...extraParams]);
   return (url) => {
-    // Nearly every URL has neither: two character searches, no allocation.
+    // Nearly every URL has neither: two character searches, no allocation. An `@` in the query
+    // (MAPI/HTTP's MailboxId=…@domain) cannot be a userinfo's.
     const query = url.indexOf('?');
     const at = url.indexOf('@');
-    let out = at < 0 ? url : redactUserinfo(url);
+    let out = at < 0 || (query >= 0 && at > query) ? url : redactUserinfo(url);
     if (query >= 0) out = redactQuery(out, names);
     return out;
   };
@@ -66,7 +67,7 @@ export function redactUserinfo(url: string): string {
 }
 
 /** The query of `url` (from the first `?` to the fragment) with the values of `names` redacted. */
-function redactQuery(url: string, names: ReadonlySet<string>): string {
+function redactQuery(url: string, names: ParamNames): string {
   const start = url.indexOf('?') + 1;
   const hash = url.indexOf('#', start);
   const end = hash < 0 ? url.length : hash;
@@ -77,7 +78,7 @@ function redactQuery(url: string, names: ReadonlySet<string>): string {
     let amp = url.indexOf('&', from);
     if (amp < 0 || amp > end) amp = end;
     const eq = url.indexOf('=', from);
-    if (eq >= 0 && eq < amp && eq + 1 < amp && names.has(paramName(url.slice(from, eq)))) {
+    if (eq >= 0 && eq < amp && eq + 1 < amp && names(url, from, eq)) {
       const value = url.slice(eq + 1, amp);
       if (!ENCODED_MARKER.test(value)) {
         out = (out ?? '') + url.slice(copied, eq + 1) + encodeURIComponent(marker(value));
@@ -89,13 +90,44 @@ function redactQuery(url: string, names: ReadonlySet<string>): string {
   return out === undefined ? url : out + url.slice(copied);
 }
 
-/** A parameter name as compared: percent-decoded (`access%5Ftoken`), `+` as a space, lower case. */
-function paramName(raw: string): string {
-  if (!raw.includes('%')) return raw.toLowerCase();
+/** Whether url[from, to) is one of the names; called once per query parameter, so a miss allocates nothing. */
+type ParamNames = (url: string, from: number, to: number) => boolean;
+
+/**
+ * Names filed by length and compared letter by letter with ASCII case folded, as redact.ts files
+ * header names. A name written percent-encoded (`access%5Ftoken`) is decoded first: rare, so
+ * only then is a string made.
+ */
+function paramNames(list: readonly string[]): ParamNames {
+  const byLength: Array<string[] | undefined> = [];
+  for (const name of list) if (name !== '') (byLength[name.length] ??= []).push(name.toLowerCase());
+  const known = (text: string, from: number, to: number): boolean => {
+    const bucket = byLength[to - from];
+    if (bucket === undefined) return false;
+    return bucket.some((lower) => {
+      for (let i = 0; i < lower.length; i++) {
+        let c = text.charCodeAt(from + i);
+        if (c >= 0x41 && c <= 0x5a) c += 0x20;
+        if (c !== lower.charCodeAt(i)) return false;
+      }
+      return true;
+    });
+  };
+  return (url, from, to) => {
+    if (known(url, from, to)) return true;
+    const percent = url.indexOf('%', from);
+    if (percent < 0 || percent >= to) return false;
+    const decoded = decodeName(url.slice(from, to));
+    return known(decoded, 0, decoded.length);
+  };
+}
+
+/** A percent-encoded parameter name, `+` as a space (application/x-www-form-urlencoded); as written when it does not decode. */
+function decodeName(raw: string): string {
   try {
-    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase();
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
   } catch {
-    return raw.toLowerCase();
+    return raw;
   }
 }
 

@@ -137,7 +137,8 @@ export function createRedactor(options: RedactionOptions): Redactor {
 
   const exchange = (x: Exchange): Exchange => {
     const url = redactUrl(x.url);
-    const requestUrl = redactUrl(x.request.url);
+    // In forward mode the two are one string: redacted once.
+    const requestUrl = x.request.url === x.url ? url : redactUrl(x.request.url);
     const request = headers(x.request.rawHeaders);
     const forwarded = x.forwarded === undefined ? undefined : headers(x.forwarded.rawHeaders);
     const forwardedPath = x.forwarded === undefined ? undefined : redactUrl(x.forwarded.path);
