@@ -99,7 +99,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     },
     'listening',
   );
-  if (!redactor.enabled) logger.warn('redaction is off (--no-redact): the journal and logs keep Authorization, cookies and NTLM blobs as sent; do not share them');
+  if (!redactor.enabled) logger.warn('redaction is off (--no-redact): the journal and logs keep Authorization, cookies, NTLM blobs, API keys and URL tokens as sent; do not share them');
   for (const rule of rules?.current.all ?? []) logger.debug({ rule: rule.id, explain: rule.explain() }, 'rule');
   if (!isLoopback(host)) {
     logger.warn({ address: host }, 'listening beyond loopback: other machines can send traffic through this proxy');

@@ -10,7 +10,7 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
-import type { ProxyConfig } from '../src/config.js';
+import { parseTarget, type ProxyConfig } from '../src/config.js';
 import { ProgramError } from '../src/errors.js';
 import { writeHar } from '../src/record/har-write.js';
 import { header, proxiedRequest, rawRequest } from './helpers/client.js';
@@ -81,6 +81,19 @@ describe('hostile input: secrets', () => {
     const line = seen.journal.split('\n').map((l) => (l === '' ? undefined : (JSON.parse(l) as { type: string; url?: string; error?: { message: string } }))).find((l) => l?.type === 'exchange');
     assert.equal(line?.url, `http://<redacted 15 bytes>@127.0.0.1:${port}/admin`, 'the record keeps the shape');
     assert.match(line?.error?.message ?? '', /user information/);
+  });
+
+  it('reverse mode: an absolute-form URL with userinfo goes to the target as its path, and the record keeps no password', async (t) => {
+    const up = await upstream(t);
+    const { port } = new URL(up.url);
+    const proxy = await recordingProxy(t, { target: parseTarget(up.url) });
+    // RFC 9112 §3.2.2: a server accepts absolute-form; reverse mode uses only its path.
+    const got = await rawRequest(proxy.port, `GET http://bob:R3VERSE-PW@elsewhere.lab/r?q=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    assert.equal(got.response?.statusCode, 200);
+    assert.equal(up.requests[0]?.url, '/r?q=1', 'the upstream got the path, never the userinfo');
+    await proxy.waitForExchanges(1);
+    await stillServes(proxy, up);
+    assertAbsent(await traces(proxy), ['R3VERSE-PW', 'bob:']);
   });
 
   it('logs the first bytes of a malformed request at debug with Authorization and the URL redacted', async (t) => {
