@@ -96,6 +96,19 @@ describe('hostile input: secrets', () => {
     assertAbsent(await traces(proxy), ['R3VERSE-PW', 'bob:']);
   });
 
+  it('CONNECT with userinfo: refused with 400, and the record and log keep no password, not even in the error message', async (t) => {
+    const up = await upstream(t);
+    const proxy = await recordingProxy(t);
+    const got = await rawRequest(proxy.port, 'CONNECT carol:C0NNECT-PW@127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n');
+    assert.equal(got.response?.statusCode, 400);
+    const [x] = await proxy.waitForExchanges(1);
+    assert.equal(x?.kind, 'tunnel');
+    await stillServes(proxy, up);
+    const out = await traces(proxy);
+    assertAbsent(out, ['C0NNECT-PW', 'carol:']);
+    assert.ok(out.journal.includes('<redacted 16 bytes>@127.0.0.1:443'), 'the shape stays');
+  });
+
   it('logs the first bytes of a malformed request at debug with Authorization and the URL redacted', async (t) => {
     const up = await upstream(t);
     const proxy = await recordingProxy(t);

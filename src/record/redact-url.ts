@@ -61,9 +61,23 @@ export function urlRedactor(extraParams: readonly string[]): (url: string) => st
 
 /** Only the userinfo (the query is left as sent). */
 export function redactUserinfo(url: string): string {
+  const info = userinfoOf(url);
+  if (info === undefined || info.startsWith('<redacted ')) return url;
+  // It starts after the scheme's `://` (absolute URL) or at 0 (authority-form).
+  const start = USERINFO.exec(url)?.[1]!.length ?? 0;
+  return `${url.slice(0, start)}${marker(info)}${url.slice(start + info.length)}`;
+}
+
+/**
+ * The userinfo of an absolute URL (`http://user:pw@host/` → `user:pw`), or of a CONNECT's
+ * authority-form target, which may not carry one (RFC 9112 §3.2.3) but a client may still write
+ * (`user:pw@host:443`); undefined when there is none. Origin-form (`/a@b`) has none.
+ */
+export function userinfoOf(url: string): string | undefined {
   const match = USERINFO.exec(url);
-  if (match === null || match[2]!.startsWith('<redacted ')) return url;
-  return `${match[1]!}${marker(match[2]!)}@${url.slice(match[0].length)}`;
+  if (match !== null) return match[2]!;
+  const at = url.lastIndexOf('@');
+  return at <= 0 || url.includes('/') ? undefined : url.slice(0, at);
 }
 
 /** The query of `url` (from the first `?` to the fragment) with the values of `names` redacted. */

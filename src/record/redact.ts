@@ -9,11 +9,11 @@
  * redact-values.ts). `exchange()` runs once per finished exchange on the proxy's hot path, so the
  * common case (no secret header) scans without allocating and hands back its input.
  */
-import type { Exchange, RuleChange, RuleRecord } from '../core/exchange.js';
+import type { Exchange, RuleChange, RuleRecord, TrafficError } from '../core/exchange.js';
 import type { RawHeaders } from '../core/raw-headers.js';
 import { redactHeadText } from './redact-head.js';
-import { urlRedactor } from './redact-url.js';
-import { redactValue, type SecretKind } from './redact-values.js';
+import { urlRedactor, userinfoOf } from './redact-url.js';
+import { marker, redactValue, type SecretKind } from './redact-values.js';
 
 export { DEFAULT_REDACTED_PARAMS } from './redact-url.js';
 
@@ -145,6 +145,9 @@ export function createRedactor(options: RedactionOptions): Redactor {
     const response = x.response === undefined ? undefined : headers(x.response.rawHeaders);
     const upstream = x.upstreamResponse === undefined ? undefined : headers(x.upstreamResponse.rawHeaders);
     const ruleRecords = x.rules === undefined ? undefined : rules(x.rules);
+    // A message that quotes the request-target (CONNECT's "needs host:port (got …)") would keep
+    // a userinfo the URL lost: it goes there too. Only when the URL had one, so never on the hot path.
+    const error = x.error === undefined || requestUrl === x.request.url ? x.error : withoutUserinfo(x.error, x.request.url);
     if (
       url === x.url &&
       requestUrl === x.request.url &&
@@ -153,7 +156,8 @@ export function createRedactor(options: RedactionOptions): Redactor {
       forwardedPath === x.forwarded?.path &&
       response === x.response?.rawHeaders &&
       upstream === x.upstreamResponse?.rawHeaders &&
-      ruleRecords === x.rules
+      ruleRecords === x.rules &&
+      error === x.error
     ) {
       return x;
     }
@@ -166,6 +170,7 @@ export function createRedactor(options: RedactionOptions): Redactor {
     if (x.response !== undefined && response !== x.response.rawHeaders) copy.response = { ...x.response, rawHeaders: response! };
     if (x.upstreamResponse !== undefined && upstream !== x.upstreamResponse.rawHeaders) copy.upstreamResponse = { ...x.upstreamResponse, rawHeaders: upstream! };
     if (ruleRecords !== x.rules) copy.rules = ruleRecords;
+    if (error !== x.error) copy.error = error;
     return copy;
   };
 
@@ -177,6 +182,13 @@ export function createRedactor(options: RedactionOptions): Redactor {
   const headText = (text: string): string => redactHeadText(text, redactUrl, value);
 
   return Object.freeze({ enabled: true, headers, exchange, url: redactUrl, changes, value, headText });
+}
+
+/** `error` with every copy of `url`'s userinfo replaced by its marker; the same object when there is none. */
+function withoutUserinfo(error: TrafficError, url: string): TrafficError {
+  const info = userinfoOf(url);
+  if (info === undefined || !error.message.includes(info)) return error;
+  return { ...error, message: error.message.split(info).join(marker(info)) };
 }
 
 /**

@@ -449,6 +449,10 @@ describe('URL credentials', () => {
     assert.equal(redactor.url('http://alice:s3cret@host.lab:8080/a?b=1'), 'http://<redacted 12 bytes>@host.lab:8080/a?b=1');
     assert.equal(redactor.url('http://host.lab/a@b'), 'http://host.lab/a@b');
     assert.equal(redactor.url('host.lab:443'), 'host.lab:443');
+    assert.equal(redactor.url('http://h@host.lab/'), 'http://<redacted 1 byte>@host.lab/', 'a userinfo that also occurs in the scheme');
+    assert.equal(redactor.url('http://a@b:c@host.lab/x@y'), 'http://<redacted 5 bytes>@host.lab/x@y');
+    assert.equal(redactor.url('alice:s3cret@host.lab:443'), '<redacted 12 bytes>@host.lab:443', "a CONNECT's authority-form");
+    assert.equal(redactor.url('<redacted 12 bytes>@host.lab:443'), '<redacted 12 bytes>@host.lab:443');
   });
   it('redacts both URLs of an exchange record', () => {
     const x = { url: 'http://u:p@h/x', request: { method: 'GET', url: 'http://u:p@h/x', httpVersion: '1.1', rawHeaders: [] } } as unknown as Exchange;
