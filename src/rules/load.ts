@@ -41,7 +41,7 @@ export interface LoadOptions {
   respondFiles?: RespondFileOptions;
 }
 
-/** Why a `respond` file cannot be served, or undefined; absent when only the text is checked. */
+/** Why a `respond` file cannot be served, or undefined. */
 type FileCheck = (written: string) => string | undefined;
 
 export interface LoadResult {
@@ -114,9 +114,13 @@ export async function loadRuleFiles(paths: string[], options: LoadOptions = {}):
   };
 }
 
-/** Validates one file's text; duplicate ids are checked within this text only; `respond` files are not looked at. */
-export function validateRuleText(file: string, text: string): { rules: RuleDefinition[]; issues: RuleIssue[] } {
-  const result = validateFile(file, text);
+/**
+ * Validates one file's text; duplicate ids are checked within this text only. `respond` files are
+ * looked for relative to `file`'s folder and confined to it, as loadRuleFiles does: text that
+ * comes from elsewhere (an editor, an API) is no more trusted than a file.
+ */
+export function validateRuleText(file: string, text: string, options: LoadOptions = {}): { rules: RuleDefinition[]; issues: RuleIssue[] } {
+  const result = validateFile(file, text, (written) => respondFileProblem(file, written, options.respondFiles));
   const { issues: duplicates, later } = duplicateIds(result.ids);
   return {
     rules: result.rules.filter((rule) => !later.has(rule)),
@@ -165,7 +169,7 @@ const YAML_FIXES: Record<string, string> = {
   MULTIPLE_DOCS: 'keep one document per file (no second "---")',
 };
 
-function validateFile(file: string, text: string, checkFile?: FileCheck): FileResult {
+function validateFile(file: string, text: string, checkFile: FileCheck): FileResult {
   const issues: RuleIssue[] = [];
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -216,7 +220,7 @@ function validateFile(file: string, text: string, checkFile?: FileCheck): FileRe
   return result;
 }
 
-function validateRule(file: string, item: Field, walker: Walker, place: Partial<IdPlace>, checkFile?: FileCheck): RuleDefinition | undefined {
+function validateRule(file: string, item: Field, walker: Walker, place: Partial<IdPlace>, checkFile: FileCheck): RuleDefinition | undefined {
   if (item.kind !== 'map') {
     item.report('each rule must be a map (got a list or scalar); write - id: my-rule, then match: and actions: under it');
     return undefined;
@@ -294,7 +298,7 @@ function validateMatch(field: Field): CheckedMatch | undefined {
   return { values, ctx };
 }
 
-function validateActions(field: Field, match: CheckedMatch | undefined, walker: Walker, checkFile?: FileCheck): RuleDefinition['actions'] {
+function validateActions(field: Field, match: CheckedMatch | undefined, walker: Walker, checkFile: FileCheck): RuleDefinition['actions'] {
   if (field.kind !== 'list') {
     field.report(`actions must be a list of one-key maps (got ${field.kind === 'map' ? 'a map' : 'a scalar'}); write each action as its own "- name: value" line`);
     return [];
@@ -322,7 +326,7 @@ function validateActions(field: Field, match: CheckedMatch | undefined, walker: 
         continue;
       }
       spec.check(entry.field, ctx);
-      if (entry.key === 'respond' && checkFile !== undefined) checkRespondFile(entry.field, checkFile);
+      if (entry.key === 'respond') checkRespondFile(entry.field, checkFile);
       found.push({ name: entry.key, key: entry.keyField, value: entry.field });
     }
   }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { formatIssue, loadRuleFiles } from '../../src/rules/load.js';
+import { formatIssue, loadRuleFiles, validateRuleText } from '../../src/rules/load.js';
 import { respondFileProblem } from '../../src/rules/respond-file.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -67,6 +67,13 @@ describe('respond file confinement', () => {
     const result = await loadRuleFiles([rules], { respondFiles: { anywhere: true } });
     assert.deepEqual(result.issues, []);
     assert.equal(result.rules.length, 1);
+  });
+
+  it('applies to rule text checked without a file read (validateRuleText) too', (t) => {
+    const { dir, rules } = ruleFolder(t, '');
+    const text = `rules:\n  - id: leak\n    actions:\n      - respond: { file: ${JSON.stringify(relative(dir, '/etc/passwd'))} }\n`;
+    assert.match(validateRuleText(rules, text).issues.map(formatIssue).join('\n'), /:4:26: respond file .* outside the rule file's folder/);
+    assert.deepEqual(validateRuleText(rules, text, { respondFiles: { anywhere: true } }).issues, []);
   });
 
   it('says why in one function the CLI and the store share', (t) => {
