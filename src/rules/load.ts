@@ -115,12 +115,13 @@ export async function loadRuleFiles(paths: string[], options: LoadOptions = {}):
 }
 
 /**
- * Validates one file's text; duplicate ids are checked within this text only. `respond` files are
- * looked for relative to `file`'s folder and confined to it, as loadRuleFiles does: text that
- * comes from elsewhere (an editor, an API) is no more trusted than a file.
+ * Validates one file's text; duplicate ids are checked within this text only. With `options`,
+ * `respond` files are looked for relative to `file`'s folder and confined to it, as loadRuleFiles
+ * does; without, only the text is checked (the rules engine's tests compile rules of files that
+ * do not exist). A caller that will run the rules (an editor, an API) passes options.
  */
-export function validateRuleText(file: string, text: string, options: LoadOptions = {}): { rules: RuleDefinition[]; issues: RuleIssue[] } {
-  const result = validateFile(file, text, (written) => respondFileProblem(file, written, options.respondFiles));
+export function validateRuleText(file: string, text: string, options?: LoadOptions): { rules: RuleDefinition[]; issues: RuleIssue[] } {
+  const result = validateFile(file, text, options === undefined ? () => undefined : (written) => respondFileProblem(file, written, options.respondFiles));
   const { issues: duplicates, later } = duplicateIds(result.ids);
   return {
     rules: result.rules.filter((rule) => !later.has(rule)),

@@ -69,10 +69,10 @@ describe('respond file confinement', () => {
     assert.equal(result.rules.length, 1);
   });
 
-  it('applies to rule text checked without a file read (validateRuleText) too', (t) => {
+  it('applies to rule text checked without a file read (validateRuleText) when asked', (t) => {
     const { dir, rules } = ruleFolder(t, '');
     const text = `rules:\n  - id: leak\n    actions:\n      - respond: { file: ${JSON.stringify(relative(dir, '/etc/passwd'))} }\n`;
-    assert.match(validateRuleText(rules, text).issues.map(formatIssue).join('\n'), /:4:26: respond file .* outside the rule file's folder/);
+    assert.match(validateRuleText(rules, text, {}).issues.map(formatIssue).join('\n'), /:4:26: respond file .* outside the rule file's folder/);
     assert.deepEqual(validateRuleText(rules, text, { respondFiles: { anywhere: true } }).issues, []);
   });
 
