@@ -4,7 +4,7 @@
  * TLS, control API) are wired here too; nothing below knows about each other.
  */
 import type { Logger } from 'pino';
-import { isLoopback, type ProxyConfig } from './config.js';
+import { isLoopback, type ProxyConfig, type RedactionConfig } from './config.js';
 import { durationOf, type Exchange, type Verdict } from './core/exchange.js';
 import { originUrl } from './core/origin.js';
 import { ProgramError } from './errors.js';
@@ -41,6 +41,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   // The rule store (and the YAML parser behind it, ~7 MB of RSS) is loaded only for --rules.
   const rules = config.rules === undefined || config.rules.length === 0 ? undefined : await (await import('./rules/store.js')).RuleStore.open<RuleSet>({
     paths: config.rules,
+    load: { respondFiles: { anywhere: config.rulesFilesAnywhere === true } },
     compile: (defs, previous) => compileRules(defs, { seed }, previous),
     logger,
   });
@@ -63,6 +64,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     captureBytes: config.record?.captureBytes ?? 0,
     redactChanges: (changes) => redactor.changes(changes),
     ...(config.allow !== undefined && { access: new ClientAccess(config.allow) }),
+    redactHead: (text) => redactor.headText(text),
   });
   proxy.events.on('finished', (exchange) => logExchange(logger, exchange, redactor));
 
@@ -108,7 +110,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     },
     'listening',
   );
-  if (!redactor.enabled) logger.warn('redaction is off (--no-redact): the journal and logs keep Authorization, cookies and NTLM blobs as sent; do not share them');
+  if (!redactor.enabled) logger.warn('redaction is off (--no-redact): the journal and logs keep Authorization, cookies, NTLM blobs, API keys and URL tokens as sent; do not share them');
   for (const rule of rules?.current.all ?? []) logger.debug({ rule: rule.id, explain: rule.explain() }, 'rule');
   if (!isLoopback(host)) {
     const allow = config.allow === undefined ? `${DEFAULT_ALLOW.join(' ')} (the default)` : config.allow.map((c) => `${c.address}/${c.prefix}`).join(' ');
@@ -136,7 +138,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   };
 }
 
-function openJournal(config: ProxyConfig, redaction: { enabled: boolean; extraHeaders: string[] }, seed: number, withRules: boolean, logger: Logger): Journal {
+function openJournal(config: ProxyConfig, redaction: RedactionConfig, seed: number, withRules: boolean, logger: Logger): Journal {
   const record = config.record!;
   return Journal.open({
     path: record.path,
@@ -148,7 +150,8 @@ function openJournal(config: ProxyConfig, redaction: { enabled: boolean; extraHe
       ...(config.target !== undefined && { target: originUrl(config.target) }),
       ...(withRules && { seed }),
       captureBytes: record.captureBytes,
-      redaction,
+      // extraParams only when given, so the run line of an ordinary run reads as it always did.
+      redaction: { enabled: redaction.enabled, extraHeaders: redaction.extraHeaders, ...(redaction.extraParams !== undefined && redaction.extraParams.length > 0 && { extraParams: redaction.extraParams }) },
     },
   });
 }

@@ -34,6 +34,7 @@ function startOptions(y: Argv) {
     .option('grace', { type: 'number', default: DEFAULTS.graceSeconds, describe: 'seconds SIGINT/SIGTERM waits for exchanges in flight', requiresArg: true })
     .option('log-level', { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'pino log level; JSON on a pipe, readable on a terminal' })
     .option('rules', { type: 'string', array: true, describe: 'rule files or folders (YAML or JSON); reloaded within 1 s of a save, and on SIGHUP', requiresArg: true })
+    .option('rules-files-anywhere', { type: 'boolean', default: false, describe: "let respond: { file: } read files outside the rule file's folder (only for rule files you wrote)" })
     .option('seed', { type: 'string', describe: 'seed for chance and jitter, to replay the same decisions (a random one is logged when absent)', requiresArg: true })
     .option('ca-dir', { type: 'string', default: DEFAULTS.caDir, describe: 'where the interception CA lives (created on first need; ./proxy ca prints it)', requiresArg: true })
     .option('intercept', { type: 'string', array: true, default: ['*'], describe: 'host globs whose HTTPS (CONNECT) is decrypted and observed', requiresArg: true })
@@ -45,7 +46,8 @@ function startOptions(y: Argv) {
     .option('no-record', { type: 'boolean', default: false, describe: 'keep no journal' })
     .option('capture-bytes', { type: 'string', default: '1MiB', describe: 'body bytes kept per direction of each exchange (e.g. 0, 64KiB, 10MiB); cut bodies are marked truncated with their real size', requiresArg: true })
     .option('record-rotate', { type: 'string', default: '256MiB', describe: 'start the next journal part (<name>.part2.ndjson, …) past this size', requiresArg: true })
-    .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'more headers whose values are redacted (Authorization, Cookie, Set-Cookie, NTLM/Negotiate blobs always are)', requiresArg: true })
+    .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'more headers whose values are redacted (Authorization, Cookie, Set-Cookie, NTLM/Negotiate blobs, X-Api-Key and other API-key headers always are; README lists them)', requiresArg: true })
+    .option('redact-param', { type: 'string', array: true, default: [] as string[], describe: 'more query parameters whose values are redacted (access_token, code, sig, password, X-Amz-Signature and other credential parameters always are; README lists them)', requiresArg: true })
     .option('no-redact', { type: 'boolean', default: false, describe: 'record and log secrets as sent (logged as a warning); never for recordings you share' })
     .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);
@@ -69,6 +71,7 @@ function toConfig(args: StartArgs): ProxyConfig {
     graceMs: seconds('grace', args.grace, 0) * 1000,
     logLevel: args['log-level'],
     ...(args.rules !== undefined && { rules: args.rules }),
+    ...(args['rules-files-anywhere'] && { rulesFilesAnywhere: true }),
     ...(args.seed !== undefined && { seed: parseSeed(args.seed) }),
     interception: { caDir: args['ca-dir'], intercept: args.intercept, noIntercept: args['no-intercept'] },
     ...(args.tls && { tls: true }),
@@ -77,7 +80,7 @@ function toConfig(args: StartArgs): ProxyConfig {
     ...(!args['no-record'] && {
       record: { path: args.record, captureBytes: parseSize('capture-bytes', args['capture-bytes']), rotateBytes: parseSize('record-rotate', args['record-rotate'], 1024) },
     }),
-    redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'] },
+    redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'], extraParams: args['redact-param'] },
     ...(args.allow !== undefined && { allow: parseAllow(args.allow) }),
   };
 }
@@ -172,8 +175,11 @@ function rulesCommands(y: Argv) {
     .command(
       'check <paths..>',
       'validate rule files or folders: every issue as file:line:col, exit 1 on any',
-      (c) => c.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'rule files (.yaml, .yml, .json) or folders of them' }),
-      (args) => checkRules(args.paths).catch(report),
+      (c) =>
+        c
+          .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'rule files (.yaml, .yml, .json) or folders of them' })
+          .option('rules-files-anywhere', { type: 'boolean', default: false, describe: "accept respond: { file: } outside the rule file's folder, as ./proxy start --rules-files-anywhere does" }),
+      (args) => checkRules(args.paths, args['rules-files-anywhere']).catch(report),
     )
     .command(
       'list',
@@ -184,10 +190,10 @@ function rulesCommands(y: Argv) {
     .demandCommand(1, 'name a rules command: check or list');
 }
 
-async function checkRules(paths: string[]): Promise<void> {
+async function checkRules(paths: string[], anywhere: boolean): Promise<void> {
   const { loadRuleFiles, formatIssue } = await import('./rules/load.js');
   const { compileRules } = await import('./rules/compile.js');
-  const result = await loadRuleFiles(paths);
+  const result = await loadRuleFiles(paths, { respondFiles: { anywhere } });
   for (const issue of result.issues) console.error(formatIssue(issue));
   // Each valid rule as the engine will run it: its explain(), the words the record uses.
   for (const rule of compileRules(result.rules, { seed: 0 }).all) {

@@ -31,6 +31,8 @@ export interface ProxyConfig {
   logLevel: LogLevel;
   /** Rule files or folders (`--rules`), hot-reloaded; none by default. */
   rules?: string[];
+  /** `respond: { file: }` may read files outside the rule file's folder (`--rules-files-anywhere`). */
+  rulesFilesAnywhere?: boolean;
   /** Seed of every `chance` and jitter decision (`--seed`); a random one, logged, when unset. */
   seed?: number;
   /**
@@ -72,6 +74,8 @@ export interface RedactionConfig {
   enabled: boolean;
   /** Headers redacted whole, beyond the defaults (`--redact-header`). */
   extraHeaders: string[];
+  /** Query parameters whose values are redacted, beyond the defaults (`--redact-param`). */
+  extraParams?: string[];
 }
 
 export const DEFAULTS = {

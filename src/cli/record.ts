@@ -27,7 +27,8 @@ export async function har(args: { journals: string[]; output: string; protocol?:
   const { createProgressBar } = await import('../record/progress.js');
   const problems = problemPrinter();
   const toStdout = args.output === '-';
-  const out = toStdout ? process.stdout : createWriteStream(args.output);
+  // 0600 like the journal it comes from: a HAR holds the bodies (issue 21 finding 3).
+  const out = toStdout ? process.stdout : createWriteStream(args.output, { mode: 0o600 });
   const opened = toStdout ? Promise.resolve() : new Promise<void>((resolve, reject) => out.once('open', () => resolve()).once('error', reject));
   await opened.catch((err: NodeJS.ErrnoException) => {
     throw new ProgramError('ERR_JOURNAL', `cannot write ${args.output} (${err.code ?? err.message})`, 'choose a writable path with -o, or -o - for stdout');

@@ -58,6 +58,17 @@ function destinationOf(requestTarget: string, target: Origin | undefined): Desti
     return { ok: false, status: 400, code: 'UNSUPPORTED_SCHEME', message: `"${scheme}://" is not an HTTP URL.` };
   }
   const protocol = scheme === 'https' ? 'https:' : 'http:';
+  const at = absolute[2]!.lastIndexOf('@');
+  if (at >= 0) {
+    // RFC 9110 §4.2.4: a sender must not put userinfo in an http(s) URL. The message lands in the
+    // answer, the record and the log, so it names the host and never the credentials.
+    return {
+      ok: false,
+      status: 400,
+      code: 'BAD_AUTHORITY',
+      message: `"…@${absolute[2]!.slice(at + 1)}": user information (user:password@) is not allowed in a request URL (RFC 9110 §4.2.4); send credentials in an Authorization header.`,
+    };
+  }
   const authority = parseAuthority(absolute[2]!);
   if (!authority.ok) {
     return { ok: false, status: 400, code: 'BAD_AUTHORITY', message: `"${absolute[2]!}": ${authority.reason}.` };

@@ -61,6 +61,8 @@ export interface ProxyServerOptions {
    * (client-access.ts), a check skipped altogether for a loopback listener.
    */
   access?: ClientAccess;
+  /** Applied to a malformed request's first bytes before the debug log shows them (secrets redacted); identity when absent. */
+  redactHead?: (text: string) => string;
 }
 
 export interface ProxyServer {
@@ -80,6 +82,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const connections = new Map<Duplex, ClientConnection>();
   let closing = false;
   const own = new OwnAddresses();
+  const redactHead = options.redactHead ?? ((text: string) => text);
   const pipeline: PipelineContext = {
     closing: () => closing,
     negotiations: new Negotiations(),
@@ -222,7 +225,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     };
     if (conn) conn.whenIdle(respond);
     else respond();
-    log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');
+    if (log.isLevelEnabled('debug')) {
+      // As they came, but with the credentials redacted like any other record (issue 21 finding 3).
+      const bytes = err.rawPacket?.subarray(0, 64).toString('latin1');
+      log.debug({ err: { code, message: err.message }, bytes: bytes === undefined ? undefined : redactHead(bytes) }, 'malformed request');
+    }
   }
 
   const refusedClients = new BurstLog<string>(10_000, (address, count, first) => {

@@ -37,8 +37,8 @@ export interface RunLine {
   seed?: number;
   /** --capture-bytes: body bytes kept per direction. */
   captureBytes: number;
-  /** Whether secrets were redacted, and which headers beyond the defaults. */
-  redaction: { enabled: boolean; extraHeaders: string[] };
+  /** Whether secrets were redacted, and which headers (and query parameters, when any) beyond the defaults. */
+  redaction: { enabled: boolean; extraHeaders: string[]; extraParams?: string[] };
   /** 1 for the first file of a run, then 2, 3, … as the journal rotates. */
   part: number;
 }

@@ -14,12 +14,12 @@
  * lines queue in memory up to a bound; past it, exchanges are counted and a `dropped` line says
  * how many were lost and why. Anything that is not a regular file is always written that way.
  */
-import { closeSync, mkdirSync, openSync, writev, writevSync } from 'node:fs';
+import { closeSync, openSync, writev, writevSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
 import { JOURNAL_VERSION, type DroppedLine, type RunLine } from './entry.js';
-import { isRegularFile, openFresh, resolveFile, sizeOf } from './journal-files.js';
+import { FILE_MODE, isRegularFile, looseMode, makeFolder, openFresh, resolveFile, sizeOf } from './journal-files.js';
 import type { LineParts } from './exchange-json.js';
 import { ASYNC_SPELL_MS, SyncWriteGate } from '../core/sync-writes.js';
 
@@ -88,10 +88,13 @@ export class Journal {
   static open(options: JournalOptions): Journal {
     const { file, explicit } = resolveFile(options.path);
     try {
-      mkdirSync(dirname(file), { recursive: true });
+      makeFolder(file);
       // A file named by the user is appended to (a second run adds its own run line); a file
       // the journal names itself is new, so two runs started in the same second never mix.
-      const opened = explicit ? { fd: openSync(file, 'a'), name: file } : openFresh(file);
+      // Created 0600: the lines hold bodies (journal-files.ts).
+      const opened = explicit ? { fd: openSync(file, 'a', FILE_MODE), name: file } : openFresh(file);
+      const loose = looseMode(opened.fd);
+      if (loose !== undefined) options.logger.warn({ journal: opened.name, mode: loose }, 'the journal is readable by other users and will hold bodies; chmod 600 it');
       return new Journal(options, opened.name, opened.fd);
     } catch (err) {
       if (err instanceof ProgramError) throw err;

@@ -1,21 +1,28 @@
 /**
  * Redaction of secrets before a record leaves the process: journal, HAR, report, live output and
  * logs (issue 6 item 2, DESIGN.md invariant 5). On by default; `--redact-header NAME` adds headers
- * redacted whole, `--no-redact` turns it off (the app logs that).
+ * redacted whole, `--redact-param NAME` query parameters, `--no-redact` turns it off (the app logs
+ * that). URLs (userinfo, credential parameters) are redacted by redact-url.ts.
  *
  * Names are matched case-insensitively; the name's spelling, the order of header lines and their
  * repeats are kept (DESIGN.md invariant 3): only values change, and they keep their shape (see
  * redact-values.ts). `exchange()` runs once per finished exchange on the proxy's hot path, so the
  * common case (no secret header) scans without allocating and hands back its input.
  */
-import type { Exchange, RuleChange, RuleRecord } from '../core/exchange.js';
+import type { Exchange, RuleChange, RuleRecord, TrafficError } from '../core/exchange.js';
 import type { RawHeaders } from '../core/raw-headers.js';
+import { redactHeadText } from './redact-head.js';
+import { urlRedactor, userinfoOf } from './redact-url.js';
 import { marker, redactValue, type SecretKind } from './redact-values.js';
+
+export { DEFAULT_REDACTED_PARAMS } from './redact-url.js';
 
 /** The same shape as config's RedactionConfig (config is a higher layer, so it is said again here). */
 export interface RedactionOptions {
   enabled: boolean;
   extraHeaders: string[];
+  /** Query parameters redacted beyond DEFAULT_REDACTED_PARAMS (`--redact-param`). */
+  extraParams?: string[];
 }
 
 export interface Redactor {
@@ -28,12 +35,17 @@ export interface Redactor {
    * input; returns the input object itself when nothing needed redaction.
    */
   exchange(x: Exchange): Exchange;
-  /** A URL with the credentials of its userinfo redacted (`http://<redacted 9 bytes>@host/`). */
+  /**
+   * A URL (absolute or origin-form) with the credentials of its userinfo and the values of its
+   * credential query parameters redacted (`http://<redacted 9 bytes>@host/?sig=%3Credacted%2044%20bytes%3E`).
+   */
   url(url: string): string;
   /** Rule changes with redacted header values (before/after). Same array back when nothing changed. */
   changes(changes: RuleChange[]): RuleChange[];
   /** One header value redacted as `name` would be; the value itself when the header is not secret. */
   value(name: string, value: string): string;
+  /** Raw head text (a malformed request's first bytes, for the debug log) with its URL and header values redacted. */
+  headText(text: string): string;
 }
 
 const DEFAULT_KINDS: ReadonlyArray<readonly [string, SecretKind]> = [
@@ -44,6 +56,20 @@ const DEFAULT_KINDS: ReadonlyArray<readonly [string, SecretKind]> = [
   // Covers the MAPI/HTTP session cookies (MapiContext, MapiSequence, MapiRouting; PROTOCOLS.md §1.5).
   ['Cookie', 'cookie'],
   ['Set-Cookie', 'set-cookie'],
+  // API keys and tokens sent in headers of their own (issue 21 finding 3): the whole value goes.
+  // Azure API Management, Azure Functions, GitLab, HashiCorp Vault, AWS STS, Google, and the
+  // generic names of web APIs.
+  ['X-Api-Key', 'whole'],
+  ['Api-Key', 'whole'],
+  ['X-Auth-Token', 'whole'],
+  ['X-Access-Token', 'whole'],
+  ['X-Amz-Security-Token', 'whole'],
+  ['X-Goog-Api-Key', 'whole'],
+  ['Ocp-Apim-Subscription-Key', 'whole'],
+  ['X-Functions-Key', 'whole'],
+  ['Private-Token', 'whole'],
+  ['X-Vault-Token', 'whole'],
+  ['X-CSRF-Token', 'whole'],
 ];
 
 /** The headers always redacted (values keep their shape), for docs and --help. */
@@ -56,11 +82,13 @@ const IDENTITY: Redactor = Object.freeze({
   url: (url: string) => url,
   changes: (changes: RuleChange[]) => changes,
   value: (_name: string, value: string) => value,
+  headText: (text: string) => text,
 });
 
 export function createRedactor(options: RedactionOptions): Redactor {
   if (!options.enabled) return IDENTITY;
   const kindOf = secretKinds(options.extraHeaders);
+  const redactUrl = urlRedactor(options.extraParams ?? []);
 
   const headers = (raw: RawHeaders): RawHeaders => {
     let out: RawHeaders | undefined;
@@ -109,30 +137,40 @@ export function createRedactor(options: RedactionOptions): Redactor {
 
   const exchange = (x: Exchange): Exchange => {
     const url = redactUrl(x.url);
-    const requestUrl = redactUrl(x.request.url);
+    // In forward mode the two are one string: redacted once.
+    const requestUrl = x.request.url === x.url ? url : redactUrl(x.request.url);
     const request = headers(x.request.rawHeaders);
     const forwarded = x.forwarded === undefined ? undefined : headers(x.forwarded.rawHeaders);
+    const forwardedPath = x.forwarded === undefined ? undefined : redactUrl(x.forwarded.path);
     const response = x.response === undefined ? undefined : headers(x.response.rawHeaders);
     const upstream = x.upstreamResponse === undefined ? undefined : headers(x.upstreamResponse.rawHeaders);
     const ruleRecords = x.rules === undefined ? undefined : rules(x.rules);
+    // A message that quotes the request-target (CONNECT's "needs host:port (got …)") would keep
+    // a userinfo the URL lost: it goes there too. Only when the URL had one, so never on the hot path.
+    const error = x.error === undefined || requestUrl === x.request.url ? x.error : withoutUserinfo(x.error, x.request.url);
     if (
       url === x.url &&
       requestUrl === x.request.url &&
       request === x.request.rawHeaders &&
       forwarded === x.forwarded?.rawHeaders &&
+      forwardedPath === x.forwarded?.path &&
       response === x.response?.rawHeaders &&
       upstream === x.upstreamResponse?.rawHeaders &&
-      ruleRecords === x.rules
+      ruleRecords === x.rules &&
+      error === x.error
     ) {
       return x;
     }
     const copy: Exchange = { ...x };
     copy.url = url;
     if (request !== x.request.rawHeaders || requestUrl !== x.request.url) copy.request = { ...x.request, url: requestUrl, rawHeaders: request };
-    if (x.forwarded !== undefined && forwarded !== x.forwarded.rawHeaders) copy.forwarded = { ...x.forwarded, rawHeaders: forwarded! };
+    if (x.forwarded !== undefined && (forwarded !== x.forwarded.rawHeaders || forwardedPath !== x.forwarded.path)) {
+      copy.forwarded = { ...x.forwarded, path: forwardedPath!, rawHeaders: forwarded! };
+    }
     if (x.response !== undefined && response !== x.response.rawHeaders) copy.response = { ...x.response, rawHeaders: response! };
     if (x.upstreamResponse !== undefined && upstream !== x.upstreamResponse.rawHeaders) copy.upstreamResponse = { ...x.upstreamResponse, rawHeaders: upstream! };
     if (ruleRecords !== x.rules) copy.rules = ruleRecords;
+    if (error !== x.error) copy.error = error;
     return copy;
   };
 
@@ -141,7 +179,16 @@ export function createRedactor(options: RedactionOptions): Redactor {
     return kind === undefined ? text : redactValue(kind, text);
   };
 
-  return Object.freeze({ enabled: true, headers, exchange, url: redactUrl, changes, value });
+  const headText = (text: string): string => redactHeadText(text, redactUrl, value);
+
+  return Object.freeze({ enabled: true, headers, exchange, url: redactUrl, changes, value, headText });
+}
+
+/** `error` with every copy of `url`'s userinfo replaced by its marker; the same object when there is none. */
+function withoutUserinfo(error: TrafficError, url: string): TrafficError {
+  const info = userinfoOf(url);
+  if (info === undefined || !error.message.includes(info)) return error;
+  return { ...error, message: error.message.split(info).join(marker(info)) };
 }
 
 /**
@@ -176,15 +223,3 @@ function equalsLowerCase(name: string, lower: string): boolean {
   return true;
 }
 
-/**
- * Credentials in a URL's userinfo (`http://user:password@host/`, RFC 3986 §3.2.1, deprecated by
- * RFC 9110 §4.2.4 but still sent by old clients in forward mode): redacted with their shape.
- * Query strings are left as sent (README says so).
- */
-export function redactUrl(url: string): string {
-  // Nearly every URL has no userinfo: one character search instead of the regex per log line.
-  if (!url.includes('@')) return url;
-  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(url);
-  if (match === null || match[2]!.startsWith('<redacted ')) return url;
-  return `${match[1]!}${marker(match[2]!)}@${url.slice(match[0].length)}`;
-}

@@ -52,7 +52,7 @@ export interface ReplayResult {
   sent: number;
   skipped: Skipped[];
   differences: Difference[];
-  /** Header names left out because the journal holds them redacted (each once). */
+  /** Header names left out because the journal holds them redacted, and `?name` for query values sent as their marker (each once). */
   withheld: string[];
   /** What the reader should know about how the replay was made (pacing, rules, journal problems). */
   notes: string[];

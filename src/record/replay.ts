@@ -39,6 +39,7 @@ import type { UpstreamTls } from '../proxy/upstream-tls.js';
 import { decodeBytes, type ExchangeLine } from './entry.js';
 import { readJournal, type JournalProblem } from './journal-read.js';
 import { CookieJar, REDACTED } from './replay-cookies.js';
+import { redactedParams } from './redact-url.js';
 import { compareExchanges, type Judged, type ReplayResult, type Skipped } from './replay-diff.js';
 import { originFormOf } from './serve-match.js';
 
@@ -192,6 +193,8 @@ async function planRequests(journals: string[], options: ReplayOptions, result: 
       continue;
     }
     const path = originFormOf(line.request.url);
+    // A redacted query value is sent as its (URL-safe) marker: named like a withheld header.
+    for (const name of redactedParams(path)) withheld.add(`?${name}`);
     if (line.url.endsWith(path)) origins.add(line.url.slice(0, line.url.length - path.length));
     if (line.rules?.some((r) => r.outcome === 'applied') === true) ruled += 1;
     plans.push({

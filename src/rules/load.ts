@@ -10,6 +10,7 @@ import { extname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { Walker } from './yaml-fields.js';
 import { compareIssues, suggestion, type RuleIssue } from './issues.js';
+import { respondFileProblem, type RespondFileOptions } from './respond-file.js';
 import { ACTIONS, MATCHERS, RULE_KEYS, RULE_SCALARS, type Field, type FieldEntry, type Protocol, type RuleContext } from './schema.js';
 
 export { formatIssue, type RuleIssue } from './issues.js';
@@ -34,6 +35,14 @@ export interface RuleDefinition {
   /** true unless written. */
   enabled: boolean;
 }
+
+export interface LoadOptions {
+  /** Where `respond: { file: }` may read (`--rules-files-anywhere`); see respond-file.ts. */
+  respondFiles?: RespondFileOptions;
+}
+
+/** Why a `respond` file cannot be served, or undefined. */
+type FileCheck = (written: string) => string | undefined;
 
 export interface LoadResult {
   /** Rules without issues, in file order then written order. */
@@ -61,8 +70,11 @@ interface FileResult {
   ids: IdPlace[];
 }
 
-/** Loads rule files and folders (a folder's *.yaml, *.yml, *.json, sorted by name). */
-export async function loadRuleFiles(paths: string[]): Promise<LoadResult> {
+/**
+ * Loads rule files and folders (a folder's *.yaml, *.yml, *.json, sorted by name). A `respond`
+ * file that is missing, or outside its rule file's folder, is an issue at its `file:` value.
+ */
+export async function loadRuleFiles(paths: string[], options: LoadOptions = {}): Promise<LoadResult> {
   const files: string[] = [];
   const issues: RuleIssue[] = [];
   const seen = new Set<string>();
@@ -92,7 +104,7 @@ export async function loadRuleFiles(paths: string[]): Promise<LoadResult> {
       issues.push({ file, line: 1, col: 1, message: `cannot be read (${text.code ?? text.message}); check the file's permissions` });
       continue;
     }
-    results.push(validateFile(file, text));
+    results.push(validateFile(file, text, (written) => respondFileProblem(file, written, options.respondFiles)));
   }
   const { issues: duplicates, later } = duplicateIds(results.flatMap((r) => r.ids));
   return {
@@ -102,9 +114,14 @@ export async function loadRuleFiles(paths: string[]): Promise<LoadResult> {
   };
 }
 
-/** Validates one file's text; duplicate ids are checked within this text only. */
-export function validateRuleText(file: string, text: string): { rules: RuleDefinition[]; issues: RuleIssue[] } {
-  const result = validateFile(file, text);
+/**
+ * Validates one file's text; duplicate ids are checked within this text only. With `options`,
+ * `respond` files are looked for relative to `file`'s folder and confined to it, as loadRuleFiles
+ * does; without, only the text is checked (the rules engine's tests compile rules of files that
+ * do not exist). A caller that will run the rules (an editor, an API) passes options.
+ */
+export function validateRuleText(file: string, text: string, options?: LoadOptions): { rules: RuleDefinition[]; issues: RuleIssue[] } {
+  const result = validateFile(file, text, options === undefined ? () => undefined : (written) => respondFileProblem(file, written, options.respondFiles));
   const { issues: duplicates, later } = duplicateIds(result.ids);
   return {
     rules: result.rules.filter((rule) => !later.has(rule)),
@@ -153,7 +170,7 @@ const YAML_FIXES: Record<string, string> = {
   MULTIPLE_DOCS: 'keep one document per file (no second "---")',
 };
 
-function validateFile(file: string, text: string): FileResult {
+function validateFile(file: string, text: string, checkFile: FileCheck): FileResult {
   const issues: RuleIssue[] = [];
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -194,7 +211,7 @@ function validateFile(file: string, text: string): FileResult {
   for (const item of rules.items()) {
     const before = issues.length;
     const place: Partial<IdPlace> = {};
-    const rule = validateRule(file, item, walker, place);
+    const rule = validateRule(file, item, walker, place, checkFile);
     if (rule !== undefined && issues.length === before) {
       result.rules.push(rule);
       place.rule = rule;
@@ -204,7 +221,7 @@ function validateFile(file: string, text: string): FileResult {
   return result;
 }
 
-function validateRule(file: string, item: Field, walker: Walker, place: Partial<IdPlace>): RuleDefinition | undefined {
+function validateRule(file: string, item: Field, walker: Walker, place: Partial<IdPlace>, checkFile: FileCheck): RuleDefinition | undefined {
   if (item.kind !== 'map') {
     item.report('each rule must be a map (got a list or scalar); write - id: my-rule, then match: and actions: under it');
     return undefined;
@@ -228,7 +245,7 @@ function validateRule(file: string, item: Field, walker: Walker, place: Partial<
   const match = matchField === undefined ? undefined : validateMatch(matchField);
   const actionsField = keys.get('actions')?.field;
   if (actionsField === undefined) item.report(`${name} has no actions; add actions: with at least one, like - delay: 600ms`);
-  const actions = actionsField === undefined ? [] : validateActions(actionsField, match, walker);
+  const actions = actionsField === undefined ? [] : validateActions(actionsField, match, walker, checkFile);
 
   const value = <T>(key: string): T | undefined => keys.get(key)?.field.value as T | undefined;
   if (id === undefined || match === undefined && matchField !== undefined) return undefined;
@@ -282,7 +299,7 @@ function validateMatch(field: Field): CheckedMatch | undefined {
   return { values, ctx };
 }
 
-function validateActions(field: Field, match: CheckedMatch | undefined, walker: Walker): RuleDefinition['actions'] {
+function validateActions(field: Field, match: CheckedMatch | undefined, walker: Walker, checkFile: FileCheck): RuleDefinition['actions'] {
   if (field.kind !== 'list') {
     field.report(`actions must be a list of one-key maps (got ${field.kind === 'map' ? 'a map' : 'a scalar'}); write each action as its own "- name: value" line`);
     return [];
@@ -310,6 +327,7 @@ function validateActions(field: Field, match: CheckedMatch | undefined, walker: 
         continue;
       }
       spec.check(entry.field, ctx);
+      if (entry.key === 'respond') checkRespondFile(entry.field, checkFile);
       found.push({ name: entry.key, key: entry.keyField, value: entry.field });
     }
   }
@@ -326,4 +344,12 @@ function validateActions(field: Field, match: CheckedMatch | undefined, walker: 
     }
   });
   return found.map(({ name, key, value }) => ({ name, arg: value.value, ...walker.position(key) }));
+}
+
+/** The `file:` of a `respond` map, when it is a string: reported at its value when it cannot be served. */
+function checkRespondFile(respond: Field, checkFile: FileCheck): void {
+  const file = respond.entries().find((e) => e.key === 'file')?.field;
+  if (file === undefined || typeof file.value !== 'string') return;
+  const problem = checkFile(file.value);
+  if (problem !== undefined) file.report(problem);
 }

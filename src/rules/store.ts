@@ -23,7 +23,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
-import { formatIssue, loadRuleFiles, type LoadResult, type RuleDefinition, type RuleIssue } from './load.js';
+import { formatIssue, loadRuleFiles, type LoadOptions, type LoadResult, type RuleDefinition, type RuleIssue } from './load.js';
 
 export interface RuleStoreOptions<T> {
   /** Files or folders, as given to --rules. */
@@ -31,6 +31,8 @@ export interface RuleStoreOptions<T> {
   /** Turns valid definitions into the trusted form; `previous` lets it carry state (times counters). May throw only on bugs. */
   compile(defs: RuleDefinition[], previous: T | undefined): T;
   logger: Logger;
+  /** Passed to loadRuleFiles (where `respond` files may be read from). */
+  load?: LoadOptions;
   /** Poll interval as a fallback to fs.watch (ms); default 250. */
   pollMs?: number;
 }
@@ -87,7 +89,7 @@ export class RuleStore<T> extends EventEmitter<{ reloaded: [T, LoadResult]; reje
   /** Loads the initial set; throws ERR_BAD_RULES with every issue, one per line, when there are any. */
   static async open<T>(options: RuleStoreOptions<T>): Promise<RuleStore<T>> {
     const print = await fingerprint(options.paths);
-    const result = await readRules(options.paths);
+    const result = await readRules(options.paths, options.load);
     if (result.issues.length === 1) {
       // One issue is one line: its file:line:col, what is wrong and its own fix.
       throw new ProgramError('ERR_BAD_RULES', formatIssue(result.issues[0]!), 'check every rule file with ./proxy rules check PATH...');
@@ -197,7 +199,7 @@ export class RuleStore<T> extends EventEmitter<{ reloaded: [T, LoadResult]; reje
    * the read changes the fingerprint again and is loaded by the next check.
    */
   private async load(reason: string, print: string): Promise<ReloadResult> {
-    const result = await readRules(this.options.paths);
+    const result = await readRules(this.options.paths, this.options.load);
     const closed = this.closed;
     this.seen = print;
     if (result.issues.length > 0) {
@@ -219,9 +221,9 @@ export class RuleStore<T> extends EventEmitter<{ reloaded: [T, LoadResult]; reje
 }
 
 /** loadRuleFiles, with a folder that cannot be listed turned into an issue instead of a throw. */
-async function readRules(paths: string[]): Promise<LoadResult> {
+async function readRules(paths: string[], options?: LoadOptions): Promise<LoadResult> {
   try {
-    return await loadRuleFiles(paths);
+    return await loadRuleFiles(paths, options);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     const path = (error as NodeJS.ErrnoException).path ?? paths.join(' ');

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { createExchange, type Exchange, type RuleChange } from '../../src/core/exchange.js';
 import { isFinalAuthMessage } from '../../src/proxy/auth-hint.js';
 import { createRedactor, DEFAULT_REDACTED_HEADERS } from '../../src/record/redact.js';
+import { redactedParams } from '../../src/record/redact-url.js';
 
 const redactor = createRedactor({ enabled: true, extraHeaders: [] });
 
@@ -206,9 +207,9 @@ describe('Set-Cookie', () => {
 
 describe('--redact-header and the defaults', () => {
   it('redacts extra headers whole, matching names in any case', () => {
-    const r = createRedactor({ enabled: true, extraHeaders: ['X-Api-Key', 'x-ms-exchange-token'] });
-    const raw = ['x-api-key', 'k3y-abcdef', 'X-MS-Exchange-Token', 'Bearer abc', 'X-Other', 'plain'];
-    assert.deepEqual(r.headers(raw), ['x-api-key', '<redacted 10 bytes>', 'X-MS-Exchange-Token', '<redacted 10 bytes>', 'X-Other', 'plain']);
+    const r = createRedactor({ enabled: true, extraHeaders: ['X-Tenant-Key', 'x-ms-exchange-token'] });
+    const raw = ['x-tenant-key', 'k3y-abcdef', 'X-MS-Exchange-Token', 'Bearer abc', 'X-Other', 'plain'];
+    assert.deepEqual(r.headers(raw), ['x-tenant-key', '<redacted 10 bytes>', 'X-MS-Exchange-Token', '<redacted 10 bytes>', 'X-Other', 'plain']);
     assert.equal(redactor.headers(raw), raw, 'not redacted unless asked');
   });
 
@@ -218,7 +219,11 @@ describe('--redact-header and the defaults', () => {
   });
 
   it('lists the default headers for docs and --help', () => {
-    assert.deepEqual([...DEFAULT_REDACTED_HEADERS], ['Authorization', 'Proxy-Authorization', 'WWW-Authenticate', 'Proxy-Authenticate', 'Cookie', 'Set-Cookie']);
+    assert.deepEqual([...DEFAULT_REDACTED_HEADERS], [
+      'Authorization', 'Proxy-Authorization', 'WWW-Authenticate', 'Proxy-Authenticate', 'Cookie', 'Set-Cookie',
+      'X-Api-Key', 'Api-Key', 'X-Auth-Token', 'X-Access-Token', 'X-Amz-Security-Token', 'X-Goog-Api-Key',
+      'Ocp-Apim-Subscription-Key', 'X-Functions-Key', 'Private-Token', 'X-Vault-Token', 'X-CSRF-Token',
+    ]);
   });
 
   it('leaves empty values and headers that are not secret alone', () => {
@@ -444,6 +449,10 @@ describe('URL credentials', () => {
     assert.equal(redactor.url('http://alice:s3cret@host.lab:8080/a?b=1'), 'http://<redacted 12 bytes>@host.lab:8080/a?b=1');
     assert.equal(redactor.url('http://host.lab/a@b'), 'http://host.lab/a@b');
     assert.equal(redactor.url('host.lab:443'), 'host.lab:443');
+    assert.equal(redactor.url('http://h@host.lab/'), 'http://<redacted 1 byte>@host.lab/', 'a userinfo that also occurs in the scheme');
+    assert.equal(redactor.url('http://a@b:c@host.lab/x@y'), 'http://<redacted 5 bytes>@host.lab/x@y');
+    assert.equal(redactor.url('alice:s3cret@host.lab:443'), '<redacted 12 bytes>@host.lab:443', "a CONNECT's authority-form");
+    assert.equal(redactor.url('<redacted 12 bytes>@host.lab:443'), '<redacted 12 bytes>@host.lab:443');
   });
   it('redacts both URLs of an exchange record', () => {
     const x = { url: 'http://u:p@h/x', request: { method: 'GET', url: 'http://u:p@h/x', httpVersion: '1.1', rawHeaders: [] } } as unknown as Exchange;
@@ -451,5 +460,84 @@ describe('URL credentials', () => {
     assert.equal(out.url, 'http://<redacted 3 bytes>@h/x');
     assert.equal(out.request.url, 'http://<redacted 3 bytes>@h/x');
     assert.equal(x.url, 'http://u:p@h/x', 'the input is not mutated');
+  });
+});
+
+describe('query-string credentials (issue 21 finding 3)', () => {
+  const redactor = createRedactor({ enabled: true, extraHeaders: [] });
+  const enc = (n: number): string => `%3Credacted%20${n}%20byte${n === 1 ? '' : 's'}%3E`;
+
+  it('redacts the values of well-known credential parameters, keeping names, order and the rest', () => {
+    assert.equal(
+      redactor.url('https://login.lab/cb?state=xyz&code=SplxlOBeZQQYbYS6WxSbIA&access_token=eyJhbGciOi.x.y#frag'),
+      `https://login.lab/cb?state=xyz&code=${enc(22)}&access_token=${enc(14)}#frag`,
+    );
+    assert.equal(redactor.url('/x?Password=hunter2'), `/x?Password=${enc(7)}`, 'origin-form too, names in any case');
+    assert.equal(redactor.url('/blob?sv=2022-11-02&se=2026-12-08&sig=abc%2Bdef%3D'), `/blob?sv=2022-11-02&se=2026-12-08&sig=${enc(12)}`, 'Azure SAS: only sig');
+    assert.equal(redactor.url('/o?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=fe5f80f77d5f'), `/o?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=${enc(12)}`);
+    assert.equal(redactor.url('/x?access%5Ftoken=t0k'), `/x?access%5Ftoken=${enc(3)}`, 'a percent-encoded name is still that name');
+    for (const name of ['refresh_token', 'id_token', 'token', 'client_secret', 'secret', 'api_key', 'signature']) {
+      assert.equal(redactor.url(`/x?${name}=s3cr3t`), `/x?${name}=${enc(6)}`, name);
+    }
+  });
+
+  it('leaves URLs without such parameters as the same string, and empty values as they are', () => {
+    for (const url of ['/mapi/emsmdb/?MailboxId=alice@contoso.com', '/a?b=1&c', '/a?code=', '/a?tokens=1&xsig=2', '/a#code=1', '/plain']) {
+      assert.equal(redactor.url(url), url);
+    }
+  });
+
+  it('redacts twice to the same text, and --redact-param adds names', () => {
+    const once = redactor.url('/x?token=abc&tenant=t1');
+    assert.equal(redactor.url(once), once);
+    const more = createRedactor({ enabled: true, extraHeaders: [], extraParams: ['Tenant'] });
+    assert.equal(more.url('/x?token=abc&tenant=t1'), `/x?token=${enc(3)}&tenant=${enc(2)}`);
+  });
+
+  it('redacts the record’s URLs and the forwarded path, never the input', () => {
+    const x = createExchange('http', { address: '127.0.0.1', port: 1, connection: 1 }, { method: 'GET', url: 'http://h.lab/x?sig=abc', httpVersion: '1.1', rawHeaders: [] });
+    x.forwarded = { path: '/x?sig=abc', rawHeaders: ['Host', 'h.lab'] };
+    const out = redactor.exchange(x);
+    assert.equal(out.url, `http://h.lab/x?sig=${enc(3)}`);
+    assert.equal(out.request.url, `http://h.lab/x?sig=${enc(3)}`);
+    assert.equal(out.forwarded?.path, `/x?sig=${enc(3)}`);
+    assert.equal(x.forwarded.path, '/x?sig=abc', 'what was forwarded stays on the input');
+  });
+
+  it('names the redacted parameters of a recorded URL, for replay', () => {
+    assert.deepEqual(redactedParams(redactor.url('/cb?state=s&code=abc&x=1&sig=def#f')), ['code', 'sig']);
+    assert.deepEqual(redactedParams('/cb?state=s'), []);
+    assert.deepEqual(redactedParams('/cb'), []);
+  });
+
+  it('redacts API-key headers by default, whole', () => {
+    const raw = ['X-Api-Key', 'k-123', 'api-key', 'k-456', 'X-Auth-Token', 't', 'X-Amz-Security-Token', 'FwoG', 'Ocp-Apim-Subscription-Key', 'abc', 'X-Other', 'plain'];
+    assert.deepEqual(redactor.headers(raw), [
+      'X-Api-Key', '<redacted 5 bytes>', 'api-key', '<redacted 5 bytes>', 'X-Auth-Token', '<redacted 1 byte>',
+      'X-Amz-Security-Token', '<redacted 4 bytes>', 'Ocp-Apim-Subscription-Key', '<redacted 3 bytes>', 'X-Other', 'plain',
+    ]);
+  });
+});
+
+describe('the head text of a malformed request, for the debug log', () => {
+  const redactor = createRedactor({ enabled: true, extraHeaders: [] });
+
+  it('redacts header values and the request-target, keeping everything else as it came', () => {
+    const text = 'GET http://u:pw@h.lab/x?token=abc HTTP/1.1\r\nHost: h.lab\r\nAuthorization: Basic dXNlcjpwYXNz\r\nX-Api-Key: k1\r\nBad\x01Header: y\r\n';
+    assert.equal(
+      redactor.headText(text),
+      'GET http://<redacted 4 bytes>@h.lab/x?token=%3Credacted%203%20bytes%3E HTTP/1.1\r\nHost: h.lab\r\nAuthorization: Basic <redacted 12 bytes>\r\nX-Api-Key: <redacted 2 bytes>\r\nBad\x01Header: y\r\n',
+    );
+  });
+
+  it('redacts a value cut off by the 64-byte window, and an authority cut before its @', () => {
+    assert.equal(redactor.headText('GET / HTTP/1.1\r\nAuthorization: Bearer eyJhbGciOiJI'), 'GET / HTTP/1.1\r\nAuthorization: Bearer <redacted 12 bytes>');
+    assert.equal(redactor.headText('GET http://alice:s3cr'), 'GET http://<redacted 10 bytes>');
+    assert.equal(redactor.headText('GET /ok HTTP/1.1\r\nHost: h'), 'GET /ok HTTP/1.1\r\nHost: h');
+  });
+
+  it('is the identity with --no-redact', () => {
+    const text = 'GET / HTTP/1.1\r\nAuthorization: Basic abc\r\n';
+    assert.equal(createRedactor({ enabled: false, extraHeaders: [] }).headText(text), text);
   });
 });
