@@ -10,6 +10,7 @@ import { DEFAULTS, parseAllow, parseListen, parseSeed, parseSize, parseTarget, t
 import { describeFailure, describeUsageError } from './cli/errors.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
+import { demo } from './cli/demo.js';
 import { simulateFpseClient, simulateFpseServer, simulateMapiClient, simulateMapiServer } from './cli/simulate.js';
 import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli/record.js';
 
@@ -223,28 +224,6 @@ async function printCa(args: { 'ca-dir': string; der?: boolean; spki?: boolean }
   logger.flush();
 }
 
-async function demo(args: { verbose: boolean }): Promise<void> {
-  const logger = createLogger({ level: args.verbose ? 'info' : 'warn', pretty: process.stderr.isTTY });
-  console.error('version-proxy demo: FPSE and MAPI/HTTP simulators behind the proxy, simulated clients talking through it…');
-  // Simulators load only for the commands that use them, not for `start`.
-  const { runDemo, DEMO_SCENARIOS } = await import('./demo.js');
-  const DEMO_LIST = DEMO_SCENARIOS.join(', ');
-  const result = await runDemo(logger, { verbose: args.verbose });
-  console.log(formatTable(['scenario', 'protocol', 'operation', 'client', 'server', 'negotiated', 'verdicts', 'rules applied'], result.rows.map((r) => [r.scenario, r.protocol, r.operation, r.client, r.server, r.negotiated, r.verdicts, r.rules])));
-  const errors = result.exchanges.filter((x) => x.error !== undefined);
-  console.log(`
-${result.exchanges.length} exchanges, ${result.rows.length} decoded, ${errors.length} failed. The rows marked "rules:" went through a
-second proxy running shipped scenarios (${DEMO_LIST}); see ./proxy rules list.`);
-  logger.flush();
-  process.exit(result.rows.length > 0 && errors.length === 0 ? 0 : 1);
-}
-
-function formatTable(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
 function journalsOption<T>(y: Argv<T>) {
   return y.positional('journals', { type: 'string', array: true, demandOption: true, describe: 'journal files (.ndjson) or folders of them, e.g. recordings/' });
 }
@@ -325,7 +304,7 @@ const commands = yargs(hideBin(process.argv))
   .scriptName('./proxy')
   .middleware(lastOneWins as never, true)
   .usage('./proxy <command> [options]\n\nversion-proxy: an intercepting HTTP proxy that understands MAPI/HTTP and FrontPage RPC version negotiation.')
-  .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args).catch(report))
+  .command('demo', 'run both simulators behind the proxy, talk through it, print what was negotiated and judged', (y) => y.option('verbose', { type: 'boolean', default: false, describe: 'log every exchange' }), (args) => demo(args, (level) => createLogger({ level, pretty: process.stderr.isTTY })).catch(report))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
   .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
   .command('rules', 'rule files: check, list', rulesCommands)

@@ -94,7 +94,7 @@ export async function runDemo(logger: Logger, options: { verbose?: boolean } = {
           operation: p.operation,
           client: p.versions.client ?? '–',
           server: p.versions.server ?? '–',
-          negotiated: p.versions.negotiated ?? '–',
+          negotiated: negotiatedCell(p.versions),
           verdicts: p.verdicts.map((v) => v.code).join(', ') || '–',
           rules: x.rules?.filter((r) => r.outcome === 'applied').map((r) => r.id).join(', ') || '–',
         };
@@ -103,4 +103,13 @@ export async function runDemo(logger: Logger, options: { verbose?: boolean } = {
   } finally {
     for (const close of closers) await close().catch(() => undefined);
   }
+}
+
+/**
+ * The negotiated version; beside it the server's method-line answer when that differed (an
+ * echo-mismatch); on calls that negotiate nothing, that answer alone, as `echo X`.
+ */
+function negotiatedCell(versions: { negotiated?: string; echo?: string }): string {
+  if (versions.negotiated !== undefined) return versions.echo !== undefined ? `${versions.negotiated} (echo ${versions.echo})` : versions.negotiated;
+  return versions.echo !== undefined ? `echo ${versions.echo}` : '–';
 }
