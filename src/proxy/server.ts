@@ -2,6 +2,8 @@
  * The proxy's listening side: accepts client connections, gives each its ClientConnection
  * (affinity), and routes what arrives on it: requests to the HTTP pipeline, CONNECT to tunnels,
  * upgrades to upgrade.ts, and unparseable input to a clean 400/431 that is also recorded.
+ * It also bounds what a client can hold: the time to send a request head (408), the silence of
+ * an idle connection, and how many connections are open at once (connection-limit.ts).
  * Knows nothing of the CLI: configuration and logger are injected.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -24,6 +26,7 @@ import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
 import { writeRawAnswer, type ProxyAnswer } from './respond.js';
 import { handleUpgrade } from './upgrade.js';
+import { ConnectionLimit } from './connection-limit.js';
 
 type ClientError = NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string };
 
@@ -51,6 +54,12 @@ export interface ProxyServerOptions {
   captureBytes?: number;
   /** Applied to rule changes before they are logged (secrets redacted); identity when absent. */
   redactChanges?: (changes: RuleChange[]) => RuleChange[];
+  /** Time from a request head's first byte to its blank line, then 408 (`--head-timeout`); 0: none. */
+  headTimeoutMs?: number;
+  /** Silence allowed on a client connection with no exchange in flight (`--idle-timeout`); 0: none. */
+  idleTimeoutMs?: number;
+  /** Client connections open at once; more are closed as they are accepted (`--max-connections`). */
+  maxConnections?: number;
 }
 
 export interface ProxyServer {
@@ -60,6 +69,8 @@ export interface ProxyServer {
   close(graceMs: number): Promise<void>;
   /** Client connections currently open. */
   connectionCount(): number;
+  /** Client connections refused at the --max-connections cap since the start. */
+  refusedConnections(): number;
 }
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
@@ -83,17 +94,32 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     redactChanges: options.redactChanges ?? ((changes) => changes),
   };
 
+  const headTimeoutMs = options.headTimeoutMs ?? 0;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 0;
   const server = http.createServer({
     // A proxy passes requests without Host on (forward mode takes the host from the URL).
     requireHostHeader: false,
     // Slow uploads and long polls are the upstream's business; --upstream-timeout covers silence.
     requestTimeout: 0,
-    // Idle keep-alive connections live as long as the upstream keeps its side (client-connection.ts);
-    // 0 also stops Node from adding a `Keep-Alive: timeout=5` header of its own.
+    // Node derives its head timeout from requestTimeout (min(60 s, requestTimeout)), so with
+    // requestTimeout 0 a client could take forever over one head, a byte at a time. Set on
+    // its own, it runs from a head's first byte to its blank line, for every request of a
+    // keep-alive connection, and stops once the head is in: slow bodies (uploads) and long
+    // responses (MAPI/HTTP NotificationWait) are not touched. Node checks it on an interval
+    // (30 s by default): a quarter of the timeout, at most 1 s, keeps a cut close to it.
+    headersTimeout: headTimeoutMs,
+    connectionsCheckingInterval: headTimeoutMs > 0 ? Math.max(50, Math.min(1000, Math.floor(headTimeoutMs / 4))) : 30_000,
+    // Idle keep-alive connections are bounded by the socket timer below, not by Node's
+    // keepAliveTimeout, which would add a `Keep-Alive: timeout=5` header of its own.
     keepAliveTimeout: 0,
   });
-  // A client connection silent for longer than the upstream timeout is closed.
-  server.setTimeout(options.upstreamTimeoutMs + 30_000);
+  // Silence on a client connection (client-connection.ts): up to idleTimeoutMs with nothing in
+  // flight; with an exchange in flight the timer is stretched to the upstream timeout plus 30 s,
+  // the bound every client connection had before (a silent upstream ends the exchange first).
+  const busySilenceMs = options.upstreamTimeoutMs + 30_000;
+  server.setTimeout(idleTimeoutMs > 0 ? idleTimeoutMs : busySilenceMs);
+  server.on('timeout', (socket: Socket) => onSilent(socket));
+  const limit = options.maxConnections === undefined ? undefined : new ConnectionLimit(options.maxConnections, log);
 
   // Decrypted connections from intercepted tunnels enter the server like new connections.
   const tunnels = new WeakMap<Socket, TunnelInfo>();
@@ -107,7 +133,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     },
   };
   server.on('connection', (socket: Socket) => {
-    const conn = new ClientConnection(socket, tunnels.get(socket));
+    const conn = new ClientConnection(socket, tunnels.get(socket), idleTimeoutMs);
     connections.set(socket, conn);
     socket.once('close', () => connections.delete(socket));
   });
@@ -135,6 +161,23 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     onClientError(err, socket);
   });
 
+  /**
+   * The socket timer fired. Nothing in flight: an idle keep-alive connection (or one that never
+   * sent a byte), closed, which also frees its upstream connection. An exchange in flight: the
+   * timer is stretched once, to the longer bound; if that runs out too, the connection goes.
+   */
+  function onSilent(socket: Socket): void {
+    const conn = connections.get(socket);
+    if (conn === undefined || (conn.inFlight === 0 && !conn.carriesTunnel) || idleTimeoutMs === 0 || conn.stretched) {
+      log.debug({ connection: conn?.id, inFlight: conn?.inFlight ?? 0 }, 'client connection silent: closed');
+      if (conn) conn.destroy();
+      else socket.destroy();
+      return;
+    }
+    conn.stretched = true;
+    socket.setTimeout(Math.max(1, busySilenceMs - idleTimeoutMs));
+  }
+
   /** Sockets already answered with a 4xx: the parser keeps failing on the bytes that follow. */
   const refused = new WeakSet<Duplex>();
 
@@ -150,18 +193,22 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     }
     // A reset, or a client that hung up mid-message (Node reports the early EOF as a parse
     // error), is a client going away: the exchange in flight records CLIENT_ABORTED as it closes.
-    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE') {
       socket.destroy();
       return;
     }
+    // With requestTimeout 0, Node's request timeout is the head timeout (headersTimeout above):
+    // a request head that did not arrive in time. It is its own exchange (408 and a record),
+    // never an error of an exchange in flight before it on the connection.
+    const headTimedOut = code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT';
     const answer: ProxyAnswer =
       code === 'HPE_HEADER_OVERFLOW'
         ? { status: 431, code, message: 'the request head is larger than the proxy accepts (16 KiB)' }
-        : code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
-          ? { status: 408, code, message: 'the request head did not arrive in time' }
+        : headTimedOut
+          ? { status: 408, code, message: `the request head did not arrive within ${headTimeoutMs / 1000} s (--head-timeout)` }
           : { status: 400, code, message: `the request is not valid HTTP/1.1: ${err.reason ?? err.message}` };
 
-    if (conn && conn.active.size > 0) {
+    if (conn && conn.active.size > 0 && !headTimedOut) {
       // The error is in the body of an exchange in flight (bad chunked encoding): that exchange
       // records it, answers if it still can, and the connection closes after.
       refused.add(socket);
@@ -180,7 +227,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     events.emit('started', exchange);
     exchange.timings.responseHead = now();
     refused.add(socket);
-    if (socket.writable) {
+    // A pipelined head that timed out behind a response still being written: a 408 now would
+    // land inside that response, so the connection is closed instead (RFC 9112 §9.6).
+    if (socket.writable && !(conn && conn.active.size > 0)) {
       const sent = writeRawAnswer(socket, answer);
       exchange.response = sent.head;
       exchange.bytes.response = sent.bodyBytes;
@@ -189,6 +238,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     }
     exchange.timings.end = now();
     events.emit('finished', exchange);
+    if (headTimedOut) log.info({ xid: exchange.id, connection: conn?.id, headTimeoutMs }, 'request head timed out: 408');
     log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');
   }
 
@@ -196,6 +246,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   let listener: net.Server | undefined;
 
   function listenOn(target: net.Server, host: string, port: number): Promise<AddressInfo> {
+    limit?.apply(target);
     return new Promise<AddressInfo>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       target.once('error', onError);
@@ -243,9 +294,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         }, graceMs);
         void closed.then(() => {
           clearTimeout(timer);
+          limit?.flush();
           resolve();
         });
       }),
     connectionCount: () => connections.size,
+    refusedConnections: () => limit?.refused ?? 0,
   };
 }
