@@ -63,6 +63,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     maxConnections: config.maxConnections ?? defaultMaxConnections(),
     logger,
     captureBytes: config.record?.captureBytes ?? 0,
+    recording: config.record !== undefined,
     redactChanges: (changes) => redactor.changes(changes),
   });
   proxy.events.on('finished', (exchange) => logExchange(logger, exchange, redactor));

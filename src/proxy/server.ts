@@ -24,7 +24,7 @@ import net from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
-import { writeRawAnswer, type ProxyAnswer } from './respond.js';
+import { writeRawAnswer, type ProxyAnswer, type SentAnswer } from './respond.js';
 import { handleUpgrade } from './upgrade.js';
 import { ConnectionLimit } from './connection-limit.js';
 
@@ -52,6 +52,8 @@ export interface ProxyServerOptions {
    * 0 or absent captures nothing (recording off: no cost).
    */
   captureBytes?: number;
+  /** A journal records every exchange: its record goes out before the response's last bytes. */
+  recording?: boolean;
   /** Applied to rule changes before they are logged (secrets redacted); identity when absent. */
   redactChanges?: (changes: RuleChange[]) => RuleChange[];
   /** Time from a request head's first byte to its blank line, then 408 (`--head-timeout`); 0: none. */
@@ -91,6 +93,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     upstreamTls: options.upstreamTls ?? createUpstreamTls(),
     authHints: new WindowsAuthHints(log),
     captureBytes: options.captureBytes ?? 0,
+    recording: options.recording ?? false,
     redactChanges: options.redactChanges ?? ((changes) => changes),
   };
 
@@ -227,17 +230,23 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     events.emit('started', exchange);
     exchange.timings.responseHead = now();
     refused.add(socket);
+    // The record goes out before the answer does (a `kill -9` between them must not lose it).
+    const record = (sent?: SentAnswer): void => {
+      if (sent !== undefined) {
+        exchange.response = sent.head;
+        exchange.bytes.response = sent.bodyBytes;
+      }
+      exchange.timings.end = now();
+      events.emit('finished', exchange);
+    };
     // A pipelined head that timed out behind a response still being written: a 408 now would
     // land inside that response, so the connection is closed instead (RFC 9112 §9.6).
     if (socket.writable && !(conn && conn.active.size > 0)) {
-      const sent = writeRawAnswer(socket, answer);
-      exchange.response = sent.head;
-      exchange.bytes.response = sent.bodyBytes;
+      writeRawAnswer(socket, answer, record);
     } else {
       socket.destroy();
+      record();
     }
-    exchange.timings.end = now();
-    events.emit('finished', exchange);
     if (headTimedOut) log.info({ xid: exchange.id, connection: conn?.id, headTimeoutMs }, 'request head timed out: 408');
     log.debug({ err: { code, message: err.message }, bytes: err.rawPacket?.subarray(0, 64).toString('latin1') }, 'malformed request');
   }
