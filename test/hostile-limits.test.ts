@@ -9,6 +9,7 @@
  * loaded machine.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseTarget } from '../src/config.js';
 import { RawConnection, clock, delay, reverseRequest, waitUntil, withTimeout } from './helpers/client.js';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
-import { ProxyProcess, countSockets, socketFds, tryRequest, waitForSocketCount } from './helpers/process.js';
+import { CLI, ProxyProcess, countSockets, socketFds, tryRequest, waitForSocketCount } from './helpers/process.js';
 import { startRecordingServer, type RecordingServer, type SeenRequest } from './helpers/servers.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -330,3 +331,54 @@ function getWhole(agent: http.Agent, port: number, path: string): Promise<boolea
     req.setTimeout(5000, () => req.destroy());
   });
 }
+
+describe('hostile limits: a flood within a low ulimit -n, with the default cap', () => {
+  let upstream: RecordingServer;
+  let child: ChildProcess | undefined;
+
+  before(async () => {
+    upstream = await startRecordingServer(respond);
+  });
+  after(async () => {
+    child?.kill('SIGKILL');
+    await upstream?.close();
+  });
+
+  it('the default --max-connections (from ulimit -n 80: 24) refuses the flood before the descriptors run out', { timeout: 30_000 }, async () => {
+    // The limit is lowered for the proxy alone (soft and hard: Node raises its soft limit to the
+    // hard one as it starts); the default cap is derived from it at start.
+    const spawned = spawn('sh', ['-c', `ulimit -n 80 && exec "${process.execPath}" "${CLI}" start --listen 127.0.0.1:0 --target ${upstream.url} --no-record`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawned;
+    let stderr = '';
+    spawned.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const lines = (): Array<Record<string, unknown>> => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    await waitUntil(() => lines().some((l) => l.msg === 'listening'), 15_000, `the proxy to listen; stderr: ${stderr}`);
+    const port = Number(lines().find((l) => l.msg === 'listening')!.port);
+    const held: RawConnection[] = [];
+    const flood: RawConnection[] = [];
+    try {
+      // 24 connections, each with its own upstream connection: 48 descriptors of 80.
+      for (let i = 0; i < 24; i++) {
+        const conn = await RawConnection.open(port);
+        held.push(conn);
+        assert.equal((await conn.request('GET /held HTTP/1.1\r\nHost: x\r\n\r\n')).statusCode, 200);
+      }
+      // 40 more would need 80 more descriptors: all refused at accept, none answered with an error.
+      for (let i = 0; i < 40; i++) flood.push(await RawConnection.open(port));
+      await Promise.all(flood.map((conn) => conn.write('GET /flood HTTP/1.1\r\nHost: x\r\n\r\n').catch(() => undefined)));
+      await Promise.all(flood.map((conn) => conn.waitForClose(5000, 'a connection above the default cap to be closed')));
+      for (const conn of flood) assert.equal(conn.bytes().length, 0);
+      // Every held connection is still served: no descriptor ran out.
+      for (const conn of held) assert.equal((await conn.request('GET /again HTTP/1.1\r\nHost: x\r\n\r\n')).statusCode, 200);
+      await waitUntil(() => lines().some((l) => typeof l.refused === 'number'), 5000, 'the burst warning');
+      const burst = lines().find((l) => typeof l.refused === 'number')!;
+      assert.equal(burst.maxConnections, 24);
+      assert.equal(burst.refused, 40);
+      assert.ok(!lines().some((l) => l.msg === 'server error'), 'no accept error (EMFILE) was logged');
+    } finally {
+      for (const conn of [...held, ...flood]) conn.destroy();
+    }
+    spawned.kill('SIGTERM');
+    await withTimeout(new Promise((resolve) => spawned.once('exit', resolve)), 10_000, 'the proxy to exit');
+  });
+});
