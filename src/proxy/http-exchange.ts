@@ -353,15 +353,23 @@ class HttpExchange implements InFlight {
       }
       // Ahead of the pipe's own listener: each turn's bytes wait for a possible end() (finish-record.ts).
       if (this.ctx.recording) proxyRes.on('data', () => holdLastBytes(res.socket));
-      relayResponseBody(res, proxyRes, prefix, capture, observation, draft.throttle === undefined ? res : this.throttle(draft.throttle));
+      relayResponseBody(res, proxyRes, prefix, capture, observation, draft.throttle === undefined ? res : this.responseThrottle(draft.throttle));
     });
   }
 
   private writeBody(body: Buffer, throttle: number | undefined): void {
     if (throttle === undefined) return void this.res.end(body);
-    const sink = this.throttle(throttle);
+    const sink = this.responseThrottle(throttle);
     sink.pipe(this.res);
     sink.end(body);
+  }
+
+  /** A throttle of the response; while recording, its writes wait for a possible end() like the relay's. */
+  private responseThrottle(bytesPerSecond: number): Throttle {
+    const throttle = this.throttle(bytesPerSecond);
+    // Before the pipe to the response is made, so the cork comes ahead of its write.
+    if (this.ctx.recording) throttle.on('data', () => holdLastBytes(this.res.socket));
+    return throttle;
   }
 
   /** A throttle for one direction of this exchange, destroyed with it. */
