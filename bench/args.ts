@@ -10,7 +10,7 @@ import { SUBJECT_IDS, type SubjectId } from './subjects.js';
 /** Everything --only can name: the table's subjects, then the probes of issues 4, 5 and 6. */
 export const BENCH_IDS: ReadonlyArray<SubjectId | ProbeId> = [...SUBJECT_IDS, ...PROBE_IDS];
 
-export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BENCH_IDS.join(',')}]
+export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BENCH_IDS.join(',')},soak] [--soak-minutes M]
 
   --runs N    runs per subject; every number is the median over runs (default 3; --quick: 1)
   --quick     for development: 2 s per load, 64 MiB streams, 1 run; short probes
@@ -22,7 +22,11 @@ export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BEN
               compared with mitmdump-https, and https-new-host and https-hosts-rss are
               the new-host probes of issue 5; forward-record (recording on) is
               compared with forward, and har-100k times ./proxy har on a
-              100,000-exchange journal (issue 6)
+              100,000-exchange journal (issue 6); soak is the recording soak
+              of issue 21 (bench/soak.ts), run once after everything else
+  --soak-minutes M
+              how long the soak runs (default 10; --quick: 1; env BENCH_SOAK_MINUTES);
+              0 skips it. A full run includes it; with --only, only when soak is named
 
 Prints progress on stderr, one markdown table and the acceptance lines on stdout, and writes
 the table and every raw number to .bench/last.json.`;
@@ -41,6 +45,7 @@ export function parseBenchArgs(argv: string[]): BenchConfig | 'help' {
         runs: { type: 'string' },
         quick: { type: 'boolean', default: false },
         only: { type: 'string' },
+        'soak-minutes': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -59,17 +64,28 @@ export function parseBenchArgs(argv: string[]): BenchConfig | 'help' {
   }
 
   let only: Array<SubjectId | ProbeId> = [...BENCH_IDS];
+  let soak = true;
   if (values.only !== undefined) {
-    const names = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+    const named = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+    soak = named.includes('soak');
+    const names = named.filter((n) => n !== 'soak');
     const unknown = names.filter((n) => !(BENCH_IDS as readonly string[]).includes(n));
-    if (unknown.length > 0 || names.length === 0) {
+    if (unknown.length > 0 || (names.length === 0 && !soak)) {
       throw new UsageError(`--only takes subjects from ${BENCH_IDS.join(', ')} (got "${values.only}")`);
     }
     // Table order stays the canonical one whatever order was typed.
     only = BENCH_IDS.filter((id) => names.includes(id));
   }
 
+  const soakText = values['soak-minutes'] ?? process.env.BENCH_SOAK_MINUTES;
+  let soakMinutes = quick ? 1 : 10;
+  if (soakText !== undefined) {
+    soakMinutes = Number(soakText);
+    if (!Number.isFinite(soakMinutes) || soakMinutes < 0) throw new UsageError(`--soak-minutes must be a number of minutes ≥ 0 (got "${soakText}")`);
+  }
+
   return {
+    soakMinutes: soak ? soakMinutes : 0,
     runs,
     quick,
     only,

@@ -41,6 +41,8 @@ export interface BenchConfig {
   rssHosts: number;
   hostsWarmup: number;
   rssConcurrency: number;
+  /** The soak (soak.ts): minutes, 0 for none. */
+  soakMinutes: number;
 }
 
 export interface Tools {

@@ -28,6 +28,7 @@ import { collectRecordJournal, removeRecordJournal, type RecordedRun } from './r
 import { summarize, type RuleCandidates } from './table.js';
 import { ensureTool, offerTool } from './tools.js';
 import { wrkVersion } from './wrk.js';
+import { runSoak, soakLines, SOAK_DEFAULTS, type SoakResult } from './soak.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const workDir = path.join(root, '.bench');
@@ -86,7 +87,7 @@ async function main(): Promise<number> {
   const streamLabel = bytesLabel(cfg.streamBytes);
   const subjects = allSubjects().filter((s) => cfg.only.includes(s.id));
   const probes = cfg.only.filter(isProbeId);
-  log(
+  if (subjects.length > 0 || probes.length > 0) log(
     `${cfg.runs} run(s) of ${[...subjects.map((s) => s.id), ...probes].join(', ')}; ` +
       `${cfg.connections} connections × ${cfg.loadSeconds} s (after ${cfg.warmupSeconds} s warm-up), ${streamLabel} down and up` +
       (probes.some((p) => RULE_PROBES.includes(p)) ? `; probes: ${cfg.fpseRequests} FPSE requests a side, ${cfg.mapiPolls} long polls a side` : ''),
@@ -117,12 +118,13 @@ async function main(): Promise<number> {
   if (subjects.some((s) => s.loadOnly !== true && s.unavailable === undefined)) createUploadFile(uploadFile, cfg.streamBytes);
 
   const results: RecordedRun[] = [];
+  let soak: SoakResult | undefined;
   const probeResults: ProbeRun[] = [];
   const startedAt = new Date();
   const busyBefore = machineBusySeconds();
   const oursBefore = ownTreeSeconds();
   try {
-    for (let run = 1; run <= cfg.runs; run++) {
+    for (let run = 1; run <= (subjects.length > 0 || probes.length > 0 ? cfg.runs : 0); run++) {
       const shift = (run - 1) % subjects.length;
       const order = [...subjects.slice(shift), ...subjects.slice(0, shift)];
       const probeShift = (run - 1) % Math.max(1, probes.length);
@@ -144,6 +146,10 @@ async function main(): Promise<number> {
       for (const probe of probeOrder) {
         probeResults.push(await runProbe(probe, ctx, cfg, run, log));
       }
+    }
+    if (cfg.soakMinutes > 0) {
+      log(`soak: ${cfg.soakMinutes} min, recording on, ${SOAK_DEFAULTS.rate} req/s over ${SOAK_DEFAULTS.connections} connections (each replaced after ${SOAK_DEFAULTS.requestsPerConnection} requests)`);
+      soak = await runSoak(root, workDir, upstreamPort, { minutes: cfg.soakMinutes, ...SOAK_DEFAULTS }, log);
     }
   } finally {
     await stopService(upstream, 5000);
@@ -173,6 +179,7 @@ async function main(): Promise<number> {
     ...(subjects.length > 0 ? [summary.table, ''] : []),
     ...(subjects.length > 0 ? summary.acceptance : []),
     ...probeAcceptance,
+    ...(soak !== undefined ? ['', ...soakLines(soak)] : []),
     ...(summary.cpu !== undefined ? ['', summary.cpu] : []),
     ...(machineLine !== undefined ? [machineLine] : []),
     ...(notes.length > 0 ? ['', 'Notes:', ...notes.map((n) => `- ${n}`)] : []),
@@ -202,6 +209,7 @@ async function main(): Promise<number> {
     ruleCandidates: candidates,
     runs: results,
     probes: probeResults,
+    ...(soak !== undefined && { soak }),
   };
   fs.writeFileSync(path.join(workDir, 'last.json'), `${JSON.stringify(record, null, 2)}\n`);
   log(`raw numbers in ${path.relative(process.cwd(), path.join(workDir, 'last.json')) || '.bench/last.json'}`);

@@ -4,7 +4,7 @@
  * TLS, control API) are wired here too; nothing below knows about each other.
  */
 import type { Logger } from 'pino';
-import { isLoopback, type ProxyConfig, type RedactionConfig } from './config.js';
+import { DEFAULTS, defaultMaxConnections, isLoopback, type ProxyConfig, type RedactionConfig } from './config.js';
 import { durationOf, type Exchange, type Verdict } from './core/exchange.js';
 import { originUrl } from './core/origin.js';
 import { ProgramError } from './errors.js';
@@ -60,8 +60,12 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     keepHost: config.keepHost,
     forwarded: config.forwarded,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    headTimeoutMs: config.headTimeoutMs ?? DEFAULTS.headTimeoutSeconds * 1000,
+    idleTimeoutMs: config.idleTimeoutMs ?? DEFAULTS.idleTimeoutSeconds * 1000,
+    maxConnections: config.maxConnections ?? defaultMaxConnections(),
     logger,
     captureBytes: config.record?.captureBytes ?? 0,
+    recording: config.record !== undefined,
     redactChanges: (changes) => redactor.changes(changes),
     ...(config.allow !== undefined && { access: new ClientAccess(config.allow) }),
     redactHead: (text) => redactor.headText(text),

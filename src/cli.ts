@@ -6,7 +6,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
-import { DEFAULTS, parseAllow, parseListen, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
+import { DEFAULTS, defaultMaxConnections, parseAllow, parseListen, parseMaxConnections, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
 import { describeFailure, describeUsageError } from './cli/errors.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
@@ -32,6 +32,9 @@ function startOptions(y: Argv) {
     .option('keep-host', { type: 'boolean', default: false, describe: "reverse mode: send the client's Host header instead of the target's" })
     .option('upstream-timeout', { type: 'number', default: DEFAULTS.upstreamTimeoutSeconds, describe: 'seconds an upstream may stay silent before the proxy gives up (504)', requiresArg: true })
     .option('forwarded', { type: 'boolean', default: false, describe: 'add X-Forwarded-For, -Proto and -Host to forwarded requests' })
+    .option('head-timeout', { type: 'number', default: DEFAULTS.headTimeoutSeconds, describe: 'seconds a client may take to send a request head, then 408 (long polls and slow bodies are not cut; 0: no limit)', requiresArg: true })
+    .option('idle-timeout', { type: 'number', default: DEFAULTS.idleTimeoutSeconds, describe: 'seconds a client connection may stay silent between requests before it is closed (0: until the upstream timeout + 30 s)', requiresArg: true })
+    .option('max-connections', { type: 'number', default: defaultMaxConnections(), describe: 'client connections open at once; more are closed as they arrive, one warning per burst (default: half of ulimit -n)', requiresArg: true })
     .option('grace', { type: 'number', default: DEFAULTS.graceSeconds, describe: 'seconds SIGINT/SIGTERM waits for exchanges in flight', requiresArg: true })
     .option('log-level', { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'pino log level; JSON on a pipe, readable on a terminal' })
     .option('rules', { type: 'string', array: true, describe: 'rule files or folders (YAML or JSON); reloaded within 1 s of a save, and on SIGHUP', requiresArg: true })
@@ -70,6 +73,9 @@ function toConfig(args: StartArgs): ProxyConfig {
     forwarded: args.forwarded,
     upstreamTimeoutMs: seconds('upstream-timeout', args['upstream-timeout'], 0.001) * 1000,
     graceMs: seconds('grace', args.grace, 0) * 1000,
+    headTimeoutMs: seconds('head-timeout', args['head-timeout'], 0) * 1000,
+    idleTimeoutMs: seconds('idle-timeout', args['idle-timeout'], 0) * 1000,
+    maxConnections: parseMaxConnections(args['max-connections']),
     logLevel: args['log-level'],
     ...(args.rules !== undefined && { rules: args.rules }),
     ...(args['rules-files-anywhere'] && { rulesFilesAnywhere: true }),

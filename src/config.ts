@@ -10,6 +10,7 @@ import { ProgramError } from './errors.js';
 import { defaultPort, parseAuthority, type Origin } from './core/origin.js';
 import type { LogLevel } from './log.js';
 import { parseCidr, type Cidr } from './proxy/client-access.js';
+import { openFileLimit } from './core/fd-limit.js';
 
 export interface ListenAddress {
   host: string;
@@ -28,6 +29,12 @@ export interface ProxyConfig {
   upstreamTimeoutMs: number;
   /** How long SIGINT/SIGTERM waits for exchanges in flight before closing them. */
   graceMs: number;
+  /** Time a client may take to send a request head, then 408 (`--head-timeout`); DEFAULTS when absent, 0: none. */
+  headTimeoutMs?: number;
+  /** Silence allowed on a client connection with no exchange in flight (`--idle-timeout`); DEFAULTS when absent, 0: none. */
+  idleTimeoutMs?: number;
+  /** Client connections open at once (`--max-connections`); derived from `ulimit -n` when absent. */
+  maxConnections?: number;
   logLevel: LogLevel;
   /** Rule files or folders (`--rules`), hot-reloaded; none by default. */
   rules?: string[];
@@ -83,6 +90,10 @@ export const DEFAULTS = {
   // Longer than a 5-minute MAPI/HTTP NotificationWait (MS-OXCMAPIHTTP 3.1.5.5) plus slack.
   upstreamTimeoutSeconds: 330,
   graceSeconds: 5,
+  /** RFC 9112 sets no limit; 30 s is generous for a head (a few KB) even on a bad link. */
+  headTimeoutSeconds: 30,
+  /** IIS's own idle connection timeout is 120 s: an idle client connection lives as long. */
+  idleTimeoutSeconds: 120,
   logLevel: 'info' as LogLevel,
   /** The interception CA's home (DESIGN.md "Command line"). */
   caDir: join(homedir(), '.version-proxy'),
@@ -173,4 +184,26 @@ export function parseSize(flag: string, text: string, min = 0): number {
     throw new ProgramError('ERR_BAD_OPTION', `--${flag} ${text} is not a size${min > 0 ? ` of at least ${min} bytes` : ''}`, `write bytes or a unit, e.g. --${flag} 1MiB, 64KiB or 1048576`);
   }
   return bytes;
+}
+
+/**
+ * The default `--max-connections`: half the open-file limit, since each client connection
+ * holds two descriptors (its socket and its own upstream's), less a few for the listener, the
+ * journal, the log and the CA files. 512 where the limit cannot be read (null).
+ */
+export function defaultMaxConnections(fdLimit: number | null = openFileLimit() ?? null): number {
+  if (fdLimit === null) return 512;
+  return Math.max(1, Math.floor((fdLimit - 32) / 2));
+}
+
+/** `--max-connections N`: a whole number from 1 up to the open-file limit (`ulimit -n`). */
+export function parseMaxConnections(value: unknown, fdLimit: number | null = openFileLimit() ?? null): number {
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ProgramError('ERR_BAD_OPTION', `--max-connections ${String(value)} is not a whole number of at least 1`, `e.g. --max-connections ${defaultMaxConnections(fdLimit)}`);
+  }
+  if (fdLimit !== null && n > fdLimit) {
+    throw new ProgramError('ERR_BAD_OPTION', `--max-connections ${n} is above the open-file limit (ulimit -n ${fdLimit}), so new clients would be refused with nothing logged`, `raise ulimit -n, or give at most ${defaultMaxConnections(fdLimit)} (two descriptors per connection)`);
+  }
+  return n;
 }

@@ -14,12 +14,25 @@
 export const SLOW_WRITE_MS = 2;
 export const ASYNC_SPELL_MS = 10_000;
 
+/**
+ * The journal closes its gate only after STRIKES slow writes within STRIKE_WINDOW_MS: a write
+ * timed by the wall clock is also "slow" when the process was merely preempted during it (a
+ * loaded machine, a CPU-starved container), and each switch to the thread pool suspends the
+ * journal's guarantee that a record is in the file before its client has the answer
+ * (record/journal.ts). A disk that is really slow makes every write slow, and trips it at once.
+ */
+export const STRIKES = 3;
+export const STRIKE_WINDOW_MS = 1000;
+
 export class SyncWriteGate {
   private asyncUntil = 0;
+  /** performance.now() of the recent slow writes, oldest first. */
+  private slow: number[] = [];
 
   constructor(
     private readonly slowMs = SLOW_WRITE_MS,
     private readonly spellMs = ASYNC_SPELL_MS,
+    private readonly strikes = 1,
   ) {}
 
   /** Whether the next write may be synchronous. */
@@ -37,7 +50,14 @@ export class SyncWriteGate {
   /** Reports how long a synchronous write took; true when it was slow and the gate has just closed. */
   took(ms: number): boolean {
     if (ms <= this.slowMs) return false;
-    this.asyncUntil = performance.now() + this.spellMs;
+    const at = performance.now();
+    if (this.strikes > 1) {
+      this.slow = this.slow.filter((t) => at - t < STRIKE_WINDOW_MS);
+      this.slow.push(at);
+      if (this.slow.length < this.strikes) return false;
+      this.slow = [];
+    }
+    this.asyncUntil = at + this.spellMs;
     return true;
   }
 }

@@ -8,6 +8,11 @@
  * per origin; pipelined requests queue on it in order. When the upstream closes an idle connection,
  * the client's connection is ended too, so the client learns what a direct connection would have
  * told it (for example that its NTLM-authenticated connection is gone).
+ *
+ * Silence on the client's socket (server.ts) is bounded twice: with no exchange in flight, by
+ * the idle timeout (`--idle-timeout`); with one in flight (a long poll, a stalled upload, a rule
+ * that hangs), by the longer bound the server stretches the timer to, reset here as the
+ * connection becomes idle again.
  */
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -31,8 +36,9 @@ export class ClientConnection {
   private readonly agent: AffinityAgent;
   private tlsAgent: AffinityAgent | undefined;
   readonly info: ClientInfo;
-  /** Exchanges started on this connection and not yet finished. */
-  inFlight = 0;
+  private exchanges = 0;
+  /** The socket's timer was stretched past the idle timeout for an exchange in flight. */
+  stretched = false;
   /** This connection's CONNECT was intercepted: its life is the decrypted connection's inside. */
   carriesTunnel = false;
   /** HTTP exchanges in flight, for errors the server reports per socket (clientError). */
@@ -47,11 +53,26 @@ export class ClientConnection {
     readonly socket: net.Socket,
     /** Set when this connection is the inside of an intercepted CONNECT tunnel. */
     readonly tunnel?: TunnelInfo,
+    /** The idle timeout the socket's timer goes back to when nothing is in flight; 0: none. */
+    private readonly idleTimeoutMs = 0,
   ) {
     const client = tunnel?.client;
     this.info = { address: client?.address ?? socket.remoteAddress ?? '', port: client?.port ?? socket.remotePort ?? 0, connection: this.id };
     this.agent = new AffinityAgent('http:', this.upstreamEvents);
     socket.once('close', () => this.destroy());
+  }
+
+  /** Exchanges started on this connection and not yet finished. */
+  get inFlight(): number {
+    return this.exchanges;
+  }
+
+  set inFlight(n: number) {
+    this.exchanges = n;
+    if (n === 0 && this.stretched) {
+      this.stretched = false;
+      this.socket.setTimeout(this.idleTimeoutMs);
+    }
   }
 
   /** This connection's own agent for `origin`: plain or TLS, one upstream socket either way. */

@@ -3,7 +3,20 @@
  * finishes, beside the timings and the error: the protocol verdicts (negotiation.ts), the rules
  * it met, and the bodies captured. Free functions of the finished exchange: the pipeline class
  * keeps only what moves bytes and events.
+ *
+ * When the record is emitted (issue 21, finding 5): a client that has the whole response may
+ * be told "done" while a `kill -9` takes the proxy, so the record must be handed to the kernel
+ * before the response's last bytes are. Node hands a response's bytes to the kernel inside
+ * `res.write()` / `res.end()` (a synchronous write when the socket takes them), and only emits
+ * 'finish' and 'close' later, so the record is emitted from inside `res.end()`, before Node's
+ * own end runs (onEnd below), and the journal writes it synchronously then (record/journal.ts).
+ * A body framed by Content-Length is complete for the client with its last data bytes, which
+ * Node writes before end() is called: while recording, the client's socket is corked for the
+ * rest of each turn in which response bytes are written (holdLastBytes), so those bytes wait
+ * in user space for the end() of the same turn, whose record comes first.
  */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { BodyCapture } from '../core/body-capture.js';
 import type { Exchange } from '../core/exchange.js';
 import type { Observation } from '../protocols/observer.js';
@@ -39,4 +52,29 @@ export function recordBodies(exchange: Exchange, requestCapture: BodyCapture, re
     ...(request.size > 0 && { request }),
     ...(response !== undefined && response.size > 0 && { response }),
   };
+}
+
+/** Calls `before` inside every `res.end()` of this response, before Node's own end writes anything. */
+export function onEnd(res: ServerResponse, before: () => void): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]): ServerResponse => {
+    before();
+    return end(...args);
+  }) as ServerResponse['end'];
+}
+
+/**
+ * Holds what is written to the client's socket for the rest of this event-loop turn: released
+ * by the response's end() (Node uncorks fully there, after the record went out) or at the turn's
+ * end, whichever comes first. A stream still flowing leaves at the end of each turn, so nothing
+ * waits for data the turn does not have (DESIGN.md invariant 1).
+ */
+export function holdLastBytes(socket: Socket | null): void {
+  if (socket === null || socket.destroyed || socket.writableCorked > 0) return;
+  socket.cork();
+  setImmediate(release, socket);
+}
+
+function release(socket: Socket): void {
+  if (socket.writableCorked > 0) socket.uncork();
 }

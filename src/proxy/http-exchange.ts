@@ -45,7 +45,7 @@ import { collectBody, holdFirstLine, type Held } from './body-hold.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
 import { decideAnswerDraft, decideRequestDraft, heldPrefix, NO_FACTS, ruleRunOf } from './exchange-rules.js';
-import { judgeExchange, recordBodies, recordRules } from './finish-record.js';
+import { holdLastBytes, judgeExchange, onEnd, recordBodies, recordRules } from './finish-record.js';
 import { planForward, routingOf } from './forward-head.js';
 import { isCloseDelimited, setContentLength } from './framing.js';
 import { stripHopByHop } from './hop-by-hop.js';
@@ -122,6 +122,8 @@ class HttpExchange implements InFlight {
     // The proxy adds nothing the upstream did not send: no Date of its own.
     res.sendDate = false;
     res.once('close', () => this.finish());
+    // The record is emitted before the response's last bytes leave (finish-record.ts).
+    onEnd(res, () => this.complete(true));
     res.on('error', () => undefined); // a client socket error surfaces as 'close' above
     const capture = this.requestCapture;
     req.on('data', (chunk: Buffer) => {
@@ -356,6 +358,7 @@ class HttpExchange implements InFlight {
       // `chunked, identity` body is not chunked on the wire (rule 4) and must not become so.
       if (this.closeDelimited) res.chunkedEncoding = false;
       if (res.chunkedEncoding) holdWritesForThisTurn(res.socket);
+      if (this.ctx.recording) holdLastBytes(res.socket);
       const upstream = { statusCode: proxyRes.statusCode ?? 502, statusMessage: proxyRes.statusMessage ?? '', httpVersion: proxyRes.httpVersion, rawHeaders: proxyRes.rawHeaders, source: 'upstream' as const };
       exchange.response = { ...upstream, statusCode: draft.status, statusMessage: draft.statusMessage, rawHeaders };
       // What the upstream really sent, whenever the client got something else.
@@ -370,15 +373,25 @@ class HttpExchange implements InFlight {
         this.writeBody(draft.body, draft.throttle);
         return;
       }
-      relayResponseBody(res, proxyRes, prefix, capture, observation, draft.throttle === undefined ? res : this.throttle(draft.throttle));
+      // Ahead of the pipe's own listener: each turn's bytes wait for a possible end() (finish-record.ts).
+      if (this.ctx.recording) proxyRes.on('data', () => holdLastBytes(res.socket));
+      relayResponseBody(res, proxyRes, prefix, capture, observation, draft.throttle === undefined ? res : this.responseThrottle(draft.throttle));
     });
   }
 
   private writeBody(body: Buffer, throttle: number | undefined): void {
     if (throttle === undefined) return void this.res.end(body);
-    const sink = this.throttle(throttle);
+    const sink = this.responseThrottle(throttle);
     sink.pipe(this.res);
     sink.end(body);
+  }
+
+  /** A throttle of the response; while recording, its writes wait for a possible end() like the relay's. */
+  private responseThrottle(bytesPerSecond: number): Throttle {
+    const throttle = this.throttle(bytesPerSecond);
+    // Before the pipe to the response is made, so the cork comes ahead of its write.
+    if (this.ctx.recording) throttle.on('data', () => holdLastBytes(this.res.socket));
+    return throttle;
   }
 
   /** A throttle for one direction of this exchange, destroyed with it. */
@@ -430,10 +443,11 @@ class HttpExchange implements InFlight {
     this.settled = true;
     if (answer.status >= 400) failExchange(this.exchange, { code: answer.code, message: answer.message, phase });
     this.exchange.timings.responseHead ??= now();
-    const sent = sendAnswer(this.res, answer);
-    this.exchange.response = sent.head;
-    this.exchange.bytes.response = sent.bodyBytes;
-    this.captureResponse()?.add(sent.body);
+    sendAnswer(this.res, answer, (sent) => {
+      this.exchange.response = sent.head;
+      this.exchange.bytes.response = sent.bodyBytes;
+      this.captureResponse()?.add(sent.body);
+    });
   }
 
   private abortUpstream(): void {
@@ -441,18 +455,28 @@ class HttpExchange implements InFlight {
     this.proxyReq?.destroy();
   }
 
+  /** The response is closed: the record (unless end() already gave it), then what is left to free. */
   private finish(): void {
+    this.complete(false);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const throttle of this.throttles) throttle.destroy();
+    if (!this.res.writableFinished) this.abortUpstream();
+  }
+
+  /**
+   * Step 10, the record: from inside res.end() (`ended`, the last bytes not yet handed to the
+   * socket), or as the response closes without one (the client went away, a rule closed it).
+   */
+  private complete(ended: boolean): void {
     if (this.finished) return;
     this.finished = true;
     const { exchange, res, req } = this;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    for (const throttle of this.throttles) throttle.destroy();
-    if (!res.writableFinished && !this.endedByRule) {
+    if (!ended && !res.writableFinished && !this.endedByRule) {
       // The client went away first: nothing is left to deliver, so free the upstream at once.
       const phase: Phase = !req.complete ? 'request-body' : res.headersSent ? 'response-body' : 'response-head';
       failExchange(exchange, { code: 'CLIENT_ABORTED', message: 'the client closed the connection before the exchange was complete', phase });
+      this.abortUpstream();
     }
-    if (!res.writableFinished) this.abortUpstream();
     exchange.timings.end = now();
     if (this.observation) judgeExchange(this.ctx, exchange, this.observation);
     if (this.run !== undefined && this.run.applied.length > 0) recordRules(this.ctx, exchange, this.run);

@@ -36,6 +36,11 @@ export interface PipelineContext {
   authHints: WindowsAuthHints;
   /** Body bytes captured per direction onto the record; 0 captures nothing. */
   captureBytes: number;
+  /**
+   * A journal listens to 'finished': the last bytes of every response are held until the
+   * record is out (finish-record.ts, holdLastBytes).
+   */
+  recording: boolean;
   /** Secrets out of rule changes before they are logged. */
   redactChanges(changes: RuleChange[]): RuleChange[];
   /** The proxy's own listening addresses: a request to one of them would loop. */

@@ -42,17 +42,23 @@ export interface SentAnswer {
   bodyBytes: number;
 }
 
-/** Sends the answer on a response whose head has not gone out yet; returns what was sent. */
-export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): SentAnswer {
+/**
+ * Sends the answer on a response whose head has not gone out yet; returns what was sent.
+ * `beforeEnd` sees what will be sent before the bytes go (the record is written first).
+ */
+export function sendAnswer(res: ServerResponse, answer: ProxyAnswer, beforeEnd?: (sent: SentAnswer) => void): SentAnswer {
   const { head, body } = answerParts(answer, false);
+  const sent = { head, body, bodyBytes: body.length };
+  beforeEnd?.(sent);
   res.writeHead(head.statusCode, head.statusMessage, head.rawHeaders);
   res.end(body);
-  return { head, body, bodyBytes: body.length };
+  return sent;
 }
 
-/** Writes the answer as raw HTTP/1.1 bytes and closes the connection after it. */
-export function writeRawAnswer(socket: Duplex, answer: ProxyAnswer): SentAnswer {
+/** Writes the answer as raw HTTP/1.1 bytes and closes the connection after it; `beforeWrite` as above. */
+export function writeRawAnswer(socket: Duplex, answer: ProxyAnswer, beforeWrite?: (sent: SentAnswer) => void): SentAnswer {
   const { head, body } = answerParts(answer, true);
+  beforeWrite?.({ head, body, bodyBytes: body.length });
   endAndLinger(socket, Buffer.concat([serializeHead(head.statusCode, head.statusMessage, head.rawHeaders), body]));
   return { head, body, bodyBytes: body.length };
 }

@@ -3,6 +3,8 @@
  * (affinity), and routes what arrives on it: requests to the HTTP pipeline, CONNECT to tunnels,
  * upgrades to upgrade.ts (with a body: upgrade-replay.ts), and unparseable input to a clean
  * 400/431 that is also recorded.
+ * It also bounds what a client can hold: the time to send a request head (408), the silence of
+ * an idle connection, and how many connections are open at once (connection-limit.ts).
  * Knows nothing of the CLI: configuration and logger are injected.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -23,13 +25,14 @@ import net from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
-import { writeRawAnswer } from './respond.js';
+import { writeRawAnswer, type ProxyAnswer, type SentAnswer } from './respond.js';
 import { answerFor, malformedHead, type ClientError } from './malformed-head.js';
 import { handleUpgrade } from './upgrade.js';
 import { carriesBody, replayAsRequest, restoreReplayedHead } from './upgrade-replay.js';
 import { BurstLog } from './burst-log.js';
 import { defaultAccess, type ClientAccess } from './client-access.js';
 import { isLoopback, OwnAddresses } from './own-addresses.js';
+import { ConnectionLimit } from './connection-limit.js';
 
 
 export interface ProxyServerOptions {
@@ -54,6 +57,8 @@ export interface ProxyServerOptions {
    * 0 or absent captures nothing (recording off: no cost).
    */
   captureBytes?: number;
+  /** A journal records every exchange: its record goes out before the response's last bytes. */
+  recording?: boolean;
   /** Applied to rule changes before they are logged (secrets redacted); identity when absent. */
   redactChanges?: (changes: RuleChange[]) => RuleChange[];
   /**
@@ -63,6 +68,12 @@ export interface ProxyServerOptions {
   access?: ClientAccess;
   /** Applied to a malformed request's first bytes before the debug log shows them (secrets redacted); identity when absent. */
   redactHead?: (text: string) => string;
+  /** Time from a request head's first byte to its blank line, then 408 (`--head-timeout`); 0: none. */
+  headTimeoutMs?: number;
+  /** Silence allowed on a client connection with no exchange in flight (`--idle-timeout`); 0: none. */
+  idleTimeoutMs?: number;
+  /** Client connections open at once; more are closed as they are accepted (`--max-connections`). */
+  maxConnections?: number;
 }
 
 export interface ProxyServer {
@@ -74,6 +85,8 @@ export interface ProxyServer {
   connectionCount(): number;
   /** The proxy's own listening addresses (a control server adds its own): requests to them are refused. */
   readonly own: OwnAddresses;
+  /** Client connections refused at the --max-connections cap since the start. */
+  refusedConnections(): number;
 }
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
@@ -96,22 +109,37 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     upstreamTls: options.upstreamTls ?? createUpstreamTls(),
     authHints: new WindowsAuthHints(log),
     captureBytes: options.captureBytes ?? 0,
+    recording: options.recording ?? false,
     redactChanges: options.redactChanges ?? ((changes) => changes),
     own,
   };
 
+  const headTimeoutMs = options.headTimeoutMs ?? 0;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 0;
+  // Silence on a client connection (client-connection.ts): up to idleTimeoutMs with nothing in
+  // flight; with an exchange in flight the timer is stretched to the upstream timeout plus 30 s,
+  // the bound every client connection had before (a silent upstream ends the exchange first).
+  const busySilenceMs = options.upstreamTimeoutMs + 30_000;
   const createServer = (): http.Server => {
     const created = http.createServer({
       // A proxy passes requests without Host on (forward mode takes the host from the URL).
       requireHostHeader: false,
       // Slow uploads and long polls are the upstream's business; --upstream-timeout covers silence.
       requestTimeout: 0,
-      // Idle keep-alive connections live as long as the upstream keeps its side (client-connection.ts);
-      // 0 also stops Node from adding a `Keep-Alive: timeout=5` header of its own.
+      // Node derives its head timeout from requestTimeout (min(60 s, requestTimeout)), so with
+      // requestTimeout 0 a client could take forever over one head, a byte at a time. Set on
+      // its own, it runs from a head's first byte to its blank line, for every request of a
+      // keep-alive connection, and stops once the head is in: slow bodies (uploads) and long
+      // responses (MAPI/HTTP NotificationWait) are not touched. Node checks it on an interval
+      // (30 s by default): a quarter of the timeout, at most 1 s, keeps a cut close to it.
+      headersTimeout: headTimeoutMs,
+      connectionsCheckingInterval: headTimeoutMs > 0 ? Math.max(50, Math.min(1000, Math.floor(headTimeoutMs / 4))) : 30_000,
+      // Idle keep-alive connections are bounded by the socket timer below, not by Node's
+      // keepAliveTimeout, which would add a `Keep-Alive: timeout=5` header of its own.
       keepAliveTimeout: 0,
     });
-    // A client connection silent for longer than the upstream timeout is closed.
-    created.setTimeout(options.upstreamTimeoutMs + 30_000);
+    created.setTimeout(idleTimeoutMs > 0 ? idleTimeoutMs : busySilenceMs);
+    created.on('timeout', (socket: Socket) => onSilent(socket));
     // Node keeps the first 2000 header lines (1023 once its parser has flushed them in batches) and
     // drops the rest without a word. Every line is forwarded instead; the 16 KiB head cap
     // (HPE_HEADER_OVERFLOW, 431) bounds how many there can be.
@@ -125,6 +153,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   // Node starts its check of slow heads (headersTimeout) when a server emits 'listening'; this one
   // never listens, yet its connections must be held to the same limits as the server's.
   replayServer.emit('listening');
+  const limit = options.maxConnections === undefined ? undefined : new ConnectionLimit(options.maxConnections, log);
 
   // Decrypted connections from intercepted tunnels enter the server like new connections.
   const tunnels = new WeakMap<Socket, TunnelInfo>();
@@ -138,7 +167,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     },
   };
   server.on('connection', (socket: Socket) => {
-    const conn = new ClientConnection(socket, tunnels.get(socket));
+    const conn = new ClientConnection(socket, tunnels.get(socket), idleTimeoutMs);
     connections.set(socket, conn);
     socket.once('close', () => connections.delete(socket));
   });
@@ -173,6 +202,23 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     });
   }
 
+  /**
+   * The socket timer fired. Nothing in flight: an idle keep-alive connection (or one that never
+   * sent a byte), closed, which also frees its upstream connection. An exchange in flight: the
+   * timer is stretched once, to the longer bound; if that runs out too, the connection goes.
+   */
+  function onSilent(socket: Socket): void {
+    const conn = connections.get(socket);
+    if (conn === undefined || (conn.inFlight === 0 && !conn.carriesTunnel) || idleTimeoutMs === 0 || conn.stretched) {
+      log.debug({ connection: conn?.id, inFlight: conn?.inFlight ?? 0 }, 'client connection silent: closed');
+      if (conn) conn.destroy();
+      else socket.destroy();
+      return;
+    }
+    conn.stretched = true;
+    socket.setTimeout(Math.max(1, busySilenceMs - idleTimeoutMs));
+  }
+
   /** Sockets already answered with a 4xx: the parser keeps failing on the bytes that follow. */
   const refused = new WeakSet<Duplex>();
 
@@ -192,12 +238,16 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     for (const inFlight of conn?.active ?? []) if (!inFlight.requestComplete()) nextHead = false;
     // A reset, or a client that hung up mid-body (Node reports the early EOF as a parse error),
     // is a client going away: the exchange in flight records CLIENT_ABORTED as it closes.
-    if (code === 'ECONNRESET' || code === 'EPIPE' || (code === 'HPE_INVALID_EOF_STATE' && !nextHead) || (code === 'ERR_HTTP_REQUEST_TIMEOUT' && !conn?.active.size)) {
+    if (code === 'ECONNRESET' || code === 'EPIPE' || (code === 'HPE_INVALID_EOF_STATE' && !nextHead)) {
       socket.destroy();
       return;
     }
-    const answer = answerFor(code, err);
-    if (conn && !nextHead) {
+    // With requestTimeout 0, Node's request timeout is the head timeout (headersTimeout above):
+    // a request head that did not arrive in time. It is its own exchange (408 and a record),
+    // never an error of an exchange in flight before it on the connection.
+    const headTimedOut = code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT';
+    const answer: ProxyAnswer = headTimedOut ? { status: 408, code, message: `the request head did not arrive within ${headTimeoutMs / 1000} s (--head-timeout)` } : answerFor(code, err);
+    if (conn && !nextHead && !headTimedOut) {
       // The error is in the body of an exchange in flight (bad chunked encoding): that exchange
       // records it, answers if it still can, and the connection closes after.
       refused.add(socket);
@@ -211,20 +261,33 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     exchange.url = '';
     failExchange(exchange, { code: answer.code, message: answer.message, phase: 'request-head' });
     events.emit('started', exchange);
-    const respond = (): void => {
-      exchange.timings.responseHead = now();
-      if (socket.writable) {
-        const sent = writeRawAnswer(socket, answer);
+    // The record goes out before the answer does (a `kill -9` between them must not lose it).
+    const record = (sent?: SentAnswer): void => {
+      if (sent !== undefined) {
         exchange.response = sent.head;
         exchange.bytes.response = sent.bodyBytes;
-      } else {
-        socket.destroy();
       }
       exchange.timings.end = now();
       events.emit('finished', exchange);
     };
-    if (conn) conn.whenIdle(respond);
-    else respond();
+    const respond = (): void => {
+      exchange.timings.responseHead = now();
+      if (socket.writable) writeRawAnswer(socket, answer, record);
+      else {
+        socket.destroy();
+        record();
+      }
+    };
+    if (headTimedOut && conn && conn.active.size > 0) {
+      // A pipelined head that timed out behind a response still being written: a 408 now would
+      // land inside that response, so the connection is closed instead (RFC 9112 §9.6).
+      socket.destroy();
+      record();
+    } else if (conn) {
+      // A bad head pipelined behind valid requests is answered after their answers.
+      conn.whenIdle(respond);
+    } else respond();
+    if (headTimedOut) log.info({ xid: exchange.id, connection: conn?.id, headTimeoutMs }, 'request head timed out: 408');
     if (log.isLevelEnabled('debug')) {
       // As they came, but with the credentials redacted like any other record (issue 21 finding 3).
       const bytes = err.rawPacket?.subarray(0, 64).toString('latin1');
@@ -253,6 +316,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   let listener: net.Server | undefined;
 
   function listenOn(target: net.Server, host: string, port: number): Promise<AddressInfo> {
+    limit?.apply(target);
     return new Promise<AddressInfo>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       target.once('error', onError);
@@ -326,9 +390,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         }, graceMs);
         void closed.then(() => {
           clearTimeout(timer);
+          limit?.flush();
           resolve();
         });
       }),
     connectionCount: () => connections.size,
+    refusedConnections: () => limit?.refused ?? 0,
   };
 }

@@ -1,18 +1,23 @@
 /**
  * The journal writer: one NDJSON line per finished exchange, appended (DESIGN.md "Invariants" 5,
- * issue 6 item 1). Lines of one event-loop turn go out in one write at the end of that turn, so a
- * quiet proxy's exchange is in the file a moment after it finished and a busy one pays one write
- * for many exchanges. Only whole lines are written in order, one write in flight at a time: a
+ * issue 6 item 1). Only whole lines are written in order, one write in flight at a time: a
  * `kill -9` can cut at most the last line, which the reader skips and reports (journal-read.ts).
  *
- * A regular file is written synchronously at the end of the turn: the page cache takes a batch
- * in tens of microseconds, while handing it to libuv's thread pool (`fs.writev`) cost ~2 µs of
- * the event loop's time and ~3.5 µs of the pool's per exchange under load, in wake-ups (the same
- * finding as src/log-destination.ts). The disk still never holds the proxy back for long: a
- * write that takes longer than 2 ms (a busy disk, a full page cache being flushed) moves the
- * writes to the thread pool for 10 s (core/sync-writes.ts). There, while a write is slow,
- * lines queue in memory up to a bound; past it, exchanges are counted and a `dropped` line says
- * how many were lost and why. Anything that is not a regular file is always written that way.
+ * A regular file is written synchronously as each line is appended: the pipeline emits an
+ * exchange's record before the response's last bytes are handed to the client's socket
+ * (proxy/finish-record.ts), so a line written then is in the kernel before the client can know
+ * its exchange is complete, and a `kill -9` never loses an exchange a client saw complete
+ * (issue 21, finding 5; lines used to wait for the end of the event-loop turn, one write for
+ * all of them, and a kill in that turn lost exchanges already answered). A synchronous write
+ * of one line to the page cache costs a few microseconds; handing writes to libuv's thread pool
+ * (`fs.writev`) cost ~2 µs of the event loop's time and ~3.5 µs of the pool's per exchange under
+ * load, in wake-ups (the same finding as src/log-destination.ts). The disk still never holds the
+ * proxy back for long: a write that takes longer than 2 ms (a busy disk, a full page cache being
+ * flushed) moves the writes to the thread pool for 10 s (core/sync-writes.ts), and there the
+ * guarantee above lapses: lines of one event-loop turn go out together once the write before
+ * them is done, and while a write is slow they queue in memory up to a bound; past it,
+ * exchanges are counted and a `dropped` line says how many were lost and why. Anything that is
+ * not a regular file is always written that way.
  */
 import { closeSync, openSync, writev, writevSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
@@ -21,7 +26,7 @@ import { ProgramError } from '../errors.js';
 import { JOURNAL_VERSION, type DroppedLine, type RunLine } from './entry.js';
 import { FILE_MODE, isRegularFile, looseMode, makeFolder, openFresh, resolveFile, sizeOf } from './journal-files.js';
 import type { LineParts } from './exchange-json.js';
-import { ASYNC_SPELL_MS, SyncWriteGate } from '../core/sync-writes.js';
+import { ASYNC_SPELL_MS, SLOW_WRITE_MS, STRIKES, SyncWriteGate } from '../core/sync-writes.js';
 
 export interface JournalOptions {
   /** A file (anything with an extension), or a folder that gets `<start time>.ndjson`. */
@@ -66,7 +71,7 @@ export class Journal {
   private idle: Array<() => void> = [];
   /** The file can be written synchronously (a regular file), while the gate is open. */
   private syncFile: boolean;
-  private readonly gate = new SyncWriteGate();
+  private readonly gate = new SyncWriteGate(SLOW_WRITE_MS, ASYNC_SPELL_MS, STRIKES);
   private readonly stem: string;
   private readonly maxBacklog: number;
 
@@ -156,7 +161,10 @@ export class Journal {
   }
 
   private scheduleWrite(): void {
-    if (!this.scheduled && !this.writing) {
+    if (this.writing) return; // the write in flight kicks the queue when it is done
+    // Written now, before the caller goes on to hand the response's last bytes to the client.
+    if (this.syncFile && this.gate.open) return this.kick();
+    if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.kick);
     }
@@ -243,7 +251,8 @@ export class Journal {
   /** A synchronous write of the batch, short writes continued; a slow one starts an async spell. */
   private writeNow(buffers: Buffer[], size: number): void {
     if (this.gate.timed(() => this.writeAllNow(buffers, size))) {
-      this.options.logger.debug({ journal: this.file }, `journal write was slow; writing from the thread pool for the next ${ASYNC_SPELL_MS / 1000} s`);
+      // Info, not debug: until the spell ends, a `kill -9` can lose exchanges already answered.
+      this.options.logger.info({ journal: this.file }, `journal writes were slow; writing from the thread pool for the next ${ASYNC_SPELL_MS / 1000} s`);
     }
   }
 

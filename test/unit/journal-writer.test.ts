@@ -42,8 +42,12 @@ describe('journal writer', () => {
 
   it('drops exchanges past the backlog bound and says how many in a dropped line', async (t) => {
     const file = join(tempDir(t), 'drop.ndjson');
-    // Room for a few lines only: the 50 appended in one turn overflow it.
+    // Room for a few lines only: the 50 appended in one turn overflow it. A regular file is
+    // written as each line comes while its writes are fast; lines queue only once slow writes
+    // sent them to the thread pool, so the test says the writes were slow (three strikes).
     const journal = open(file, { maxBacklogBytes: 200 });
+    const gate = (journal as unknown as { gate: { took(ms: number): boolean } }).gate;
+    for (let i = 0; i < 3; i++) gate.took(1000);
     const line = { v: 1, type: 'note', pad: 'x'.repeat(60) };
     for (let i = 0; i < 50; i++) journal.append({ ...line, i });
     await journal.close();

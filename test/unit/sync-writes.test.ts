@@ -18,4 +18,14 @@ describe('synchronous write gate', () => {
     await new Promise((resolve) => setTimeout(resolve, 80));
     assert.equal(gate.open, true, 'open again after the spell');
   });
+
+  it('with strikes, closes only after that many slow writes within the window', () => {
+    const gate = new SyncWriteGate(2, 50, 3);
+    assert.equal(gate.took(5), false);
+    assert.equal(gate.took(5), false);
+    assert.equal(gate.open, true, 'two preempted writes do not close it');
+    assert.equal(gate.took(1), false);
+    assert.equal(gate.took(5), true, 'the third slow write within the window does');
+    assert.equal(gate.open, false);
+  });
 });
