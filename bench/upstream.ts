@@ -10,7 +10,7 @@
  *   GET /down?bytes=N   N bytes with Content-Length, streamed from one reused buffer
  *   PUT /up             counts the body's bytes and answers with the count as text
  *   POST /mapi/emsmdb/?MailboxId=…
- *                       a MAPI/HTTP answer shaped like Exchange's (docs: PROTOCOLS.md §1.8):
+ *                       a MAPI/HTTP answer shaped like Exchange's (docs: docs/protocols.md §1.8):
  *                       reads the request body, then answers chunked with the X-* headers
  *                       echoed and the inner stream PROCESSING / DONE + additional headers /
  *                       a 1 KiB binary body, each written as its own chunk

@@ -1,5 +1,5 @@
 /**
- * Connection affinity (DESIGN.md invariant 2): one upstream connection per client connection,
+ * Connection affinity (docs/running.md "Connection affinity"): one upstream connection per client connection,
  * kept across the client's requests, never shared with another client, closed with it.
  * NTLM and Negotiate authenticate the TCP connection, not the request (RFC 4559 §4, MS-NTHT 2):
  * the challenge of leg 2 is only good on the connection that received it, so a proxy that pools

@@ -1,7 +1,7 @@
 /**
  * The command line as users and scripts meet it: `node dist/src/cli.js` (and `./proxy`) as a child
  * process. Bad input must end the process non-zero with ONE line on stderr that says what is
- * wrong and how to fix it (DESIGN.md "Errors"); a running proxy logs pino JSON lines on stderr
+ * wrong and how to fix it (README.md "Error codes"); a running proxy logs pino JSON lines on stderr
  * when stderr is not a terminal: `listening` with its address, a warning when it is reachable
  * beyond loopback, and one info line per exchange.
  */
@@ -30,7 +30,7 @@ describe('proxy start: help and bad input', () => {
   it('start --help exits 0 and documents the contract flags', { timeout: 20_000 }, async () => {
     const result = await runCli(['start', '--help']);
     assert.equal(result.code, 0, result.stderr);
-    // DESIGN.md "Command line" is a contract: every flag it names is offered.
+    // docs/running.md is a contract: every flag it names is offered.
     const contract = ['--listen', '--target', '--keep-host', '--upstream-timeout', '--rules', '--seed', '--record', '--no-record', '--capture-bytes', '--redact-header', '--no-redact', '--ca-dir', '--intercept', '--no-intercept', '--upstream-ca', '--insecure-upstream', '--tls'];
     for (const flag of contract) {
       assert.ok(result.stdout.includes(flag), `help mentions ${flag}:\n${result.stdout}`);

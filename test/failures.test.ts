@@ -1,5 +1,5 @@
 /**
- * Traffic failures (DESIGN.md invariant 4): an upstream that refuses, resets or stays silent, a
+ * Traffic failures (docs/running.md "Failures are answers"): an upstream that refuses, resets or stays silent, a
  * client that goes away mid-upload or mid-download, and requests that are not HTTP. Each becomes
  * a clear answer to the client (or a closed connection when an answer is already under way), an
  * aborted upstream, and an error on the record; the process never dies of it and never leaks a

@@ -1,5 +1,5 @@
 /**
- * Fidelity (DESIGN.md invariant 3): what the client sent reaches the upstream, and what the
+ * Fidelity (docs/running.md "Fidelity"): what the client sent reaches the upstream, and what the
  * upstream sent reaches the client, with header order, case and repetition kept; only the
  * connection-specific fields of RFC 9110 §7.6.1 are removed, Host is set as RFC 9112 §3.2.2 (forward)
  * or --target/--keep-host (reverse) require, and nothing is added unless asked for.

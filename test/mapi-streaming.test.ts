@@ -1,5 +1,5 @@
 /**
- * Stream by default (DESIGN.md invariant 1) with the MAPI/HTTP observer following the exchange:
+ * Stream by default (docs/running.md "Streaming") with the MAPI/HTTP observer following the exchange:
  * a NotificationWait long poll (MS-OXCMAPIHTTP 2.2.7, 3.1.5.5) trickles PROCESSING, PENDING
  * keep-alives and DONE, and each piece must reach the client as the server writes it, while the
  * observer parses the inner stream from the same chunks and holds nothing back.
@@ -174,7 +174,7 @@ for (const mode of MODES) {
       assert.equal(stream.phase, 'body');
       assert.equal(stream.bodyBytes, RESPONSE_TAIL.length);
       assert.equal(stream.totalBytes, bytesOf(steps).length);
-      // The only remark: gromox's PENDING without CRLF glued to DONE (PROTOCOLS.md §1.8).
+      // The only remark: gromox's PENDING without CRLF glued to DONE (docs/protocols.md §1.8).
       assert.deepEqual(record.problems, ['meta-tags not separated by CRLF (gromox sends PENDING so)']);
       assert.deepEqual(
         record.verdicts.map((v) => [v.code, v.level]),

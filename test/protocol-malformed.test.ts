@@ -1,5 +1,5 @@
 /**
- * Malformed protocol traffic through the real proxy (DESIGN.md invariant 4: failures are data).
+ * Malformed protocol traffic through the real proxy (docs/running.md "Failures are answers": failures are data).
  * For every case, three things hold:
  *   record   the exchange's `protocol.problems` names what could not be decoded, in a sentence;
  *   traffic  passes unchanged: the upstream received exactly the bytes the client sent and the
@@ -38,7 +38,7 @@ const EMSMDB = '/mapi/emsmdb/?MailboxId=416c6368-656d-794a-6f45-57615272456e@exa
 // ---------------------------------------------------------------------------------------------
 // FPSE: an upstream that hashes each request body as it streams and answers like SharePoint 2010.
 
-/** Office 2007's `server version` (PROTOCOLS.md §4.9) and SharePoint 2010's answer (§2.3). */
+/** Office 2007's `server version` (docs/protocols.md §4.9) and SharePoint 2010's answer (§2.3). */
 const NORMAL_FPSE_REQUEST = fpseFixture('req-server-version-office.txt');
 const NORMAL_FPSE_ANSWER = fpseFixture('resp-server-version-sp2010.txt');
 

@@ -245,7 +245,7 @@ describe('replay: plain HTTP', () => {
     assert.equal(seen[0]!.body, 'the body');
     const raw = seen[0]!.headers;
     const names = raw.filter((_, i) => i % 2 === 0);
-    // Order, case and repeats as recorded (DESIGN.md invariant 3); Keep-Alive is hop-by-hop.
+    // Order, case and repeats as recorded (docs/running.md "Fidelity"); Keep-Alive is hop-by-hop.
     assert.deepEqual(names.slice(0, 3), ['X-Custom', 'X-custom', 'Content-Type']);
     assert.deepEqual([raw[1], raw[3]], ['a', 'b']);
     assert.ok(!names.some((name) => name.toLowerCase() === 'keep-alive'), raw.join(' '));

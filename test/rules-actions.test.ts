@@ -1,5 +1,5 @@
 /**
- * Every rule action through the real proxy (issue 4 item 4; DESIGN.md "Action syntax"), each
+ * Every rule action through the real proxy (issue 4 item 4; docs/rules.md "Actions"), each
  * shown on the wire before and after in the three views of STYLE.md habit 9: what the upstream
  * saw (a recording relay in front of the FPSE or MAPI/HTTP simulator, or a recording server),
  * what the client got, and what the record says (`forwarded`, `upstreamResponse`, `rules`).

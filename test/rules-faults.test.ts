@@ -1,5 +1,5 @@
 /**
- * Fault actions through the real proxy (issue 4 item 4, "faults"; DESIGN.md "Action syntax"):
+ * Fault actions through the real proxy (issue 4 item 4, "faults"; docs/rules.md "Actions"):
  * delay (before forwarding, before the response head, with jitter), throttle (per direction),
  * close, reset and hang. Three views each: when and what the upstream saw, what the client got
  * (or how its connection ended), what the record says. Timing assertions are lower bounds only:

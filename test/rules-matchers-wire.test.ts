@@ -1,5 +1,5 @@
 /**
- * Every matcher through the real proxy (issue 4 item 3; DESIGN.md "Rules"): for each, one
+ * Every matcher through the real proxy (issue 4 item 3; docs/rules.md): for each, one
  * request that matches and one that does not, told apart on the wire (a matching rule tags the
  * request the upstream receives, or the response the client receives when the rule can only
  * decide on the response) and on the record (`rules`, with the stage the rule was decided in).

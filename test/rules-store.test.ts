@@ -1,5 +1,5 @@
 /**
- * Hot reload of rule files (DESIGN.md "Rules"): real files in a temp folder, edited the ways
+ * Hot reload of rule files (docs/rules.md): real files in a temp folder, edited the ways
  * editors and people do (write in place, write a temp file and rename it over, add a file, delete
  * one); a valid save is live within a bounded wait, a bad one keeps the old set and says why.
  * Waits are generous (5 s) and no test asserts how fast a reload is, only that it happens.

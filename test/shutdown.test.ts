@@ -1,6 +1,6 @@
 /**
  * Stopping: SIGINT or SIGTERM stops accepting at once, lets exchanges in flight finish for up to
- * --grace seconds, closes what is left, and exits 0 (DESIGN.md "Command line": `./proxy` execs
+ * --grace seconds, closes what is left, and exits 0 (docs/running.md: `./proxy` execs
  * node so that these signals reach the proxy itself). Run as a child process, since exit codes
  * and signals are what is under test.
  */

@@ -1,5 +1,5 @@
 /**
- * Stream by default (DESIGN.md invariant 1): a MAPI/HTTP NotificationWait answer trickles
+ * Stream by default (docs/running.md "Streaming"): a MAPI/HTTP NotificationWait answer trickles
  * `PROCESSING`, `PENDING` and `DONE` over minutes, and the client must see each piece as the
  * server writes it; uploads stream too, and large bodies pass byte-exact both ways.
  * Three views each time: what the upstream saw, what the client got, what the record says.

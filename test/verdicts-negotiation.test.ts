@@ -23,7 +23,7 @@ import { startRecordingServer, type RecordingServer, type SeenRequest } from './
 import { tempDir } from './helpers/temp.js';
 
 const OFFICE_2007 = '12.0.0.6415';
-/** Alfresco's emulation answers every call on its own build (PROTOCOLS.md §2.3). */
+/** Alfresco's emulation answers every call on its own build (docs/protocols.md §2.3). */
 const ALFRESCO = '14.0.0.4730';
 
 const NMAP_AGENT = 'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)';

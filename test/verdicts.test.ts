@@ -3,7 +3,7 @@
  * the simulators on real sockets: the verdict's code and level on the right exchange, the
  * versions and operation recorded, what the client received (observing changes nothing), and
  * the `proto` summary on the exchange's log line. Forward mode throughout; one reverse-mode
- * case shows the reverse path judges too. PROTOCOLS.md §2.6 (FPSE) and §1, §3 (MAPI/HTTP).
+ * case shows the reverse path judges too. docs/protocols.md §2.6 (FPSE) and §1, §3 (MAPI/HTTP).
  */
 import assert from 'node:assert/strict';
 import type net from 'node:net';

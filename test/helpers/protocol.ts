@@ -81,7 +81,7 @@ export async function protoLogged(proxy: TestProxy, exchange: Exchange): Promise
   return line!.proto;
 }
 
-/** Office's RPC request headers (MC-FPSEWM 4.2.4.1; PROTOCOLS.md §2.2). */
+/** Office's RPC request headers (MC-FPSEWM 4.2.4.1; docs/protocols.md §2.2). */
 export const FPSE_HEADERS = {
   'User-Agent': 'MSFrontPage/12.0',
   'MIME-Version': '1.0',

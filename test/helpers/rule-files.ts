@@ -1,5 +1,5 @@
 /**
- * Rule files and rule-driven proxies for integration tests (issue 4, DESIGN.md "Rules"): YAML
+ * Rule files and rule-driven proxies for integration tests (issue 4, docs/rules.md): YAML
  * text written to a fresh temporary folder that the test removes when it ends, a proxy started
  * on it with `seed: 42`, the record of one rule on an exchange, and a recording relay that sits
  * between the proxy and a simulator so a test sees exactly what the upstream received (the

@@ -1,5 +1,5 @@
 /**
- * Keeps DESIGN.md's layering checkable: dependencies point one way
+ * Keeps the layering checkable: dependencies point one way
  * (cli → app → proxy → core), `core` imports nothing above it, no console or process.exit below
  * the CLI, and each third-party seam lives behind one file.
  */
@@ -36,7 +36,7 @@ const LAYERS: Array<[RegExp, number]> = [
 function layerOf(file: string): number {
   const rel = relative(src, file);
   const found = LAYERS.find(([pattern]) => pattern.test(rel));
-  assert.ok(found, `${rel} is in no layer of DESIGN.md; add it to LAYERS in this test`);
+  assert.ok(found, `${rel} is in no layer; add it to LAYERS in this test`);
   return found[1];
 }
 

@@ -1,5 +1,5 @@
 /**
- * The FPSE packet writer against the wire examples of PROTOCOLS.md §2.1, §2.3, §4.8, §4.10, §4.11.
+ * The FPSE packet writer against the wire examples of docs/protocols.md §2.1, §2.3, §4.8, §4.10, §4.11.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * The MAPI/HTTP inner-stream writer against the wire examples of PROTOCOLS.md §1.8, §4.1, §4.3, §4.5.
+ * The MAPI/HTTP inner-stream writer against the wire examples of docs/protocols.md §1.8, §4.1, §4.3, §4.5.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,6 +1,6 @@
 /**
  * The MAPI/HTTP inner stream: meta-tags, additional headers, body (MS-OXCMAPIHTTP 2.2.2.2, 2.2.7;
- * PROTOCOLS.md §1.8), on the §4 fixtures, gromox's variants and broken streams.
+ * docs/protocols.md §1.8), on the §4 fixtures, gromox's variants and broken streams.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

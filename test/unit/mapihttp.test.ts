@@ -1,6 +1,6 @@
 /**
  * MAPI/HTTP heads: claiming, request and response facts, the X-ResponseCode table
- * (MS-OXCMAPIHTTP 2.2.2, 2.2.3; PROTOCOLS.md §1.2–§1.7, fixtures from §4).
+ * (MS-OXCMAPIHTTP 2.2.2, 2.2.3; docs/protocols.md §1.2–§1.7, fixtures from §4).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -42,8 +42,8 @@ function withHeader(name: string, value: string | undefined, base = REQUEST_BASE
   return value === undefined ? out : [...out, name, value];
 }
 
-describe('X-ResponseCode table (MS-OXCMAPIHTTP 2.2.3.3.3, PROTOCOLS.md §1.7)', () => {
-  // Transcribed from PROTOCOLS.md §1.7, row by row.
+describe('X-ResponseCode table (MS-OXCMAPIHTTP 2.2.3.3.3, docs/protocols.md §1.7)', () => {
+  // Transcribed from docs/protocols.md §1.7, row by row.
   const SPEC_TABLE: Array<[number, string]> = [
     [0, 'Success'], [1, 'Unknown Failure'], [2, 'Invalid Verb'], [3, 'Invalid Path'], [4, 'Invalid Header'],
     [5, 'Invalid Request Type'], [6, 'Invalid Context Cookie'], [7, 'Missing Header'], [8, 'Anonymous Not Allowed'],
@@ -84,7 +84,7 @@ describe('X-ResponseCode table (MS-OXCMAPIHTTP 2.2.3.3.3, PROTOCOLS.md §1.7)', 
   });
 });
 
-describe('claimsMapiHttp (PROTOCOLS.md §1.2, §1.3)', () => {
+describe('claimsMapiHttp (docs/protocols.md §1.2, §1.3)', () => {
   it('claims the §4.1 Connect and the §4.2 lower-case ProxyShell-era Connect', () => {
     for (const name of ['connect-request.http', 'proxyshell-connect-request.http']) {
       const head = readHead(name);

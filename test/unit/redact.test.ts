@@ -1,5 +1,5 @@
 /**
- * Redaction of secrets (issue 6 item 2, DESIGN.md invariant 5): Authorization and
+ * Redaction of secrets (issue 6 item 2, docs/recordings.md "Redaction"): Authorization and
  * Proxy-Authorization keep their scheme, NTLM/Negotiate/Kerberos challenge blobs go, cookie values
  * go and their names stay, --redact-header names go whole; names, order and repeats are kept, the
  * input is never mutated, and an exchange with nothing secret comes back as the same object.
@@ -161,7 +161,7 @@ describe('Cookie', () => {
     assert.equal(redactor.value('Cookie', 'a=1; MapiContext=xyz'), 'a=<redacted 1 byte>; MapiContext=<redacted 3 bytes>');
   });
 
-  it('covers the MAPI/HTTP session cookies (PROTOCOLS.md §1.5)', () => {
+  it('covers the MAPI/HTTP session cookies (docs/protocols.md §1.5)', () => {
     const context = 'AAAAAGYnoQEAAAAAAAAAAEKPvBAAAAAADZXRzm5PIAAAAAAA';
     const sequence = '0C98EF8BDDEC4B1C8A6A2D69B3EA1D17';
     const routing = 'PUID:1003BFFD9B2D6E44@contoso.onmicrosoft.com';

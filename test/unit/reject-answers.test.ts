@@ -1,6 +1,6 @@
 /**
- * The `reject` answers (DESIGN.md "Action syntax"): each is what the protocol's own server would
- * send, and parses back with the proxy's own observers (PROTOCOLS.md §1.4, §1.7, §2.5, §4.5, §4.11).
+ * The `reject` answers (docs/rules.md "Actions"): each is what the protocol's own server would
+ * send, and parses back with the proxy's own observers (docs/protocols.md §1.4, §1.7, §2.5, §4.5, §4.11).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

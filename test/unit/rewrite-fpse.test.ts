@@ -1,5 +1,5 @@
 /**
- * The clientVersion and serverVersion rewrites of FPSE bodies (PROTOCOLS.md §2.2, §2.3, §4.7–§4.12):
+ * The clientVersion and serverVersion rewrites of FPSE bodies (docs/protocols.md §2.2, §2.3, §4.7–§4.12):
  * only the version bytes change, in the client's or server's own spelling, and what comes out
  * parses back to the new facts.
  */

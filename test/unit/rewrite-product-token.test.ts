@@ -1,6 +1,6 @@
 /**
- * The MAPI/HTTP version headers under clientVersion / serverVersion (DESIGN.md "Action syntax";
- * PROTOCOLS.md §1.4): a bare version keeps the product token, `Product/…` replaces it.
+ * The MAPI/HTTP version headers under clientVersion / serverVersion (docs/rules.md "Actions";
+ * docs/protocols.md §1.4): a bare version keeps the product token, `Product/…` replaces it.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,7 +1,7 @@
 /**
  * The rules engine without sockets: compileRules (RuleSet, RuleGate, candidates, explain),
  * RuleRun (when each rule is decided, priority order, final actions, skip/every/times/chance,
- * records) and the actions on request and response drafts (DESIGN.md "Rules", "Action syntax";
+ * records) and the actions on request and response drafts (docs/rules.md, "Action syntax";
  * issue 4). Rules are written as YAML and validated by load.ts, as the proxy does.
  */
 import assert from 'node:assert/strict';
@@ -1345,7 +1345,7 @@ rules:
 });
 
 describe('ACTION_COMPILERS', () => {
-  it('has exactly the actions DESIGN.md names; the final ones are the ones that end the exchange', () => {
+  it('has exactly the actions docs/rules.md names; the final ones are the ones that end the exchange', () => {
     const names = Object.keys(ACTION_COMPILERS).sort();
     assert.deepEqual(names, ['clientVersion', 'close', 'delay', 'hang', 'reject', 'removeHeader', 'reset', 'respond', 'serverVersion', 'setHeader', 'status', 'throttle']);
     const args: Record<string, unknown> = { clientVersion: '1.2.3.4', serverVersion: '1.2.3.4', reject: 403, respond: {}, status: 503, setHeader: { name: 'X-A', value: 'b' }, removeHeader: 'X-A', delay: 1, throttle: 1, close: true, reset: true, hang: true };

@@ -300,7 +300,7 @@ describe('matcher: client', () => {
 });
 
 describe('MATCHER_COMPILERS', () => {
-  it('has exactly the matchers DESIGN.md names', () => {
+  it('has exactly the matchers docs/rules.md names', () => {
     assert.deepEqual(Object.keys(MATCHER_COMPILERS).sort(), ['client', 'clientVersion', 'fpseMethod', 'header', 'host', 'method', 'path', 'protocol', 'requestType', 'serverVersion'].sort());
     assert.ok(Object.isFrozen(MATCHER_COMPILERS));
   });

@@ -101,7 +101,7 @@ describe('scenario library: files', () => {
     for (const s of scenarios) {
       assert.ok(s.title.length > 10, `${s.name}: no title`);
       assert.doesNotMatch(s.title, /^(Spec|Expect):/i, `${s.name}: the file opens with a field, not a title`);
-      assert.match(s.spec ?? '', /PROTOCOLS\.md §\d/, `${s.name}: Spec does not cite PROTOCOLS.md`);
+      assert.match(s.spec ?? '', /docs\/protocols\.md §\d/, `${s.name}: Spec does not cite docs/protocols.md`);
       assert.ok((s.expect ?? '').length > 20, `${s.name}: no Expect`);
     }
   });
@@ -250,7 +250,7 @@ describe('scenario library: listing', () => {
         [
           '# Something slow',
           '# Spec: MS-X 1.2',
-          '#   (PROTOCOLS.md §9)',
+          '#   (docs/protocols.md §9)',
           '# Expect: the client',
           '# waits.',
           '# Note: not a field',
@@ -266,10 +266,10 @@ describe('scenario library: listing', () => {
       const list = await listScenarios(dir);
       assert.deepEqual(list, [
         { name: 'a-bare', file: join(dir, 'a-bare.yml'), title: '', rules: ['bare'] },
-        { name: 'b-wrapped', file: join(dir, 'b-wrapped.yaml'), title: 'Something slow', spec: 'MS-X 1.2 (PROTOCOLS.md §9)', expect: 'the client waits.', rules: ['wrapped'] },
+        { name: 'b-wrapped', file: join(dir, 'b-wrapped.yaml'), title: 'Something slow', spec: 'MS-X 1.2 (docs/protocols.md §9)', expect: 'the client waits.', rules: ['wrapped'] },
         { name: 'c', file: join(dir, 'c.json'), title: '', rules: ['json-one'] },
       ]);
-      assert.equal(formatScenarioList(list), ['a-bare', 'b-wrapped  Something slow', '           spec: MS-X 1.2 (PROTOCOLS.md §9)', 'c'].join('\n'));
+      assert.equal(formatScenarioList(list), ['a-bare', 'b-wrapped  Something slow', '           spec: MS-X 1.2 (docs/protocols.md §9)', 'c'].join('\n'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

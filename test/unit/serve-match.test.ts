@@ -26,7 +26,7 @@ describe('request keys', () => {
 
   it('reads the FPSE method from the first body line only, lower-cased', () => {
     assert.deepEqual(fpse(SHTML, 'method=server+version%3a12%2e0%2e0%2e6415&service%5fname=%2f'), { method: 'POST', path: SHTML, fpseMethod: 'server version' });
-    // put document: the document after the first LF is never read (PROTOCOLS.md §2.2).
+    // put document: the document after the first LF is never read (docs/protocols.md §2.2).
     const put = Buffer.from('method=Put+Document%3a12%2e0%2e0%2e6415&document=x\nmethod=open+service');
     assert.equal(fpseMethodOf(put), 'Put Document');
     assert.equal(requestKeyOf('POST', AUTHOR, [], fpseMethodOf(put)).fpseMethod, 'put document');

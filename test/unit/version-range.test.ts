@@ -1,5 +1,5 @@
 /**
- * Ranges as rules will write them, with the thresholds PROTOCOLS.md names: FPSE client floor
+ * Ranges as rules will write them, with the thresholds docs/protocols.md names: FPSE client floor
  * 4.0.2.2611 and server floor 3.0.2.1002 (§2.6, §3), MAPI/HTTP from Exchange 15.0.847.32 (§1.9).
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Version strings from PROTOCOLS.md: §1.4 (MAPI/HTTP headers), §1.9 (build table), §2.1/§2.3/§2.6
+ * Version strings from docs/protocols.md: §1.4 (MAPI/HTTP headers), §1.9 (build table), §2.1/§2.3/§2.6
  * (FPSE). Ranges are in version-range.test.ts; laws in version.property.test.ts.
  */
 import assert from 'node:assert/strict';
