@@ -17,6 +17,8 @@ import { randomSeed } from './rules/random.js';
 import type { RuleStore } from './rules/store.js';
 import { exchangeLineParts } from './record/exchange-json.js';
 import { Journal } from './record/journal.js';
+import { resolveFile } from './record/journal-files.js';
+import { RecordingGuard } from './record/recording-guard.js';
 import { createRedactor, type Redactor } from './record/redact.js';
 import { TOOL } from './core/tool.js';
 
@@ -96,8 +98,18 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     await proxy.close(0);
     throw err;
   }
-  // Redacted before it is written: secrets never reach the disk (DESIGN.md invariant 5).
-  if (journal !== undefined) proxy.events.on('finished', (exchange) => journal.appendParts(exchangeLineParts(redactor.exchange(exchange))));
+  // Bounded by --record-max and --record-min-free (recording-guard.ts): on by default, a
+  // recording must not fill the disk.
+  const guard = journal === undefined ? undefined : openGuard(config, journal, logger);
+  // Redacted before it is written: secrets never reach the disk (docs/recordings.md "Redaction").
+  if (journal !== undefined) {
+    proxy.events.on('finished', (exchange) => {
+      const keep = guard === undefined ? 'full' : guard.admit(exchange.bodies !== undefined);
+      if (keep === 'off') return;
+      const redacted = redactor.exchange(exchange);
+      journal.appendParts(exchangeLineParts(keep === 'full' ? redacted : { ...redacted, bodies: undefined }));
+    });
+  }
   const host = address.address;
   const url = `${config.tls === true ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   const mode = config.target ? 'reverse' : 'forward';
@@ -137,16 +149,31 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
       rules?.close();
       await proxy.close(graceMs);
       // After the proxy: exchanges cut short by the shutdown are written too.
+      guard?.close();
       await journal?.close();
     },
   };
+}
+
+function openGuard(config: ProxyConfig, journal: Journal, logger: Logger): RecordingGuard | undefined {
+  const { path, maxBytes = 0, minFreeBytes = 0 } = config.record!;
+  if (maxBytes === 0 && minFreeBytes === 0) return undefined;
+  return new RecordingGuard({
+    current: () => journal.file,
+    folderMode: !resolveFile(path).explicit,
+    maxBytes,
+    minFreeBytes,
+    append: (line) => journal.append(line),
+    logger,
+  });
 }
 
 function openJournal(config: ProxyConfig, redaction: RedactionConfig, seed: number, withRules: boolean, logger: Logger): Journal {
   const record = config.record!;
   return Journal.open({
     path: record.path,
-    rotateBytes: record.rotateBytes,
+    // Parts small enough that --record-max can delete old ones while a run goes on.
+    rotateBytes: record.maxBytes ? Math.max(1024, Math.min(record.rotateBytes, Math.floor(record.maxBytes / 4))) : record.rotateBytes,
     logger,
     run: {
       tool: TOOL.version,

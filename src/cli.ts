@@ -50,6 +50,8 @@ function startOptions(y: Argv) {
     .option('no-record', { type: 'boolean', default: false, describe: 'keep no journal' })
     .option('capture-bytes', { type: 'string', default: '1MiB', describe: 'body bytes kept per direction of each exchange (e.g. 0, 64KiB, 10MiB); cut bodies are marked truncated with their real size', requiresArg: true })
     .option('record-rotate', { type: 'string', default: '256MiB', describe: 'start the next journal part (<name>.part2.ndjson, …) past this size', requiresArg: true })
+    .option('record-max', { type: 'string', default: DEFAULTS.recordMax, describe: 'the recording folder (or the named journal\'s parts) stays under this size: oldest files deleted first, said on the log; 0 for no bound', requiresArg: true })
+    .option('record-min-free', { type: 'string', default: DEFAULTS.recordMinFree, describe: 'below this much free disk, bodies stop being recorded, and below half of it exchanges; each time a journal line says so and counts what was left out; 0 to turn off', requiresArg: true })
     .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'more headers whose values are redacted (Authorization, Cookie, Set-Cookie, NTLM/Negotiate blobs, X-Api-Key and other API-key headers always are; README lists them)', requiresArg: true })
     .option('redact-param', { type: 'string', array: true, default: [] as string[], describe: 'more query parameters whose values are redacted (access_token, code, sig, password, X-Amz-Signature and other credential parameters always are; README lists them)', requiresArg: true })
     .option('no-redact', { type: 'boolean', default: false, describe: 'record and log secrets as sent (logged as a warning); never for recordings you share' })
@@ -85,7 +87,13 @@ function toConfig(args: StartArgs): ProxyConfig {
     ...(args['upstream-ca'] !== undefined && { upstreamCa: args['upstream-ca'] }),
     ...(args['insecure-upstream'] !== undefined && { insecureUpstream: args['insecure-upstream'] }),
     ...(!args['no-record'] && {
-      record: { path: args.record, captureBytes: parseSize('capture-bytes', args['capture-bytes']), rotateBytes: parseSize('record-rotate', args['record-rotate'], 1024) },
+      record: {
+        path: args.record,
+        captureBytes: parseSize('capture-bytes', args['capture-bytes']),
+        rotateBytes: parseSize('record-rotate', args['record-rotate'], 1024),
+        maxBytes: parseSize('record-max', args['record-max']),
+        minFreeBytes: parseSize('record-min-free', args['record-min-free']),
+      },
     }),
     redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'], extraParams: args['redact-param'] },
     ...(args.allow !== undefined && { allow: parseAllow(args.allow) }),

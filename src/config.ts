@@ -75,6 +75,10 @@ export interface RecordConfig {
   captureBytes: number;
   /** A journal file is closed and the next part opened past this size (default 256 MiB). */
   rotateBytes: number;
+  /** The recording's files together stay under this size, oldest deleted first (`--record-max`); 0 or absent: no bound. */
+  maxBytes?: number;
+  /** Free space below which bodies, and below half of it exchanges, stop being recorded (`--record-min-free`); 0 or absent: no guard. */
+  minFreeBytes?: number;
 }
 
 export interface RedactionConfig {
@@ -95,12 +99,16 @@ export const DEFAULTS = {
   /** IIS's own idle connection timeout is 120 s: an idle client connection lives as long. */
   idleTimeoutSeconds: 120,
   logLevel: 'info' as LogLevel,
-  /** The interception CA's home (DESIGN.md "Command line"). */
+  /** The interception CA's home (docs/running.md). */
   caDir: join(homedir(), '.version-proxy'),
-  /** The journal folder, relative to the working directory (DESIGN.md "Command line"). */
+  /** The journal folder, relative to the working directory (docs/running.md). */
   recordDir: 'recordings',
   captureBytes: 1024 * 1024,
   rotateBytes: 256 * 1024 * 1024,
+  /** A day of heavy QA traffic with bodies, and still a small share of a disk. */
+  recordMax: '2GiB',
+  /** The last 256 MiB of a disk are left to the system: bodies stop there, exchanges at 128 MiB. */
+  recordMinFree: '256MiB',
 };
 
 /** `HOST:PORT`, `:PORT`, `PORT` or `[V6]:PORT`; port 0 picks a free port. */

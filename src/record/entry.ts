@@ -70,7 +70,25 @@ export interface DroppedLine {
   reason: string;
 }
 
-export type JournalLine = RunLine | ExchangeLine | DroppedLine;
+/**
+ * The recording changed what it keeps (recording-guard.ts): `no-bodies` while the disk is short of
+ * --record-min-free, `off` below half of it, `full` again after. The line that ends a state counts
+ * what that state left out.
+ */
+export interface CaptureLine {
+  v: 1;
+  type: 'capture';
+  time: number;
+  state: 'full' | 'no-bodies' | 'off';
+  reason: string;
+  freeBytes?: number;
+  /** Exchanges written without their bodies during the state this line ends. */
+  bodiesLeftOut?: number;
+  /** Exchanges not written at all during the state this line ends. */
+  exchangesLeftOut?: number;
+}
+
+export type JournalLine = RunLine | ExchangeLine | DroppedLine | CaptureLine;
 
 /**
  * Text when the bytes are readable UTF-8 (so a reader sees them as they were), base64 otherwise.

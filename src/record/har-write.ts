@@ -62,6 +62,10 @@ export async function writeHar(journals: string[], out: NodeJS.WritableStream, o
       problem({ file, line, message: `the recorder dropped ${entry.count} exchange(s) here (${entry.reason}); they are not in the journal` });
       continue;
     }
+    if (entry.type === 'capture' && (entry.exchangesLeftOut ?? 0) > 0) {
+      problem({ file, line, message: `the recorder left ${entry.exchangesLeftOut} exchange(s) out before this point (the disk was short of space); they are not in the journal` });
+      continue;
+    }
     if (entry.type !== 'exchange') continue;
     let text: string;
     try {

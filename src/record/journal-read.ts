@@ -95,7 +95,7 @@ export async function* readJournal(paths: string[], options: ReadJournalOptions 
         continue;
       }
       const type = (entry as { type?: unknown }).type;
-      if (type !== 'run' && type !== 'exchange' && type !== 'dropped') continue;
+      if (type !== 'run' && type !== 'exchange' && type !== 'dropped' && type !== 'capture') continue;
       yield { file, line, entry: entry as JournalLine };
     }
     bytesBefore += read;

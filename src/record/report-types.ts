@@ -116,6 +116,9 @@ export interface Report {
     problems: number;
     /** Exchanges the writer said it dropped (dropped lines). */
     dropped: number;
+    /** Exchanges not recorded, and exchanges recorded without bodies, while the disk was short of space (capture lines). */
+    leftOut: number;
+    bodiesLeftOut: number;
     conversations: number;
     firstSeen?: number;
     lastSeen?: number;

@@ -72,6 +72,7 @@ export function summaryOf(report: Report): string {
   parts.push(t.violations === 0 ? `No protocol violations${notices}.` : `${plural(t.violations, 'protocol violation')} in ${plural(flagged, 'conversation')} (${where})${notices}.`);
   parts.push(`${t.rulesApplied === 0 ? 'No rule applied' : `Rules applied ${plural(t.rulesApplied, 'time')}`}; ${t.errors === 0 ? 'no exchange ended in an error' : `${plural(t.errors, 'exchange')} ended in an error`}.`);
   if (t.dropped > 0) parts.push(`The recorder dropped ${plural(t.dropped, 'exchange')} it could not write in time.`);
+  if (t.leftOut > 0 || t.bodiesLeftOut > 0) parts.push(`The disk ran short of space: ${plural(t.leftOut, 'exchange')} not recorded, ${plural(t.bodiesLeftOut, 'exchange')} recorded without bodies.`);
   if (t.problems > 0) parts.push(`${plural(t.problems, 'journal line')} could not be read (see "Journal problems").`);
   parts.push(redactionOf(report));
   return parts.join(' ');

@@ -10,7 +10,7 @@
  * report-html.ts, with the words they share in report-words.ts; `--json` is the Report as it is.
  */
 import type { ExchangeKind, ProtocolRecord, RuleRecord, Verdict } from '../core/exchange.js';
-import type { ExchangeLine, RunLine } from './entry.js';
+import type { CaptureLine, ExchangeLine, RunLine } from './entry.js';
 import { journalFiles, readJournal, type JournalProblem } from './journal-read.js';
 import type { ConversationReport, ErrorGroup, HostReport, PlainReport, Report, RuleGroup, RunReport, VerdictGroup } from './report-types.js';
 
@@ -44,6 +44,7 @@ export async function buildReport(journals: string[], options: BuildReportOption
   for await (const { file, line, entry } of readJournal(files, { onProblem: problem })) {
     if (entry.type === 'run') builder.run(file, entry);
     else if (entry.type === 'dropped') builder.dropped(typeof entry.count === 'number' ? entry.count : 0);
+    else if (entry.type === 'capture') builder.leftOut(entry);
     else {
       const invalid = invalidExchange(entry);
       if (invalid === undefined) builder.exchange(entry);
@@ -66,7 +67,7 @@ class ReportBuilder {
   private readonly hosts = new Map<string, HostTally>();
   private readonly problems: JournalProblem[] = [];
   private readonly byProtocol: Record<string, number> = {};
-  private readonly totals = { exchanges: 0, errors: 0, violations: 0, notices: 0, rulesApplied: 0, problems: 0, dropped: 0 };
+  private readonly totals = { exchanges: 0, errors: 0, violations: 0, notices: 0, rulesApplied: 0, problems: 0, dropped: 0, leftOut: 0, bodiesLeftOut: 0 };
   private span: { first: number; last: number } | undefined;
 
   problem(p: JournalProblem): void {
@@ -93,6 +94,12 @@ class ReportBuilder {
     if (line.target !== undefined) run.target = line.target;
     if (line.seed !== undefined) run.seed = line.seed;
     this.runs.push(run);
+  }
+
+  /** What a `capture` line says the recording left out while the disk was short of space. */
+  leftOut(line: CaptureLine): void {
+    if (typeof line.exchangesLeftOut === 'number') this.totals.leftOut += line.exchangesLeftOut;
+    if (typeof line.bodiesLeftOut === 'number') this.totals.bodiesLeftOut += line.bodiesLeftOut;
   }
 
   dropped(count: number): void {
