@@ -180,8 +180,16 @@ export function parseFilter(text: string): FilterParse {
 
 /** One issue as one line: `column 7, 'verb:POST': unknown key 'verb'; keys are protocol, operation, …`. */
 export function formatFilterIssue(issue: FilterIssue): string {
-  return `column ${issue.at}${issue.term === '' ? '' : `, '${issue.term}'`}: ${issue.message}; ${issue.fix}`;
+  return visible(`column ${issue.at}${issue.term === '' ? '' : `, '${issue.term}'`}: ${issue.message}; ${issue.fix}`);
 }
+
+/** Control characters as JSON escapes: a term from a URL or a terminal must not bend a log line or a terminal. */
+function visible(text: string): string {
+  return text.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f\u2028\u2029]/g;
 
 /** A term's text: `-key:value`, the value quoted when it holds a separator or a quote. */
 export function formatTerm(term: FilterTerm): string {

@@ -153,6 +153,10 @@ describe('filter: errors name the column, the term and the fix', () => {
     assert.match(over[0]!.message, /more than 64 terms/);
   });
 
+  it('a control character in a bad term is printed escaped', () => {
+    assert.equal(formatFilterIssue(issues('ve\u001brb:x')[0]!), "column 1, 've\\u001brb:x': unknown key 've\\u001brb'; keys are protocol, operation, verdict, host, path, method, status, rule");
+  });
+
   it('an inherited property name is an unknown key, not a crash', () => {
     assert.match(issues('constructor:x')[0]!.message, /unknown key 'constructor'/);
     assert.match(issues('__proto__:x')[0]!.message, /unknown key/);
