@@ -242,6 +242,9 @@ function journalsOption<T>(y: Argv<T>) {
   return y.positional('journals', { type: 'string', array: true, demandOption: true, describe: 'journal files (.ndjson) or folders of them, e.g. recordings/' });
 }
 
+/** The filter grammar of core/filter.ts (docs/filter.md); with har's other filters, every one must hold. */
+const filterOption = { type: 'string', describe: 'only exchanges this filter holds for, e.g. "protocol:fpse verdict:echo-mismatch -status:2xx" (docs/filter.md)', requiresArg: true } as const;
+
 /** har, report, replay, serve (DESIGN.md "Command line"); their handlers are in cli/record.ts. */
 function recordCommands<T>(y: Argv<T>) {
   return y
@@ -254,7 +257,8 @@ function recordCommands<T>(y: Argv<T>) {
           .option('protocol', { type: 'string', array: true, choices: ['mapihttp', 'fpse', 'http'], describe: 'only these protocols (http: exchanges no observer claimed)', requiresArg: true })
           .option('host', { type: 'string', array: true, describe: 'only hosts matching these globs, e.g. *.contoso.lab', requiresArg: true })
           .option('verdict', { type: 'string', array: true, describe: 'only exchanges with one of these verdicts, e.g. rejected-client-too-old', requiresArg: true })
-          .option('since', { type: 'string', describe: 'only exchanges started since an ISO time, or a duration back from now (30s, 10m, 2h, 1d)', requiresArg: true }),
+          .option('since', { type: 'string', describe: 'only exchanges started since an ISO time, or a duration back from now (30s, 10m, 2h, 1d)', requiresArg: true })
+          .option('filter', filterOption),
       (args) => recordHar(args).catch(report),
     )
     .command(
@@ -265,6 +269,7 @@ function recordCommands<T>(y: Argv<T>) {
           .option('html', { type: 'boolean', describe: 'one self-contained HTML file instead of markdown' })
           .option('json', { type: 'boolean', describe: 'the report as JSON' })
           .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout', requiresArg: true })
+          .option('filter', filterOption)
           .conflicts('html', 'json'),
       (args) => recordReport(args).catch(report),
     )

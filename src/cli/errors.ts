@@ -48,6 +48,8 @@ export function describeFailure(err: unknown): string | undefined {
  */
 export function describeUsageError(message: string, argv: readonly string[]): string {
   const missing = /^Not enough arguments following: (.+)$/.exec(message);
+  // yargs reads `--filter -status:2xx` as two options; the `=` form keeps a leading `-` a value.
+  if (missing?.[1] === 'filter') return `--filter needs a value; a filter that starts with - is written --filter=-status:2xx`;
   if (missing) return `--${missing[1]} needs a value; run ./proxy ${commandOf(argv)}--help for what it takes`;
   const unknown = /^Unknown arguments?: (.*)$/.exec(message);
   if (unknown) {

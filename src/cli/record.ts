@@ -5,6 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { parseListen, parseTarget } from '../config.js';
+import { formatFilterIssue, parseFilter, type Filter } from '../core/filter.js';
 import { ProgramError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { JournalProblem } from '../record/journal-read.js';
@@ -22,7 +23,21 @@ function problemPrinter(): { onProblem: (p: JournalProblem) => void; summary: ()
   };
 }
 
-export async function har(args: { journals: string[]; output: string; protocol?: string[]; host?: string[]; verdict?: string[]; since?: string }): Promise<void> {
+/**
+ * `--filter EXPR`, parsed before any file is opened. A bad one is one line (the CLI prints the
+ * first issue, with its column, and counts the rest) and exit 2, like every bad option.
+ */
+function filterOption(text: string | undefined): Filter | undefined {
+  if (text === undefined) return undefined;
+  const parsed = parseFilter(text);
+  if (parsed.ok) return parsed.filter;
+  const [first, ...rest] = parsed.issues;
+  const more = rest.length === 0 ? '' : ` (and ${rest.length} more issue${rest.length === 1 ? '' : 's'})`;
+  throw new ProgramError('ERR_BAD_OPTION', `--filter ${JSON.stringify(text)}${more}: ${formatFilterIssue(first!)}`);
+}
+
+export async function har(args: { journals: string[]; output: string; protocol?: string[]; host?: string[]; verdict?: string[]; since?: string; filter?: string }): Promise<void> {
+  const filter = filterOption(args.filter);
   const { writeHar, parseSince } = await import('../record/har-write.js');
   const { createProgressBar } = await import('../record/progress.js');
   const problems = problemPrinter();
@@ -40,6 +55,7 @@ export async function har(args: { journals: string[]; output: string; protocol?:
       ...(args.host !== undefined && { hosts: args.host }),
       ...(args.verdict !== undefined && { verdicts: args.verdict }),
       ...(args.since !== undefined && { since: parseSince(args.since) }),
+      ...(filter !== undefined && { filter }),
     },
     onProblem: problems.onProblem,
     ...(bar !== undefined && { onProgress: (done: number, total: number) => bar.update(done, total) }),
@@ -50,10 +66,11 @@ export async function har(args: { journals: string[]; output: string; protocol?:
   else process.stderr.write(`${summary}\n`);
 }
 
-export async function report(args: { journals: string[]; html?: boolean; json?: boolean; output?: string }): Promise<void> {
+export async function report(args: { journals: string[]; html?: boolean; json?: boolean; output?: string; filter?: string }): Promise<void> {
+  const filter = filterOption(args.filter);
   const { buildReport, formatHtml, formatMarkdown } = await import('../record/report.js').then(async (m) => ({ ...m, ...(await import('../record/report-html.js')), ...(await import('../record/report-markdown.js')) }));
   const problems = problemPrinter();
-  const built = await buildReport(args.journals, { onProblem: problems.onProblem });
+  const built = await buildReport(args.journals, { onProblem: problems.onProblem, ...(filter !== undefined && { filter }) });
   const text = args.json === true ? `${JSON.stringify(built, null, 2)}\n` : args.html === true ? formatHtml(built) : formatMarkdown(built);
   if (args.output === undefined || args.output === '-') process.stdout.write(text);
   else {

@@ -10,6 +10,7 @@
  */
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
+import type { Filter } from '../core/filter.js';
 import { TOOL } from '../core/tool.js';
 import { ProgramError } from '../errors.js';
 import { compilePattern } from '../rules/matchers.js';
@@ -26,6 +27,8 @@ export interface HarFilters {
   verdicts?: string[];
   /** Epoch ms: exchanges that started earlier are left out. */
   since?: number;
+  /** `--filter`: a parsed filter expression (core/filter.ts), ANDed with the filters above. */
+  filter?: Filter;
 }
 
 export interface HarWriteResult {
@@ -115,6 +118,8 @@ export function compileFilters(filters: HarFilters): (line: ExchangeLine) => boo
     const since = filters.since;
     tests.push((line) => line.timings.start >= since);
   }
+  const filter = filters.filter;
+  if (filter !== undefined && filter.terms.length > 0) tests.push((line) => filter.test(line));
   return (line) => tests.every((test) => test(line));
 }
 

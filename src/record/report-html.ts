@@ -30,6 +30,7 @@ export function formatHtml(report: Report): string {
   }
   body.push(`<p>${esc(summaryOf(report))}</p>`);
   body.push(`<p>Generated ${esc(report.generated)} from ${report.journals.map((j) => `<code>${esc(j)}</code>`).join(', ') || 'no journal'}.</p>`);
+  if (report.filter !== undefined) body.push(`<p>Only exchanges matching <code>${esc(report.filter.expression)}</code>; ${report.filter.leftOut} left out.</p>`);
 
   if (report.runs.length > 0) {
     body.push('<h2>Runs</h2>', table(['started', 'tool', 'mode', 'target', 'seed', 'redaction', 'journal'], report.runs.map((r) => [

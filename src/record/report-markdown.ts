@@ -18,6 +18,7 @@ export function formatMarkdown(report: Report): string {
   }
   out.push(text(summaryOf(report)), '');
   out.push(`Generated ${report.generated} from ${report.journals.map((j) => code(j)).join(', ') || 'no journal'}.`, '');
+  if (report.filter !== undefined) out.push(`Only exchanges matching ${code(report.filter.expression)}; ${report.filter.leftOut} left out.`, '');
 
   if (report.runs.length > 0) {
     out.push('## Runs', '', row(['started', 'tool', 'mode', 'target', 'seed', 'redaction', 'journal']), separator(7));

@@ -124,6 +124,8 @@ export interface Report {
     lastSeen?: number;
   };
   hosts: HostReport[];
+  /** Present when `--filter` narrowed the report: the expression (canonical form, core/filter.ts) and the exchanges it left out. */
+  filter?: { expression: string; leftOut: number };
   /** The first PROBLEM_LIMIT (report.ts) unreadable lines; `totals.problems` has the count. */
   problems: JournalProblem[];
 }

@@ -9,6 +9,7 @@
  * The Report's shape is report-types.ts (re-exported here); the formats are report-markdown.ts and
  * report-html.ts, with the words they share in report-words.ts; `--json` is the Report as it is.
  */
+import type { Filter } from '../core/filter.js';
 import type { ExchangeKind, ProtocolRecord, RuleRecord, Verdict } from '../core/exchange.js';
 import type { CaptureLine, ExchangeLine, RunLine } from './entry.js';
 import { journalFiles, readJournal, type JournalProblem } from './journal-read.js';
@@ -19,6 +20,8 @@ export type { ConversationReport, ErrorGroup, HostReport, JournalProblem, PlainR
 export interface BuildReportOptions {
   /** Told about every unreadable line, beyond the ones the report keeps. */
   onProblem?(problem: JournalProblem): void;
+  /** `--filter`: only the exchanges it holds for are reported; the report says how many it left out. */
+  filter?: Filter;
   /** The report's `generated` time; default now. */
   now?: Date;
 }
@@ -41,17 +44,31 @@ export async function buildReport(journals: string[], options: BuildReportOption
     builder.problem(p);
     options.onProblem?.(p);
   };
+  const filter = options.filter !== undefined && options.filter.terms.length > 0 ? options.filter : undefined;
+  let leftOut = 0;
   for await (const { file, line, entry } of readJournal(files, { onProblem: problem })) {
     if (entry.type === 'run') builder.run(file, entry);
     else if (entry.type === 'dropped') builder.dropped(typeof entry.count === 'number' ? entry.count : 0);
     else if (entry.type === 'capture') builder.leftOut(entry);
     else {
       const invalid = invalidExchange(entry);
-      if (invalid === undefined) builder.exchange(entry);
-      else problem({ file, line, message: `an exchange line without ${invalid}; skipped` });
+      if (invalid !== undefined) problem({ file, line, message: `an exchange line without ${invalid}; skipped` });
+      else if (filter === undefined || passes(filter, entry)) builder.exchange(entry);
+      else leftOut += 1;
     }
   }
-  return builder.finish(files, options.now ?? new Date());
+  const report = builder.finish(files, options.now ?? new Date());
+  if (filter !== undefined) report.filter = { expression: filter.toString(), leftOut };
+  return report;
+}
+
+/** A line too broken for the filter to read (no request, say) is left out, as one it does not hold for. */
+function passes(filter: Filter, line: ExchangeLine): boolean {
+  try {
+    return filter.test(line);
+  } catch {
+    return false;
+  }
 }
 
 /** The reader checks only `v` and `type`; these are the fields the report cannot do without. */

@@ -13,6 +13,7 @@ import { exchangeLine, type RunLine } from '../../src/record/entry.js';
 import { decodeFpseFirstLine } from '../../src/protocols/fpse-request.js';
 import type { JournalProblem } from '../../src/record/journal-read.js';
 import { buildReport, type ConversationReport, type Report } from '../../src/record/report.js';
+import { MATCH_ALL, parseFilter } from '../../src/core/filter.js';
 import { formatHtml } from '../../src/record/report-html.js';
 import { formatMarkdown } from '../../src/record/report-markdown.js';
 
@@ -326,6 +327,28 @@ describe('buildReport', () => {
     assert.match(md, /Secrets were redacted \(the default headers\)\./);
     assert.doesNotMatch(md, /CONTAINS SECRETS/);
     assert.match(md, /\| 2024-05-02T10:00:00\.000Z \| 0\.1\.0 \| reverse \| http:\/\/sp\.example:8080 \| 42 \| on \|/);
+  });
+
+  it('--filter: only the exchanges it holds for, and the report says so with the count it left out', async (t) => {
+    const broken = { v: 1, type: 'exchange', id: 'x-broken', url: 'http://a.example/', timings: { start: T0 } };
+    const file = journal(t, [run(), fpse(T0, 'server version', [ECHO_MISMATCH], {}), fpse(T0 + 1, 'open service', [ACCEPTED], {}), mapi(T0 + 2, 'Connect', [MAPI_OK], {}), broken]);
+    const parsed = parseFilter('verdict:echo-mismatch operation:"server version"');
+    assert.ok(parsed.ok);
+    const report = await buildReport([file], { filter: parsed.filter });
+    assert.equal(report.totals.exchanges, 1);
+    assert.deepEqual(report.filter, { expression: 'verdict:echo-mismatch operation:"server version"', leftOut: 3 });
+    assert.deepEqual(conversation(report, 'sp.example:8080', 'fpse').verdicts.map((v) => v.code), ['echo-mismatch']);
+    assert.match(formatMarkdown(report), /^Only exchanges matching `verdict:echo-mismatch operation:"server version"`; 3 left out\.$/m);
+    assert.match(formatHtml(report), /<p>Only exchanges matching <code>verdict:echo-mismatch operation:&quot;server version&quot;<\/code>; 3 left out\.<\/p>/);
+    // A line without a request cannot be tested for its method: left out, not a crash.
+    const byMethod = parseFilter('method:post');
+    assert.ok(byMethod.ok);
+    const posts = await buildReport([file], { filter: byMethod.filter });
+    assert.deepEqual([posts.totals.exchanges, posts.filter?.leftOut], [3, 1]);
+    // No filter, or an empty one: no line, nothing left out.
+    const all = await buildReport([file], { filter: MATCH_ALL });
+    assert.equal(all.filter, undefined);
+    assert.doesNotMatch(formatMarkdown(all), /Only exchanges matching/);
   });
 
   it('a --no-redact run is said loudly at the top of markdown and HTML', async (t) => {
