@@ -19,6 +19,7 @@ import { exchangeLineParts } from './record/exchange-json.js';
 import { Journal } from './record/journal.js';
 import { createRedactor, type Redactor } from './record/redact.js';
 import { TOOL } from './core/tool.js';
+import { startControl, type ControlPlane } from './control/plane.js';
 
 export interface App {
   proxy: ProxyServer;
@@ -31,6 +32,8 @@ export interface App {
   seed: number;
   /** The journal, when recording (`journal.file` is the file being written now). */
   journal?: Journal;
+  /** The control server, unless --no-control (its base URL, token and token file). */
+  control?: ControlPlane;
   /** What leaves the process is redacted by this (journal, logs). */
   redactor: Redactor;
   close(graceMs?: number): Promise<void>;
@@ -97,6 +100,18 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   const host = address.address;
   const url = `${config.tls === true ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   const mode = config.target ? 'reverse' : 'forward';
+  let control: ControlPlane | undefined;
+  if (config.control !== undefined) {
+    try {
+      const c = config.control;
+      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring }, { proxy, mode, seed, redactor, logger });
+    } catch (err) {
+      rules?.close();
+      await proxy.close(0);
+      await journal?.close();
+      throw err;
+    }
+  }
   // The seed is logged so a run's chance decisions can be replayed with --seed.
   logger.info(
     {
@@ -107,6 +122,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
       target: config.target ? originUrl(config.target) : undefined,
       ...(rules !== undefined && { rules: rules.current.size, seed }),
       ...(journal !== undefined && { journal: journal.file }),
+      ...(control !== undefined && { control: control.url, tokenFile: control.tokenFile }),
     },
     'listening',
   );
@@ -119,6 +135,9 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
       `listening beyond loopback: every client --allow admits (${allow}) can use this proxy to reach anything this machine reaches, its loopback-only services included; narrow it with --allow CIDR`,
     );
   }
+  if (config.control !== undefined && !isLoopback(config.control.listen.host)) {
+    logger.warn({ control: control?.url }, 'the control server listens beyond loopback: anyone who can reach it and holds the token can change faults and read recorded traffic; keep it on 127.0.0.1 unless you must');
+  }
   // Scripts wait for this line: do not leave it in the log's write batch.
   logger.flush();
   return {
@@ -128,9 +147,11 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     ...(rules !== undefined && { rules }),
     seed,
     ...(journal !== undefined && { journal }),
+    ...(control !== undefined && { control }),
     redactor,
     close: async (graceMs = config.graceMs) => {
       rules?.close();
+      await control?.close();
       await proxy.close(graceMs);
       // After the proxy: exchanges cut short by the shutdown are written too.
       await journal?.close();
