@@ -2,7 +2,8 @@
  * The last N finished exchanges, held for the control API (`GET /api/exchanges`). The records are
  * kept as they are and redacted only when asked for, so the proxy's hot path pays one array write
  * per exchange. Captured bodies can be large (up to --capture-bytes per direction): past a byte
- * budget the oldest records lose their bodies first, so the ring's memory stays bounded.
+ * budget the oldest records lose their bodies (and WebSocket message data) first, so the ring's
+ * memory stays bounded.
  */
 import type { Exchange } from '../core/exchange.js';
 
@@ -33,8 +34,7 @@ export class ExchangeRing {
   }
 
   push(exchange: Exchange): void {
-    const bodies = exchange.bodies;
-    const bytes = bodies === undefined ? 0 : (bodies.request?.bytes.length ?? 0) + (bodies.response?.bytes.length ?? 0);
+    const bytes = capturedBytes(exchange);
     const held: Held = { exchange, bodyBytes: bytes };
     const old = this.slots[this.next];
     if (old !== undefined) {
@@ -65,11 +65,21 @@ export class ExchangeRing {
     for (let i = this.count; i >= 2 && this.bodyBytes > this.bodyBudget; i--) {
       const held = this.slots[(this.next - i + this.capacity) % this.capacity]!;
       if (held.bodyBytes === 0) continue;
-      // A copy without the bodies: the proxy's record is not changed, only no longer held.
+      // A copy without the bodies and WebSocket message data: the proxy's record is not changed,
+      // only no longer held. The WebSocket counts stay; its messages count as dropped.
       const { bodies: _dropped, ...rest } = held.exchange;
+      const ws = rest.websocket;
+      if (ws !== undefined && ws.messages.length > 0) rest.websocket = { ...ws, messages: [], dropped: ws.dropped + ws.messages.length };
       held.exchange = rest;
       this.bodyBytes -= held.bodyBytes;
       held.bodyBytes = 0;
     }
   }
+}
+
+/** Bytes of captured data a record holds: bodies both ways and WebSocket messages. */
+function capturedBytes(x: Exchange): number {
+  let bytes = (x.bodies?.request?.bytes.length ?? 0) + (x.bodies?.response?.bytes.length ?? 0);
+  for (const m of x.websocket?.messages ?? []) bytes += m.data.length;
+  return bytes;
 }

@@ -182,4 +182,17 @@ describe('control exchange ring', () => {
     assert.ok(ring.get(huge.id)?.bodies !== undefined, 'the newest keeps its bodies even alone over the budget');
     assert.equal(ring.get(all[2]!.id)?.bodies, undefined);
   });
+
+  it('counts WebSocket message data toward the budget and drops it the same way, keeping the counts', () => {
+    const ring = new ExchangeRing(10, 150);
+    const ws = exchange();
+    ws.websocket = { messages: [{ data: Buffer.alloc(100) } as NonNullable<Exchange['websocket']>['messages'][number]], counts: { client: 1, server: 0 }, dropped: 0, problems: [] };
+    ring.push(ws);
+    ring.push(exchange(100));
+    const held = ring.get(ws.id)!;
+    assert.deepEqual(held.websocket?.messages, []);
+    assert.equal(held.websocket?.dropped, 1);
+    assert.deepEqual(held.websocket?.counts, { client: 1, server: 0 });
+    assert.equal(ws.websocket.messages.length, 1, 'the original record is not changed');
+  });
 });
