@@ -86,6 +86,14 @@ describe('control server: who may call it', () => {
     assertNoCors(preflight);
   });
 
+  it('bound beyond loopback, it warns once at start and still checks Host', async (t) => {
+    const c = await controlledProxy(t, { control: { listen: { host: '0.0.0.0', port: 0 }, tokenFile: join(tempDir(t), 'token'), ring: 10 } });
+    const [warning] = await c.proxy.logs.waitFor((l) => l.level === 40 && /control server listens beyond loopback/.test(String(l.msg)), 1, 3000);
+    assert.ok(warning);
+    assert.equal((await c.api('/api/status', { headers: { Host: `localhost:${c.controlPort}` } })).statusCode, 200);
+    assert.equal((await c.api('/api/status', { headers: { Host: `rebound.example:${c.controlPort}` } })).statusCode, 403);
+  });
+
   it('writes the token to a 0600 file in a 0700 folder it creates', async (t) => {
     const c = await controlledProxy(t);
     assert.equal(readFileSync(c.tokenFile, 'utf8').trim(), c.token);

@@ -26,8 +26,9 @@ export interface ApiAnswer extends CollectedResponse {
 }
 
 export async function controlledProxy(t: TestContext, overrides: Partial<ProxyConfig> = {}): Promise<ControlledProxy> {
-  const tokenFile = join(tempDir(t, 'vp-control-'), 'sub', 'control-token');
-  const proxy = await forwardProxy(t, { control: { listen: { host: '127.0.0.1', port: 0 }, tokenFile, ring: 1000 }, ...overrides });
+  const defaults = { listen: { host: '127.0.0.1', port: 0 }, tokenFile: join(tempDir(t, 'vp-control-'), 'sub', 'control-token'), ring: 1000 };
+  const proxy = await forwardProxy(t, { control: defaults, ...overrides });
+  const tokenFile = proxy.app.control!.tokenFile;
   const control = proxy.app.control!;
   const controlPort = Number(new URL(control.url).port);
   return {
