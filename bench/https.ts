@@ -90,7 +90,7 @@ export async function proxyCaPem(root: string, caDir: string): Promise<string> {
  * (subjects.ts PROXY_START, --no-record included: these rows measure pass-through), then the CA.
  */
 export function httpsProxyArgs(caDir: string, https: HttpsUpstream): string[] {
-  return ['start', '--listen', '127.0.0.1:0', '--log-level', 'info', '--no-record', '--ca-dir', caDir, '--upstream-ca', https.caFile];
+  return ['start', '--listen', '127.0.0.1:0', '--log-level', 'info', '--no-record', '--no-control', '--ca-dir', caDir, '--upstream-ca', https.caFile];
 }
 
 /** mitmproxy writes its CA here on its first start in a fresh confdir. */

@@ -155,9 +155,10 @@ export function isOurProxy(id: SubjectId): boolean {
 /**
  * How every row and probe starts our proxy, as `proxy forward` does. `./proxy start` records a
  * journal by default (issue 6); the pass-through rows and their targets predate recording and
- * are about pass-through, so they say --no-record, and only `forward-record` records.
+ * are about pass-through, so they say --no-record, and only `forward-record` records. They say
+ * --no-control too: the control server's default port is one for every proxy started.
  */
-export const PROXY_START = ['start', '--listen', '127.0.0.1:0', '--log-level', 'info', '--no-record'];
+export const PROXY_START = ['start', '--listen', '127.0.0.1:0', '--log-level', 'info', '--no-record', '--no-control'];
 
 async function nodeService(ctx: Context, name: string, script: string, args: string[]): Promise<Running> {
   return service(ctx, name, process.execPath, [script, ...args]);

@@ -21,6 +21,7 @@ import { resolveFile } from './record/journal-files.js';
 import { RecordingGuard } from './record/recording-guard.js';
 import { createRedactor, type Redactor } from './record/redact.js';
 import { TOOL } from './core/tool.js';
+import { startControl, type ControlPlane } from './control/plane.js';
 
 export interface App {
   proxy: ProxyServer;
@@ -33,6 +34,8 @@ export interface App {
   seed: number;
   /** The journal, when recording (`journal.file` is the file being written now). */
   journal?: Journal;
+  /** The control server, unless --no-control (its base URL, token and token file). */
+  control?: ControlPlane;
   /** What leaves the process is redacted by this (journal, logs). */
   redactor: Redactor;
   close(graceMs?: number): Promise<void>;
@@ -113,6 +116,18 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   const host = address.address;
   const url = `${config.tls === true ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   const mode = config.target ? 'reverse' : 'forward';
+  let control: ControlPlane | undefined;
+  if (config.control !== undefined) {
+    try {
+      const c = config.control;
+      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring }, { proxy, mode, seed, redactor, logger });
+    } catch (err) {
+      rules?.close();
+      await proxy.close(0);
+      await journal?.close();
+      throw err;
+    }
+  }
   // The seed is logged so a run's chance decisions can be replayed with --seed.
   logger.info(
     {
@@ -123,6 +138,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
       target: config.target ? originUrl(config.target) : undefined,
       ...(rules !== undefined && { rules: rules.current.size, seed }),
       ...(journal !== undefined && { journal: journal.file }),
+      ...(control !== undefined && { control: control.url, tokenFile: control.tokenFile }),
     },
     'listening',
   );
@@ -135,6 +151,9 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
       `listening beyond loopback: every client --allow admits (${allow}) can use this proxy to reach anything this machine reaches, its loopback-only services included; narrow it with --allow CIDR`,
     );
   }
+  if (config.control !== undefined && !isLoopback(config.control.listen.host)) {
+    logger.warn({ control: control?.url }, 'the control server listens beyond loopback: anyone who can reach it and holds the token can change faults and read recorded traffic; keep it on 127.0.0.1 unless you must');
+  }
   // Scripts wait for this line: do not leave it in the log's write batch.
   logger.flush();
   return {
@@ -144,9 +163,11 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     ...(rules !== undefined && { rules }),
     seed,
     ...(journal !== undefined && { journal }),
+    ...(control !== undefined && { control }),
     redactor,
     close: async (graceMs = config.graceMs) => {
       rules?.close();
+      await control?.close();
       await proxy.close(graceMs);
       // After the proxy: exchanges cut short by the shutdown are written too.
       guard?.close();

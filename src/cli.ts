@@ -3,10 +3,11 @@
  * The command line: the only place that reads argv, prints to the console or exits.
  * Flag names follow DESIGN.md "Command line" (a contract with scripts and users).
  */
+import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startApp } from './app.js';
-import { DEFAULTS, defaultMaxConnections, parseAllow, parseListen, parseMaxConnections, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
+import { DEFAULTS, defaultMaxConnections, parseAllow, parseControl, parseListen, parseMaxConnections, parseSeed, parseSize, parseTarget, type ProxyConfig } from './config.js';
 import { describeFailure, describeUsageError } from './cli/errors.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
@@ -21,7 +22,9 @@ const EXAMPLES = `Examples:
   ./proxy start --listen 127.0.0.1:0              pick a free port (the log says which)
   ./proxy start --rules rules/mapi-context-lost.yaml --seed 42
                                                   apply a shipped scenario, with replayable chance
-  ./proxy rules list                              the shipped scenarios`;
+  ./proxy rules list                              the shipped scenarios
+  curl -H "Authorization: Bearer $(cat ~/.version-proxy/control-token)" http://127.0.0.1:8089/api/status
+                                                  ask the running proxy through its control API`;
 
 function startOptions(y: Argv) {
   return y
@@ -55,6 +58,10 @@ function startOptions(y: Argv) {
     .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'more headers whose values are redacted (Authorization, Cookie, Set-Cookie, NTLM/Negotiate blobs, X-Api-Key and other API-key headers always are; README lists them)', requiresArg: true })
     .option('redact-param', { type: 'string', array: true, default: [] as string[], describe: 'more query parameters whose values are redacted (access_token, code, sig, password, X-Amz-Signature and other credential parameters always are; README lists them)', requiresArg: true })
     .option('no-redact', { type: 'boolean', default: false, describe: 'record and log secrets as sent (logged as a warning); never for recordings you share' })
+    .option('control', { type: 'string', default: DEFAULTS.control, describe: 'HOST:PORT of the control API (README "Control API"); every request needs the bearer token; beyond loopback a warning is logged', requiresArg: true })
+    .option('no-control', { type: 'boolean', default: false, describe: 'run without the control API' })
+    .option('control-token-file', { type: 'string', describe: "where this run's control API bearer token is written, mode 0600 (default <ca-dir>/control-token)", requiresArg: true })
+    .option('control-ring', { type: 'number', default: DEFAULTS.controlRing, describe: 'finished exchanges the control API keeps for GET /api/exchanges', requiresArg: true })
     .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);
 }
@@ -97,7 +104,17 @@ function toConfig(args: StartArgs): ProxyConfig {
     }),
     redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'], extraParams: args['redact-param'] },
     ...(args.allow !== undefined && { allow: parseAllow(args.allow) }),
+    ...(!args['no-control'] && {
+      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']) },
+    }),
   };
+}
+
+function ringSize(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > 1_000_000) {
+    throw new ProgramError('ERR_BAD_OPTION', `--control-ring must be a whole number from 1 to 1000000 (got ${String(value)})`, 'e.g. --control-ring 1000');
+  }
+  return value;
 }
 
 async function start(args: StartArgs): Promise<void> {

@@ -66,6 +66,16 @@ export interface ProxyConfig {
   redaction?: RedactionConfig;
   /** Clients that may connect (`--allow`); loopback and private networks when absent (client-access.ts). */
   allow?: Cidr[];
+  /** The control server (`--control`, issue 22); none when absent (`--no-control`, and the library/test default). */
+  control?: ControlConfig;
+}
+
+export interface ControlConfig {
+  listen: ListenAddress;
+  /** Where the run's bearer token is written, mode 0600 (`--control-token-file`). */
+  tokenFile: string;
+  /** Finished exchanges held for the API (`--control-ring`, default 1000). */
+  ring: number;
 }
 
 export interface RecordConfig {
@@ -109,7 +119,20 @@ export const DEFAULTS = {
   recordMax: '2GiB',
   /** The last 256 MiB of a disk are left to the system: bodies stop there, exchanges at 128 MiB. */
   recordMinFree: '256MiB',
+  /** The control server (docs/control-api.md). */
+  control: '127.0.0.1:8089',
+  controlRing: 1000,
 };
+
+/** `--control HOST:PORT`, parsed as --listen is, the messages naming --control. */
+export function parseControl(text: string): ListenAddress {
+  try {
+    return parseListen(text);
+  } catch (err) {
+    if (!(err instanceof ProgramError)) throw err;
+    throw new ProgramError('ERR_BAD_OPTION', err.message.replace('--listen', '--control'), 'write it as HOST:PORT, e.g. --control 127.0.0.1:8089 (port 0 picks a free one), or turn it off with --no-control');
+  }
+}
 
 /** `HOST:PORT`, `:PORT`, `PORT` or `[V6]:PORT`; port 0 picks a free port. */
 export function parseListen(text: string): ListenAddress {

@@ -31,7 +31,7 @@ describe('proxy start: help and bad input', () => {
     const result = await runCli(['start', '--help']);
     assert.equal(result.code, 0, result.stderr);
     // docs/running.md is a contract: every flag it names is offered.
-    const contract = ['--listen', '--target', '--keep-host', '--upstream-timeout', '--rules', '--seed', '--record', '--no-record', '--capture-bytes', '--redact-header', '--no-redact', '--ca-dir', '--intercept', '--no-intercept', '--upstream-ca', '--insecure-upstream', '--tls'];
+    const contract = ['--listen', '--target', '--keep-host', '--upstream-timeout', '--rules', '--seed', '--record', '--no-record', '--capture-bytes', '--redact-header', '--no-redact', '--ca-dir', '--intercept', '--no-intercept', '--upstream-ca', '--insecure-upstream', '--tls', '--control', '--no-control', '--control-token-file'];
     for (const flag of contract) {
       assert.ok(result.stdout.includes(flag), `help mentions ${flag}:\n${result.stdout}`);
     }

@@ -217,7 +217,8 @@ class HostTally {
   }
 }
 
-class ConversationTally {
+/** One conversation's facts as the report states them; the control API keeps these live too. */
+export class ConversationTally {
   private client: string | undefined;
   private server: string | undefined;
   private negotiated: string | undefined;
@@ -240,7 +241,7 @@ class ConversationTally {
     this.lastSeen = firstSeen;
   }
 
-  add(x: ExchangeLine, protocol: ProtocolRecord, start: number, end: number): void {
+  add(x: Pick<ExchangeLine, 'id' | 'rules' | 'error'>, protocol: ProtocolRecord, start: number, end: number): void {
     this.exchanges += 1;
     this.firstSeen = Math.min(this.firstSeen, start);
     this.lastSeen = Math.max(this.lastSeen, end);

@@ -132,7 +132,10 @@ export class ProxyProcess {
   static async start(args: string[], timeoutMs = 15_000): Promise<ProxyProcess> {
     // Tests that are not about recording keep no journal (the CLI's default is recordings/).
     const records = args[0] !== 'start' || args.some((a) => a === '--record' || a === '--no-record');
-    const proxy = new ProxyProcess(records ? args : [...args, '--no-record']);
+    // Nor a control server, unless the test is about it: the default 127.0.0.1:8089 is one port for
+    // every proxy of a parallel run (and its token file would go to ~/.version-proxy).
+    const controls = args[0] !== 'start' || args.some((a) => a === '--control' || a === '--no-control');
+    const proxy = new ProxyProcess([...args, ...(records ? [] : ['--no-record']), ...(controls ? [] : ['--no-control'])]);
     try {
       const listening = await Promise.race([
         proxy.waitForLine('the "listening" log line', (line) => line.msg === 'listening', timeoutMs),

@@ -1,0 +1,291 @@
+/**
+ * The control API's routes: ONE table that both dispatches requests (control/server.ts) and
+ * generates the OpenAPI 3.1 document served at `GET /api/openapi.json`, so the document cannot
+ * miss a route the server answers. Route names follow DESIGN.md "Control API" (a contract).
+ */
+import { formatFilterIssue, parseFilter, type Filter } from '../core/filter.js';
+import { TOOL } from '../core/tool.js';
+import { exchangeLine } from '../record/entry.js';
+import type { Redactor } from '../record/redact.js';
+import { ApiError, ERROR_SCHEMA } from './api-error.js';
+import type { LiveConversations } from './conversations.js';
+import type { ExchangeRing } from './exchange-ring.js';
+import { EXCHANGE_SUMMARY_SCHEMA, summarize } from './exchange-summary.js';
+import type { ExchangeStats } from './stats.js';
+
+/** What the handlers read: the run's facts and the live views fed by the proxy's events. */
+export interface ControlState {
+  mode: 'forward' | 'reverse';
+  seed: number;
+  /** Date.now() at start. */
+  startedAt: number;
+  ring: ExchangeRing;
+  stats: ExchangeStats;
+  conversations: LiveConversations;
+  redactor: Redactor;
+}
+
+export interface Parameter {
+  name: string;
+  in: 'path' | 'query';
+  description: string;
+  schema: { type: 'integer'; minimum?: number; maximum?: number; default?: number } | { type: 'string' };
+}
+
+export interface RouteCall {
+  state: ControlState;
+  /** Path and query parameters, parsed by their schema (integers are numbers). */
+  args: Record<string, string | number | Filter | undefined>;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** OpenAPI path template: `{name}` is one path segment. */
+  path: string;
+  operationId: string;
+  summary: string;
+  parameters: Parameter[];
+  response: { status: number; description: string; schema: object };
+  handler(call: RouteCall): unknown;
+}
+
+const FILTER: Parameter = {
+  name: 'filter',
+  in: 'query',
+  description: 'filter expression: space-separated key:value terms, all of which must hold (keys protocol, operation, verdict, host, path, method, status, rule; -key:value negates); see docs/filter.md',
+  schema: { type: 'string' },
+};
+
+const VERDICT_SCHEMA = {
+  type: 'object',
+  required: ['code', 'level', 'message'],
+  properties: { code: { type: 'string' }, level: { enum: ['ok', 'notice', 'violation'] }, message: { type: 'string' } },
+};
+
+const COUNT_MAP = { type: 'object', additionalProperties: { type: 'integer' } };
+
+export const ROUTES: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/openapi.json',
+    operationId: 'getOpenApi',
+    summary: 'This OpenAPI 3.1 document: every route of the control API',
+    parameters: [],
+    response: { status: 200, description: 'the OpenAPI document', schema: { type: 'object' } },
+    handler: () => openApiDocument(),
+  },
+  {
+    method: 'GET',
+    path: '/api/status',
+    operationId: 'getStatus',
+    summary: 'Version, mode, seed, uptime and exchange counts of this run',
+    parameters: [],
+    response: {
+      status: 200,
+      description: 'the run and its counts',
+      schema: {
+        type: 'object',
+        required: ['version', 'mode', 'seed', 'uptime', 'counts'],
+        properties: {
+          version: { type: 'string' },
+          mode: { enum: ['forward', 'reverse'] },
+          seed: { type: 'integer', description: 'the seed of chance decisions; --seed replays them' },
+          uptime: { type: 'number', description: 'seconds since start' },
+          counts: {
+            type: 'object',
+            required: ['seen', 'inFlight', 'finished', 'errors', 'byProtocol', 'verdicts'],
+            properties: {
+              seen: { type: 'integer', description: 'exchanges started' },
+              inFlight: { type: 'integer' },
+              finished: { type: 'integer' },
+              errors: { type: 'integer', description: 'finished with a traffic error' },
+              byProtocol: { ...COUNT_MAP, description: 'finished exchanges by protocol (fpse, mapihttp) or kind (http, tunnel, upgrade)' },
+              verdicts: { ...COUNT_MAP, description: 'verdicts by level: ok, notice, violation' },
+            },
+          },
+          ring: { type: 'object', properties: { capacity: { type: 'integer' }, held: { type: 'integer' } } },
+        },
+      },
+    },
+    handler: ({ state }) => ({
+      version: TOOL.version,
+      mode: state.mode,
+      seed: state.seed,
+      uptime: Math.round((Date.now() - state.startedAt) / 10) / 100,
+      counts: state.stats.snapshot(),
+      ring: { capacity: state.ring.capacity, held: state.ring.size },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/api/exchanges',
+    operationId: 'listExchanges',
+    summary: 'Summaries of the most recent finished exchanges, most recent first (from a ring of --control-ring records)',
+    parameters: [{ name: 'limit', in: 'query', description: 'at most this many (default 100; never more than the ring holds)', schema: { type: 'integer', minimum: 1, default: 100 } }, FILTER],
+    response: { status: 200, description: 'exchange summaries', schema: { type: 'array', items: { $ref: '#/components/schemas/ExchangeSummary' } } },
+    handler: ({ state, args }) => {
+      const filter = args.filter as Filter | undefined;
+      return state.ring.recent(args.limit as number, filter === undefined ? undefined : (x) => filter.test(x)).map((x) => summarize(x, state.redactor));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/exchanges/{id}',
+    operationId: 'getExchange',
+    summary: 'One whole exchange record, redacted as the journal redacts it, bodies included when captured',
+    parameters: [{ name: 'id', in: 'path', description: 'the exchange id (as listed by /api/exchanges)', schema: { type: 'string' } }],
+    response: { status: 200, description: 'the record, in the journal line format', schema: { type: 'object', required: ['id', 'url', 'request', 'timings'] } },
+    handler: ({ state, args }) => {
+      const x = state.ring.get(args.id as string);
+      if (x === undefined) throw new ApiError(404, 'NOT_FOUND', `no exchange ${String(args.id)} in the ring (it holds the last ${state.ring.capacity}; --control-ring N keeps more); list ids with GET /api/exchanges`);
+      return exchangeLine(state.redactor.exchange(x));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/conversations',
+    operationId: 'listConversations',
+    summary: 'Each FPSE conversation and MAPI/HTTP session: client and server builds, negotiated version, verdicts, rules applied, first and last seen',
+    parameters: [],
+    response: { status: 200, description: 'conversations, most recently active first', schema: { type: 'array', items: { $ref: '#/components/schemas/Conversation' } } },
+    handler: ({ state }) => state.conversations.list(),
+  },
+];
+
+let document: object | undefined;
+
+/** The OpenAPI 3.1 document of ROUTES (built once). */
+export function openApiDocument(routes: readonly Route[] = ROUTES): object {
+  if (routes === ROUTES && document !== undefined) return document;
+  const paths: Record<string, Record<string, object>> = {};
+  for (const route of routes) {
+    const responses: Record<string, object> = {
+      [String(route.response.status)]: { description: route.response.description, content: { 'application/json': { schema: route.response.schema } } },
+      '401': { $ref: '#/components/responses/Unauthorized' },
+      '403': { $ref: '#/components/responses/Forbidden' },
+    };
+    if (route.parameters.some((p) => p.in === 'query')) responses['400'] = { $ref: '#/components/responses/BadRequest' };
+    if (route.parameters.some((p) => p.in === 'path')) responses['404'] = { $ref: '#/components/responses/NotFound' };
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = {
+      operationId: route.operationId,
+      summary: route.summary,
+      ...(route.parameters.length > 0 && { parameters: route.parameters.map((p) => ({ ...p, required: p.in === 'path' })) }),
+      responses,
+    };
+  }
+  const errorResponse = (description: string): object => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+  const built = {
+    openapi: '3.1.0',
+    info: { title: 'version-proxy control API', version: TOOL.version, description: 'Drive and observe a running version-proxy. Every route needs Authorization: Bearer <token>, the token being in the --control-token-file file.' },
+    security: [{ bearer: [] }],
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: ERROR_SCHEMA,
+        Verdict: VERDICT_SCHEMA,
+        ExchangeSummary: EXCHANGE_SUMMARY_SCHEMA,
+        Conversation: {
+          type: 'object',
+          required: ['host', 'protocol', 'conversation', 'verdicts', 'rules', 'exchanges', 'firstSeen', 'lastSeen'],
+          properties: {
+            host: { type: 'string' },
+            protocol: { enum: ['fpse', 'mapihttp'] },
+            conversation: { type: 'string' },
+            client: { type: 'string', description: 'the client build as last stated' },
+            server: { type: 'string', description: 'the server build as last stated' },
+            negotiated: { type: 'string', description: 'the last negotiated version (FPSE server version, MS-FPSE 1.7.1)' },
+            operations: COUNT_MAP,
+            verdicts: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, level: { type: 'string' }, message: { type: 'string' }, count: { type: 'integer' } } } },
+            rules: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, outcome: { type: 'string' }, count: { type: 'integer' } } } },
+            exchanges: { type: 'integer' },
+            firstSeen: { type: 'number', description: 'epoch milliseconds' },
+            lastSeen: { type: 'number', description: 'epoch milliseconds' },
+            clientsSeen: { type: 'array', items: { type: 'string' } },
+            serversSeen: { type: 'array', items: { type: 'string' } },
+          },
+        },
+      },
+      responses: {
+        Unauthorized: errorResponse('no bearer token, or the wrong one'),
+        Forbidden: errorResponse('a Host other than the control address, or a cross-site browser request'),
+        BadRequest: errorResponse('an unknown or malformed query parameter'),
+        NotFound: errorResponse('no such record'),
+      },
+    },
+  };
+  if (routes === ROUTES) document = built;
+  return built;
+}
+
+export type Match = { route: Route; params: Record<string, string> } | { allow: string[] } | undefined;
+
+/** The route for `method` and `path`; `{allow}` when the path exists under other methods. */
+export function matchRoute(method: string, path: string, routes: readonly Route[] = ROUTES): Match {
+  const segments = path.split('/');
+  const allow: string[] = [];
+  for (const route of routes) {
+    const params = matchPath(route.path, segments);
+    if (params === undefined) continue;
+    if (route.method === method) return { route, params };
+    allow.push(route.method);
+  }
+  return allow.length > 0 ? { allow } : undefined;
+}
+
+function matchPath(template: string, segments: string[]): Record<string, string> | undefined {
+  const parts = template.split('/');
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const segment = segments[i]!;
+    if (part.startsWith('{') && part.endsWith('}')) {
+      if (segment === '') return undefined;
+      try {
+        params[part.slice(1, -1)] = decodeURIComponent(segment);
+      } catch {
+        return undefined;
+      }
+    } else if (part !== segment) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+/** Parses the query by the route's parameters: an unknown or malformed one is a 400 that names the fix. */
+export function parseArgs(route: Route, params: Record<string, string>, query: URLSearchParams): RouteCall['args'] {
+  const args: RouteCall['args'] = { ...params };
+  const known = route.parameters.filter((p) => p.in === 'query');
+  const issues: string[] = [];
+  for (const key of new Set(query.keys())) {
+    if (!known.some((p) => p.name === key)) issues.push(`${key}: unknown query parameter; ${route.method} ${route.path} takes ${known.length === 0 ? 'none' : known.map((p) => p.name).join(', ')}`);
+  }
+  for (const p of known) {
+    const text = query.get(p.name);
+    if (p.schema.type === 'integer') {
+      if (text === null) {
+        args[p.name] = p.schema.default;
+        continue;
+      }
+      const n = Number(text);
+      const { minimum, maximum } = p.schema;
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || (minimum !== undefined && n < minimum) || (maximum !== undefined && n > maximum)) {
+        issues.push(`${p.name}: "${text}" is not a whole number${minimum !== undefined ? ` ≥ ${minimum}` : ''}; e.g. ${p.name}=${p.schema.default ?? minimum ?? 1}`);
+      } else {
+        args[p.name] = n;
+      }
+    } else if (text !== null) {
+      args[p.name] = text;
+    }
+  }
+  if (issues.length > 0) throw new ApiError(400, 'BAD_QUERY', issues.length === 1 ? issues[0]! : `${issues.length} query problems`, issues);
+  // The one filter grammar (core/filter.ts): a bad one is a 400 listing each issue with its fix.
+  if (typeof args.filter === 'string') {
+    const parsed = parseFilter(args.filter);
+    if (!parsed.ok) throw new ApiError(400, 'BAD_FILTER', formatFilterIssue(parsed.issues[0]!), parsed.issues.map(formatFilterIssue));
+    args.filter = parsed.filter;
+  }
+  return args;
+}
