@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The command line: the only place that reads argv, prints to the console or exits.
- * Flag names follow DESIGN.md "Command line" (a contract with scripts and users).
+ * Flag names follow docs/running.md (a contract with scripts and users).
  */
 import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
@@ -262,7 +262,7 @@ function journalsOption<T>(y: Argv<T>) {
 /** The filter grammar of core/filter.ts (docs/filter.md); with har's other filters, every one must hold. */
 const filterOption = { type: 'string', describe: 'only exchanges this filter holds for, e.g. "protocol:fpse verdict:echo-mismatch -status:2xx" (docs/filter.md)', requiresArg: true } as const;
 
-/** har, report, replay, serve (DESIGN.md "Command line"); their handlers are in cli/record.ts. */
+/** har, report, replay, serve (docs/running.md); their handlers are in cli/record.ts. */
 function recordCommands<T>(y: Argv<T>) {
   return y
     .command(

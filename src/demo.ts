@@ -42,7 +42,7 @@ export async function runDemo(logger: Logger, options: { verbose?: boolean } = {
   try {
     const sharePoint = await startFpseServer({ version: '14.0.0.6029', logger: quiet }, LOOPBACK);
     closers.push(() => sharePoint.close());
-    // Windows SharePoint Services 2.0 echoes a normalised 6.0.0.0 (PROTOCOLS.md §2.3).
+    // Windows SharePoint Services 2.0 echoes a normalised 6.0.0.0 (docs/protocols.md §2.3).
     const wss2 = await startFpseServer({ version: '6.0.2.5530', echo: { fixed: '6.0.0.0' }, logger: quiet }, LOOPBACK);
     closers.push(() => wss2.close());
     const exchange = await startMapiServer({ server: 'Exchange/15.02.1544.014', pendingPeriodMs: 150, notificationWaitMs: 500, logger: quiet }, LOOPBACK);

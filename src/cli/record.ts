@@ -1,5 +1,5 @@
 /**
- * The recording commands of the command line (DESIGN.md "Command line"): har, report, replay,
+ * The recording commands of the command line (docs/running.md): har, report, replay,
  * serve, as cli.ts declares them. Part of the CLI layer: it prints and sets the exit code; the
  * work is in src/record/. Each loads its module only when run, so `./proxy start` pays for none.
  */

@@ -1,6 +1,6 @@
 /**
  * An error the control API answers with: its status and a JSON body `{error, code, issues?}`
- * (DESIGN.md "Control API"), the message saying how to fix the request.
+ * (docs/control-api.md), the message saying how to fix the request.
  */
 export class ApiError extends Error {
   constructor(

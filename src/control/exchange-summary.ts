@@ -1,5 +1,5 @@
 /**
- * The short form of an exchange that `GET /api/exchanges` lists (DESIGN.md "Control API"): what
+ * The short form of an exchange that `GET /api/exchanges` lists (docs/control-api.md): what
  * a test asserts on without fetching the whole record. Built only when asked for.
  */
 import { durationOf, type Exchange, type Verdict } from '../core/exchange.js';

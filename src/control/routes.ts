@@ -1,7 +1,7 @@
 /**
  * The control API's routes: ONE table that both dispatches requests (control/server.ts) and
  * generates the OpenAPI 3.1 document served at `GET /api/openapi.json`, so the document cannot
- * miss a route the server answers. Route names follow DESIGN.md "Control API" (a contract).
+ * miss a route the server answers. Route names follow docs/control-api.md (a contract).
  */
 import { formatFilterIssue, parseFilter, type Filter } from '../core/filter.js';
 import { TOOL } from '../core/tool.js';

@@ -1,7 +1,7 @@
 /**
  * The Exchange record: one per proxied exchange (an HTTP request and its answer, a CONNECT
  * tunnel, or a protocol upgrade). It keeps what each side really sent, in raw form, and failures
- * as data, never as exceptions (DESIGN.md "Invariants" 3 and 4; mitmproxy's Flow is the model).
+ * as data, never as exceptions (docs/running.md "Fidelity" and docs/running.md "Failures are answers"; mitmproxy's Flow is the model).
  *
  * Views of a message:
  *   request           what the client sent
@@ -38,7 +38,7 @@ export interface ForwardedHead {
   rawHeaders: RawHeaders;
 }
 
-/** The upstream connection an exchange rode on (see DESIGN.md invariant 2, affinity). */
+/** The upstream connection an exchange rode on (see docs/running.md "Connection affinity", affinity). */
 export interface UpstreamConnection {
   localAddress?: string;
   localPort?: number;

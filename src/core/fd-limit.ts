@@ -2,7 +2,7 @@
  * The process's soft limit on open files (`ulimit -n`), read from /proc/self/limits: Node has
  * no getrlimit. Node raises its soft limit to the hard one as it starts, so this is the limit
  * the process really has. Every client connection of the proxy holds two descriptors (its own socket and
- * its upstream's, DESIGN.md invariant 2), so the default connection cap is derived from this.
+ * its upstream's, docs/running.md "Connection affinity"), so the default connection cap is derived from this.
  */
 import { readFileSync } from 'node:fs';
 

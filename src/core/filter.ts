@@ -1,5 +1,5 @@
 /**
- * The one filter grammar (issue 22; DESIGN.md "Control API"), used by `har --filter`,
+ * The one filter grammar (issue 22; docs/control-api.md), used by `har --filter`,
  * `report --filter`, and the control plane's API, feed and `tail`. docs/filter.md is its user
  * documentation; keep the two in step.
  *

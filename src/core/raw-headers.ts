@@ -1,7 +1,7 @@
 /**
  * Raw header lists, the shape Node gives in `message.rawHeaders`:
  * `[name0, value0, name1, value1, …]`, in wire order, original case, duplicates kept.
- * The proxy forwards and records from these (DESIGN.md invariant 3, "Fidelity"); nothing here
+ * The proxy forwards and records from these (docs/running.md "Fidelity", "Fidelity"); nothing here
  * lower-cases or folds what it returns.
  */
 export type RawHeaders = string[];

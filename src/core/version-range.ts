@@ -2,7 +2,7 @@
  * Version ranges for rules: `< 4.0.2.2611`, `>= 15.0.847.32 < 15.1`, `<=3.0.2.1002`, `any`.
  * Terms are comparators (`<`, `<=`, `>`, `>=`, `=`, or a bare version meaning `=`) separated by
  * spaces and ANDed. Versions in ranges may be partial and pad with zeros (`15.1` = 15.1.0.0).
- * The thresholds worth writing come from PROTOCOLS.md §2.6/§3 (FPSE floors 4.0.2.2611 for
+ * The thresholds worth writing come from docs/protocols.md §2.6/§3 (FPSE floors 4.0.2.2611 for
  * clients, 3.0.2.1002 for servers) and §1.9/§3 (MAPI/HTTP from Exchange 15.0.847.32).
  * Like parseVersion, parseRange never throws; problems read after their subject and quote the
  * offending term. Contradictions (`> 5 < 4`) are problems, not ranges that match nothing.

@@ -2,7 +2,7 @@
  * Version strings as both protocols write them: four dot-separated decimal numbers, optionally
  * behind a `Product/` prefix.
  *   MAPI/HTTP  `X-ClientApplication: Outlook/16.0.15928.20006`, `X-ServerApplication:
- *              Exchange/15.02.1544.014` (PROTOCOLS.md §1.4, semantics §1.9)
+ *              Exchange/15.02.1544.014` (docs/protocols.md §1.4, semantics §1.9)
  *   FPSE       `method=server version:12.0.0.6415`, major.minor.phase.build (§2.3, §2.6)
  * Parsing never throws: traffic failures are data, so a bad string comes back as a `problem`
  * that reads after its subject — `${what} ${problem}`, e.g. `serverVersion needs four numbers

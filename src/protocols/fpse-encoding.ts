@@ -1,5 +1,5 @@
 /**
- * The FPSE client's encoding style (MS-FPSE 2.2.2; PROTOCOLS.md §2.2): which characters of the
+ * The FPSE client's encoding style (MS-FPSE 2.2.2; docs/protocols.md §2.2): which characters of the
  * method value it percent-escapes and how, so a changed version goes back in the same spelling
  * (`server+version%3a12%2e0%2e0%2e6415` stays percent-encoded, `server+version:12.0.0.6415`
  * stays plain). Used by the request scanner to describe the client, and by rules to rewrite.

@@ -1,5 +1,5 @@
 /**
- * Writes FrontPage RPC responses ("vermeer RPC packets", PROTOCOLS.md §2.4) and the
+ * Writes FrontPage RPC responses ("vermeer RPC packets", docs/protocols.md §2.4) and the
  * `_vti_inf.html` discovery page (§2.1). Pure formatting: no I/O, no decisions about versions;
  * the simulators and the rules feature decide what to say, this module says it the way
  * FPSE/SharePoint write it.

@@ -1,5 +1,5 @@
 /**
- * The FPSE response body, a "vermeer RPC packet" (PROTOCOLS.md §2.4): HTML-ish lines
+ * The FPSE response body, a "vermeer RPC packet" (docs/protocols.md §2.4): HTML-ish lines
  * `<p>name=value`, lists `<p>name=` + `<ul>` … `</ul>`, items `<li>name=value` or `<li>value`.
  * Read here: the `method=<name>:<version>` line (Min(client, server), MS-FPSE 3.1.5.3.14), the
  * `server version` list (the real build, §2.3), `source control`, and the `status` list of an

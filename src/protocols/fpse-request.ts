@@ -1,6 +1,6 @@
 /**
  * The first line of an FPSE request body: `method=<name>[:<version>]&name=value&…`, form-urlencoded
- * (PROTOCOLS.md §2.2). Only that line is ever decoded: with `put document` the document's raw
+ * (docs/protocols.md §2.2). Only that line is ever decoded: with `put document` the document's raw
  * bytes follow the first LF (§4.12), and servers themselves read only up to the LF.
  * Values other than the method are not kept (document names, URLs, meta-info may be private).
  * Pure and never throws; FpseRequestScanner holds at most FPSE_FIRST_LINE_CAP bytes.

@@ -1,5 +1,5 @@
 /**
- * The discovery page `_vti_inf.html` (PROTOCOLS.md §2.1, MS-FPSE 3.1.3.2.1): an HTML comment
+ * The discovery page `_vti_inf.html` (docs/protocols.md §2.1, MS-FPSE 3.1.3.2.1): an HTML comment
  * `<!-- FrontPage Configuration Information … -->` holding `Key="value"` pairs: the server's
  * FPVersion and the script URLs (relative to the web root) the client POSTs to.
  * Pure, never throws; at most VTI_INF_CAP bytes are read.

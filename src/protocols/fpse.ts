@@ -10,7 +10,7 @@ import { parseVersion } from '../core/version.js';
 import type { VersionResult } from '../core/version.js';
 
 /**
- * The FPSE entry points (PROTOCOLS.md §2.1, FP2000 SERK roles): `vti-inf` discovery page,
+ * The FPSE entry points (docs/protocols.md §2.1, FP2000 SERK roles): `vti-inf` discovery page,
  * `rpc` browse-time shtml, `author` authoring, `admin` administration, `owssvr` TPScriptUrl.
  */
 export type FpseEndpoint = 'vti-inf' | 'rpc' | 'author' | 'admin' | 'owssvr';

@@ -1,9 +1,9 @@
 /**
- * The `X-ResponseCode` table of MAPI/HTTP (MS-OXCMAPIHTTP 2.2.3.3.3; PROTOCOLS.md §1.7), with
+ * The `X-ResponseCode` table of MAPI/HTTP (MS-OXCMAPIHTTP 2.2.3.3.3; docs/protocols.md §1.7), with
  * names usable in logs and in rules (`context-not-found` or `10`).
  *
  * Numbers are named by the spec table only. Current gromox numbers its codes from its own enum
- * (PROTOCOLS.md §1.7 "IMPL caveats"), so a name here says what the spec calls that number, not
+ * (docs/protocols.md §1.7 "IMPL caveats"), so a name here says what the spec calls that number, not
  * what the server meant; nothing on the wire tells the two numberings apart.
  */
 import { quote } from '../core/quote.js';
@@ -73,7 +73,7 @@ export type ResponseCodeValue = { ok: true; code: ResponseCode; repeated: boolea
 /**
  * Reads the values of `X-ResponseCode` (outer header lines or additional headers after DONE).
  * Microsoft's own test harness splits a possibly duplicated value on ',' and keeps the last
- * (PROTOCOLS.md §1.7, [S9]); the same is done here, so the proxy judges a response the way
+ * (docs/protocols.md §1.7, [S9]); the same is done here, so the proxy judges a response the way
  * the reference client would.
  */
 export function parseResponseCodeValues(values: readonly string[]): ResponseCodeValue | undefined {

@@ -1,5 +1,5 @@
 /**
- * Writes the MAPI/HTTP response inner stream (MS-OXCMAPIHTTP 2.2.2.2, 2.2.7; PROTOCOLS.md §1.8):
+ * Writes the MAPI/HTTP response inner stream (MS-OXCMAPIHTTP 2.2.2.2, 2.2.7; docs/protocols.md §1.8):
  *
  *   META-TAGS            PROCESSING CRLF, PENDING CRLF …, DONE CRLF
  *   ADDITIONAL HEADERS   X-ResponseCode: 0 CRLF, X-ElapsedTime: <ms> CRLF, X-StartTime: <date> CRLF

@@ -1,6 +1,6 @@
 /**
  * The inner stream of a MAPI/HTTP response body (MS-OXCMAPIHTTP 2.2.2.2, 2.2.7, 3.2.5.2;
- * PROTOCOLS.md §1.8), read as bytes pass through the proxy:
+ * docs/protocols.md §1.8), read as bytes pass through the proxy:
  *
  *   PROCESSING CRLF  (PENDING CRLF)*  DONE CRLF  (Name: value CRLF)*  CRLF  <binary body>
  *
@@ -27,7 +27,7 @@ export interface MapiStreamFacts {
   additionalHeaders: Array<[string, string]>;
   /** X-ResponseCode after DONE, named; repeated → the last counts, as for the outer header. */
   responseCode?: ResponseCode;
-  /** X-ElapsedTime: milliseconds per the spec; current gromox sends seconds (PROTOCOLS.md §1.7). */
+  /** X-ElapsedTime: milliseconds per the spec; current gromox sends seconds (docs/protocols.md §1.7). */
   elapsedTime?: number;
   startTime?: string;
   /** Bytes after the blank line that ends the additional headers. */
@@ -283,7 +283,7 @@ export class MapiStreamParser {
   }
 
   private sawTag(tag: Tag): void {
-    // gromox's keep-alive chunk is `PENDING` with no CRLF (PROTOCOLS.md §1.8), so the next tag follows on the same "line".
+    // gromox's keep-alive chunk is `PENDING` with no CRLF (docs/protocols.md §1.8), so the next tag follows on the same "line".
     if (this.lineHasTag) this.problem('meta-tags not separated by CRLF (gromox sends PENDING so)');
     this.tagLength = 0;
     this.tagLowerCase = 0;
@@ -359,7 +359,7 @@ export class MapiStreamParser {
         this.problem(`${parsed.problem} (after DONE)`);
         return;
       }
-      // Same rule as the outer header (PROTOCOLS.md §1.7): a repeat is noted and the last value counts.
+      // Same rule as the outer header (docs/protocols.md §1.7): a repeat is noted and the last value counts.
       if (this.responseCode !== undefined || parsed.repeated) this.problem('X-ResponseCode repeated after DONE; the last value counts');
       this.responseCode = parsed.code;
     } else if (lower === 'x-elapsedtime') {

@@ -1,9 +1,9 @@
 /**
  * MAPI/HTTP message heads: which requests are MAPI/HTTP, and the facts their headers state
- * (MS-OXCMAPIHTTP 2.2.2, 2.2.3; PROTOCOLS.md §1.2–§1.7). Pure functions over raw header lists;
+ * (MS-OXCMAPIHTTP 2.2.2, 2.2.3; docs/protocols.md §1.2–§1.7). Pure functions over raw header lists;
  * the inner stream of a response body is read by mapihttp-stream.ts.
  *
- * Version "negotiation" here is one header each way (PROTOCOLS.md §1.1): the client states
+ * Version "negotiation" here is one header each way (docs/protocols.md §1.1): the client states
  * its build in X-ClientApplication, the server its build in X-ServerApplication, and each
  * side then limits itself. So those two headers are parsed as versions; everything else is
  * recorded as stated and checked against the spec's MUSTs, never trusted to conform.
@@ -37,7 +37,7 @@ export function canonicalRequestType(value: string, endpoint: MapiEndpoint = 'ot
   return CANONICAL[endpoint].get(value.trim().toLowerCase());
 }
 
-/** The request types that create a Session Context; their responses carry the session cookies (PROTOCOLS.md §1.5). */
+/** The request types that create a Session Context; their responses carry the session cookies (docs/protocols.md §1.5). */
 export const SESSION_REQUEST_TYPES: readonly string[] = Object.freeze(['Connect', 'Bind']);
 
 interface Target {
@@ -56,7 +56,7 @@ function splitTarget(path: string): Target {
 }
 
 /**
- * MS-OXCMAPIHTTP 2.1 / PROTOCOLS.md §1.2: `/mapi/emsmdb/` and `/mapi/nspi/`, compared
+ * MS-OXCMAPIHTTP 2.1 / docs/protocols.md §1.2: `/mapi/emsmdb/` and `/mapi/nspi/`, compared
  * case-insensitively as gromox does. The trailing slash is optional so `/mapi/emsmdb?MailboxId=`
  * is still recognised; the Content-Type / X-RequestType test in claimsMapiHttp keeps this honest.
  */
@@ -163,7 +163,7 @@ function versionOf(header: string, value: string | undefined, problems: string[]
 }
 
 function checkGuidCounter(header: string, section: string, value: string | undefined, problems: string[]): void {
-  // Exchange accepted a non-GUID X-ClientInfo in exploit traffic (PROTOCOLS.md §4.2): a problem, not a refusal.
+  // Exchange accepted a non-GUID X-ClientInfo in exploit traffic (docs/protocols.md §4.2): a problem, not a refusal.
   // Tested, not parsed: no result object for two headers of every request.
   if (value !== undefined && !GUID_COUNTER.test(value.trim())) {
     problems.push(`${header} ${quote(value)} is not GUID:counter (MS-OXCMAPIHTTP ${section})`);
@@ -307,15 +307,15 @@ export function observeMapiResponse(statusCode: number, rawHeaders: RawHeaders):
   if (parsed !== undefined && !parsed.ok) problems.push(parsed.problem);
   if (parsed?.ok === true) {
     facts.responseCode = parsed.code;
-    // PROTOCOLS.md §1.7: Microsoft's test harness takes the last of duplicated values; so do we.
+    // docs/protocols.md §1.7: Microsoft's test harness takes the last of duplicated values; so do we.
     if (parsed.repeated) problems.push(`X-ResponseCode repeated (${codeValues.map((v) => quote(v)).join(', ')}); the last value counts`);
   }
 
-  // MS-OXCMAPIHTTP 2.2.3.3.7: "on every response", including errors and 401s (PROTOCOLS.md §3 rule 4).
+  // MS-OXCMAPIHTTP 2.2.3.3.7: "on every response", including errors and 401s (docs/protocols.md §3 rule 4).
   if (serverApplication === undefined) problems.push('X-ServerApplication missing (MS-OXCMAPIHTTP 2.2.3.3.7 wants it on every response)');
 
   // MS-OXCMAPIHTTP 2.2.2.2: only 200 carries a MAPI/HTTP outcome; 401/302/5xx are HTTP's business
-  // (Exchange Online's 401 has no X-ResponseCode, PROTOCOLS.md §4.4).
+  // (Exchange Online's 401 has no X-ResponseCode, docs/protocols.md §4.4).
   if (statusCode === 200) {
     if (codeValues.length === 0) problems.push('X-ResponseCode missing on a 200 response (MS-OXCMAPIHTTP 2.2.2.2)');
     if (requestType === undefined) problems.push('X-RequestType not echoed (MS-OXCMAPIHTTP 2.2.3.3.1)');
@@ -331,7 +331,7 @@ export function observeMapiResponse(statusCode: number, rawHeaders: RawHeaders):
       problems.push(`Content-Type ${quote(contentType ?? '')} with X-ResponseCode ${code}; the spec wants text/html (MS-OXCMAPIHTTP 2.2.3.2.2)`);
     }
     // MS-OXCMAPIHTTP 2.2.3.3.8: on every response; only checked on successes, since error pages
-    // (gromox's, PROTOCOLS.md §4.5) routinely omit it and nothing depends on it there.
+    // (gromox's, docs/protocols.md §4.5) routinely omit it and nothing depends on it there.
     if (code === 0 && expirationInfo === undefined) problems.push('X-ExpirationInfo missing (MS-OXCMAPIHTTP 2.2.3.3.8)');
   }
   return facts;
@@ -358,7 +358,7 @@ export function echoProblems(request: MapiRequestFacts, response: MapiResponseFa
 /**
  * The outcome of an exchange: the X-ResponseCode after DONE when the inner stream had one,
  * else the outer header's. `late` marks a failure the outer header did not announce (outer 0,
- * inner non-zero: MS-OXCMAPIHTTP 2.2.7, PROTOCOLS.md §1.8).
+ * inner non-zero: MS-OXCMAPIHTTP 2.2.7, docs/protocols.md §1.8).
  */
 export function effectiveResponseCode(
   response: Pick<MapiResponseFacts, 'responseCode'>,

@@ -10,7 +10,7 @@ import { quote } from '../core/quote.js';
 import { compareVersions, parseVersion, type Version, type VersionResult } from '../core/version.js';
 import type { MapiFacts } from './mapihttp-observation.js';
 
-/** Exchange 2013 SP1, the first server with MAPI/HTTP (MS-OXCNOTIF note <1>; PROTOCOLS.md §1.2). */
+/** Exchange 2013 SP1, the first server with MAPI/HTTP (MS-OXCNOTIF note <1>; docs/protocols.md §1.2). */
 export const FIRST_MAPIHTTP_SERVER = (() => {
   const r = parseVersion('15.0.847.32');
   if (!r.ok) throw new Error(r.problem);

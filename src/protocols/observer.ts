@@ -1,5 +1,5 @@
 /**
- * Protocol observers (DESIGN.md "One exchange", steps 2, 4 and 7): the first observer that
+ * Protocol observers (the pipeline in src/proxy/http-exchange.ts, steps 2, 4 and 7): the first observer that
  * claims a request head follows the exchange, reading bytes as they pass without holding them
  * up. An observer reads; it never changes traffic (STYLE.md habit 8). What it decodes becomes
  * facts on the record, judged by negotiation.ts when the exchange ends.

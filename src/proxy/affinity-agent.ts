@@ -1,5 +1,5 @@
 /**
- * The upstream connections of one client connection (DESIGN.md invariant 2, "Connection
+ * The upstream connections of one client connection (docs/running.md "Connection affinity", "Connection
  * affinity"): at most one socket per origin, this client's alone, kept alive across the client's
  * successive requests; pipelined requests wait for it in order.
  *

@@ -1,6 +1,6 @@
 /**
  * The two places the proxy holds body bytes instead of streaming them, both on a declared need
- * and both capped (DESIGN.md invariant 1; STYLE.md habit 6):
+ * and both capped (docs/running.md "Streaming"; STYLE.md habit 6):
  *
  *   request   the first line of an FPSE form body, which carries the method and the client
  *             version (MS-FPSE 2.2.2), when an undecided rule reads it

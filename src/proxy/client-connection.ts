@@ -1,5 +1,5 @@
 /**
- * One client connection and everything tied to it (DESIGN.md invariant 2, "Connection
+ * One client connection and everything tied to it (docs/running.md "Connection affinity", "Connection
  * affinity"): its own upstream connection, kept alive across the client's successive requests,
  * never shared with another client, and closed with it. NTLM and Negotiate authenticate the TCP
  * connection, not the request, so sharing or re-pooling upstream sockets breaks them.

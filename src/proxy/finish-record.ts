@@ -29,7 +29,7 @@ export function judgeExchange(ctx: Pick<PipelineContext, 'negotiations' | 'log'>
     exchange.protocol = ctx.negotiations.judge(exchange, observation);
   } catch (err) {
     // Parsers never throw by contract; if one does, the exchange is still recorded and the
-    // proxy stays up (DESIGN.md invariant 4).
+    // proxy stays up (docs/running.md "Failures are answers").
     ctx.log.error({ err, xid: exchange.id }, 'protocol observer failed');
   }
 }
@@ -67,7 +67,7 @@ export function onEnd(res: ServerResponse, before: () => void): void {
  * Holds what is written to the client's socket for the rest of this event-loop turn: released
  * by the response's end() (Node uncorks fully there, after the record went out) or at the turn's
  * end, whichever comes first. A stream still flowing leaves at the end of each turn, so nothing
- * waits for data the turn does not have (DESIGN.md invariant 1).
+ * waits for data the turn does not have (docs/running.md "Streaming").
  */
 export function holdLastBytes(socket: Socket | null): void {
   if (socket === null || socket.destroyed || socket.writableCorked > 0) return;

@@ -2,7 +2,7 @@
  * Message framing (RFC 9112 §6) for the bodies the proxy relays, rewrites or makes: a response
  * body the upstream delimits by closing its connection, and a Content-Length that follows a body
  * whose length a rule changed. The edits return a new raw header list (raw-headers.ts), so the
- * record can keep both sides of a change (DESIGN.md invariant 3).
+ * record can keep both sides of a change (docs/running.md "Fidelity").
  */
 import type { IncomingMessage } from 'node:http';
 import { getHeader, getHeaderValues, setHeader, type RawHeaders } from '../core/raw-headers.js';

@@ -22,7 +22,7 @@
  * change (`forwarded`, `upstreamResponse`, `rules[].changes`).
  * Failures never throw: they become `exchange.error` plus the answer a client can act on
  * (502 refused, 504 silent upstream) or a closed connection when a response was already under
- * way, so a truncated body never looks complete (DESIGN.md invariant 4).
+ * way, so a truncated body never looks complete (docs/running.md "Failures are answers").
  *
  * This class keeps the state and the moving parts (listeners, pipes, timers); what is a function
  * of explicit arguments lives beside it: exchange-rules.ts (steps 3, 5, 8), upstream.ts (6),

@@ -1,7 +1,7 @@
 /**
  * The upstream's response body on its way to the client (step 9 of http-exchange.ts): streamed
  * as it arrives, with the record's capture and the protocol observer reading beside the pipe,
- * never in it (DESIGN.md invariant 1), and the writes of one event-loop turn leaving together.
+ * never in it (docs/running.md "Streaming"), and the writes of one event-loop turn leaving together.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -16,7 +16,7 @@ import type { Throttle } from './throttle.js';
  * in one packet from the upstream) three write syscalls per exchange, and over TLS as many
  * records, each encrypted and sent. Corking the client's socket until the end of this event-loop
  * iteration lets what arrived together leave together, in one writev (strace: 3 → 2 writes per
- * exchange). Nothing waits for more data than this iteration already has (DESIGN.md invariant 1):
+ * exchange). Nothing waits for more data than this iteration already has (docs/running.md "Streaming"):
  * a long poll's PROCESSING still leaves at once. A response with Content-Length already leaves in
  * one write (head and body joined by Node), so it is not corked.
  */

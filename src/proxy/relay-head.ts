@@ -1,7 +1,7 @@
 /**
  * What a relayed response head means for the client's connection, beyond its fields (step 9 of
- * http-exchange.ts): the client connection persists exactly when the upstream's does (DESIGN.md
- * invariant 2, "Connection affinity"), and the upstream's 1xx interim answers reach the clients
+ * http-exchange.ts): the client connection persists exactly when the upstream's does (docs/running.md
+ * "Connection affinity"), and the upstream's 1xx interim answers reach the clients
  * that understand them (RFC 9110 §15.2).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';

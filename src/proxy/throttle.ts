@@ -7,7 +7,7 @@
  * slice goes out when there are tokens for it. The bucket starts full, so the first slice leaves
  * at once, and a long poll's small keep-alive lines (MAPI/HTTP `PENDING`) pass with no added
  * delay while the stream is under the rate: the bucket refills in the X-PendingPeriod between
- * them (MS-OXCMAPIHTTP 3.2.5.5), so DESIGN.md invariant 1, stream by default, holds for
+ * them (MS-OXCMAPIHTTP 3.2.5.5), so docs/running.md "Streaming", stream by default, holds for
  * throttled streams too.
  *
  * One input chunk is in hand at a time: the Transform callback is called only once its last byte

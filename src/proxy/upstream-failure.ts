@@ -1,5 +1,5 @@
 /**
- * An upstream that failed, as data (DESIGN.md invariant 4): the `exchange.error` the record
+ * An upstream that failed, as data (docs/running.md "Failures are answers"): the `exchange.error` the record
  * keeps, and the answer a client can act on while no response is under way: 502 when the
  * upstream refused, reset or could not be verified, 504 when it stayed silent past
  * --upstream-timeout. The pipeline (http-exchange.ts) decides whether the answer can still go out.

@@ -3,7 +3,7 @@
  * exchange's upstream socket gets its idle timeout and its connection time on the record.
  *
  * Built on node:http with the head given as a raw header array, which Node writes exactly as
- * given: order, case and repeated fields (DESIGN.md invariant 3). http-proxy, which the design
+ * given: order, case and repeated fields (docs/running.md "Fidelity"). http-proxy, which the design
  * card first put here, cannot do that: it copies headers with util._extend, which iterates keys
  * backwards (every forwarded head arrives reversed), its object headers make Node join repeated
  * Cookie lines, its urlJoin collapses `//` in paths, and it skips its proxyReq hook when Expect

@@ -1,5 +1,5 @@
 /**
- * The journal's line format, version 1 (DESIGN.md "Invariants" 5): one JSON object per line,
+ * The journal's line format, version 1 (docs/recordings.md "Redaction"): one JSON object per line,
  * each with `v` (the format version) and `type`. Readers skip types they do not know, so later
  * versions can add line types without breaking older tools.
  *

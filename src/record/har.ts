@@ -110,7 +110,7 @@ function httpVersion(version: string): string {
   return version === '' ? '' : version.startsWith('HTTP/') ? version : `HTTP/${version}`;
 }
 
-/** Every header line in wire order, duplicates kept (DESIGN.md invariant 3). */
+/** Every header line in wire order, duplicates kept (docs/running.md "Fidelity"). */
 function nameValues(raw: RawHeaders): HarNameValue[] {
   const out: HarNameValue[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) out.push({ name: raw[i]!, value: raw[i + 1]! });

@@ -1,5 +1,5 @@
 /**
- * The journal writer: one NDJSON line per finished exchange, appended (DESIGN.md "Invariants" 5,
+ * The journal writer: one NDJSON line per finished exchange, appended (docs/recordings.md "Redaction",
  * issue 6 item 1). Only whole lines are written in order, one write in flight at a time: a
  * `kill -9` can cut at most the last line, which the reader skips and reports (journal-read.ts).
  *

@@ -1,7 +1,7 @@
 /**
  * How one secret header value is redacted, by kind. Redaction keeps the shape, so a reader of a
  * journal, HAR or report still sees what happened (`NTLM <redacted 412 bytes>`, cookie names in
- * order) without the secret (issue 6 item 2, DESIGN.md invariant 5).
+ * order) without the secret (issue 6 item 2, docs/recordings.md "Redaction").
  *
  * Each function returns the value itself when nothing in it is secret, and leaves a part that is
  * already a redaction marker as it is, so redacting twice changes nothing (a HAR made from a
@@ -98,7 +98,7 @@ function redactChallenges(value: string): string {
 
 // RFC 6265 §4.2.1: cookie-string = cookie-pair *( ";" SP cookie-pair ). Every value is a secret:
 // this covers the MAPI/HTTP session cookies (MapiContext, MapiSequence, MapiRouting; gromox's sid
-// and sequence; PROTOCOLS.md §1.5, MS-OXCMAPIHTTP 3.2.5.1), whose names stay so a report still
+// and sequence; docs/protocols.md §1.5, MS-OXCMAPIHTTP 3.2.5.1), whose names stay so a report still
 // shows which session cookies were sent. Separators and spacing are kept as sent.
 function redactCookie(value: string): string {
   let out = '';

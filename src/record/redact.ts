@@ -1,11 +1,11 @@
 /**
  * Redaction of secrets before a record leaves the process: journal, HAR, report, live output and
- * logs (issue 6 item 2, DESIGN.md invariant 5). On by default; `--redact-header NAME` adds headers
+ * logs (issue 6 item 2, docs/recordings.md "Redaction"). On by default; `--redact-header NAME` adds headers
  * redacted whole, `--redact-param NAME` query parameters, `--no-redact` turns it off (the app logs
  * that). URLs (userinfo, credential parameters) are redacted by redact-url.ts.
  *
  * Names are matched case-insensitively; the name's spelling, the order of header lines and their
- * repeats are kept (DESIGN.md invariant 3): only values change, and they keep their shape (see
+ * repeats are kept (docs/running.md "Fidelity"): only values change, and they keep their shape (see
  * redact-values.ts). `exchange()` runs once per finished exchange on the proxy's hot path, so the
  * common case (no secret header) scans without allocating and hands back its input.
  */
@@ -53,7 +53,7 @@ const DEFAULT_KINDS: ReadonlyArray<readonly [string, SecretKind]> = [
   ['Proxy-Authorization', 'credentials'],
   ['WWW-Authenticate', 'challenges'],
   ['Proxy-Authenticate', 'challenges'],
-  // Covers the MAPI/HTTP session cookies (MapiContext, MapiSequence, MapiRouting; PROTOCOLS.md §1.5).
+  // Covers the MAPI/HTTP session cookies (MapiContext, MapiSequence, MapiRouting; docs/protocols.md §1.5).
   ['Cookie', 'cookie'],
   ['Set-Cookie', 'set-cookie'],
   // API keys and tokens sent in headers of their own (issue 21 finding 3): the whole value goes.

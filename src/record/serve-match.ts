@@ -1,8 +1,8 @@
 /**
  * How `./proxy serve` finds the recorded answer to a request (issue 6, item 5): by method, then
  * path (origin-form, query included; the path without its query as a fallback), then the FPSE
- * method of the body's first line (PROTOCOLS.md §2.2) and the MAPI/HTTP request type
- * (X-RequestType, PROTOCOLS.md §1.4), then order: the n-th request with the same key gets the
+ * method of the body's first line (docs/protocols.md §2.2) and the MAPI/HTTP request type
+ * (X-RequestType, docs/protocols.md §1.4), then order: the n-th request with the same key gets the
  * n-th answer recorded for it, and once they are used up the last one again, so a client that
  * polls (MAPI/HTTP PING, NotificationWait) keeps getting an answer.
  * Pure data structures, no sockets: serve.ts feeds it requests, the unit tests feed it keys.
@@ -35,7 +35,7 @@ export function withoutQuery(path: string): string {
 
 /**
  * The FPSE method a body names on its first line (`method=server+version%3a…`), or undefined.
- * Only the first line is read: FPSE reads nothing past the first LF (PROTOCOLS.md §2.2).
+ * Only the first line is read: FPSE reads nothing past the first LF (docs/protocols.md §2.2).
  */
 export function fpseMethodOf(body: Buffer | undefined): string | undefined {
   return body === undefined || body.length === 0 ? undefined : decodeFpseFirstLine(body).method;

@@ -112,7 +112,7 @@ export async function startServe(journals: string[], listen: { host: string; por
   server.keepAliveTimeout = 120_000;
 
   function answer(req: IncomingMessage, res: ServerResponse): void {
-    // Only the first body line is kept (FPSE, PROTOCOLS.md §2.2); the rest is read and dropped.
+    // Only the first body line is kept (FPSE, docs/protocols.md §2.2); the rest is read and dropped.
     const scanner = new FpseRequestScanner();
     req.on('data', (chunk: Buffer) => scanner.push(chunk));
     req.on('error', () => res.destroy());

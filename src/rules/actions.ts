@@ -1,5 +1,5 @@
 /**
- * Actions, compiled from validated `actions:` entries (DESIGN.md "Action syntax"), found by name
+ * Actions, compiled from validated `actions:` entries (docs/rules.md "Actions"), found by name
  * in one table (STYLE.md habit 2). An action edits a draft, never a socket: the request draft
  * before forwarding, the response draft before the head is written (STYLE.md habit 8). The
  * pipeline (src/proxy/) then carries the drafts out: delays, throttles, answers and faults.
@@ -116,7 +116,7 @@ function serverVersion(arg: unknown): CompiledAction {
     response(draft) {
       const { protocol } = draft.facts;
       if (protocol === 'mapihttp') {
-        // Header only: the body keeps streaming (DESIGN.md invariant 1).
+        // Header only: the body keeps streaming (docs/running.md "Streaming").
         return replaceHeader(draft, 'serverVersion', 'X-ServerApplication', (old) => rewriteProductToken(old, spec, 'Exchange'));
       }
       if (protocol !== 'fpse') return 'plain HTTP carries no server version';
@@ -129,7 +129,7 @@ function serverVersion(arg: unknown): CompiledAction {
       if ('problem' in rewritten) return rewritten.problem;
       draft.body = rewritten.body;
       const changes = [...rewritten.changes];
-      // SharePoint names its build in a header too (PROTOCOLS.md §2.7); a server of the new
+      // SharePoint names its build in a header too (docs/protocols.md §2.7); a server of the new
       // build would send the new one.
       if (only !== 'method-line' && getHeader(draft.rawHeaders, 'MicrosoftSharePointTeamServices') !== undefined) {
         changes.push(...replaceHeader(draft, 'serverVersion', 'MicrosoftSharePointTeamServices', () => bare));

@@ -1,5 +1,5 @@
 /**
- * The rules of one exchange (DESIGN.md "One exchange", steps 3, 5 and 8). A rule is decided as
+ * The rules of one exchange (the pipeline in src/proxy/http-exchange.ts, steps 3, 5 and 8). A rule is decided as
  * soon as the facts its matchers read are known: MAPI/HTTP rules and most others at the request
  * head, FPSE rules on the first line of the request body, `serverVersion` matchers on the
  * response. Then, at two points, the matched rules run in priority order until a final action
@@ -194,7 +194,7 @@ export class RuleRun {
       outcome = apply();
     } catch (err) {
       // Actions are trusted after validation; if one throws anyway, the exchange goes on without
-      // it and the record says so (DESIGN.md invariant 4: the proxy never dies of traffic).
+      // it and the record says so (docs/running.md "Failures are answers": the proxy never dies of traffic).
       outcome = `failed: ${err instanceof Error ? err.message : String(err)}`;
     }
     if (typeof outcome === 'string') {

@@ -1,5 +1,5 @@
 /**
- * The fault actions (DESIGN.md "Action syntax"): `delay` and `throttle` edit the drafts' timing,
+ * The fault actions (docs/rules.md "Actions"): `delay` and `throttle` edit the drafts' timing,
  * `close`, `reset` and `hang` end the exchange without an answer. Like every action they edit a
  * draft; src/proxy/ carries the timing and the endings out on the sockets.
  */

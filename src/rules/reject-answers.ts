@@ -1,6 +1,6 @@
 /**
- * What the `reject` action answers, in the protocol of the exchange (DESIGN.md "Action syntax"):
- *   FPSE       HTTP 200 + an error packet with a status list (PROTOCOLS.md §2.5, §4.11)
+ * What the `reject` action answers, in the protocol of the exchange (docs/rules.md "Actions"):
+ *   FPSE       HTTP 200 + an error packet with a status list (docs/protocols.md §2.5, §4.11)
  *   MAPI/HTTP  HTTP 200 + X-ResponseCode + a text/html diagnostic page (§1.4, §1.7, §4.5)
  *   HTTP       the status with a short text/plain body
  * Pure: builds the answer from the rule's argument and the request's facts; the caller writes it.

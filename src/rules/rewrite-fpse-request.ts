@@ -1,7 +1,7 @@
 /**
  * The `clientVersion` action on an FPSE request: the version in the method value of the body's
  * first line (`method=server+version%3a12%2e0%2e0%2e6415` → `…%3a6%2e0%2e2%2e5523`), written
- * the way this client writes it (MS-FPSE 2.2.2; PROTOCOLS.md §2.2, §4.9, §4.10). Pure: the
+ * the way this client writes it (MS-FPSE 2.2.2; docs/protocols.md §2.2, §4.9, §4.10). Pure: the
  * caller holds the line and puts the rewritten one back before the first LF (§4.12: the rest of
  * a `put document` body is raw document bytes and never touched), fixing Content-Length.
  */

@@ -1,7 +1,7 @@
 /**
  * The new value of a MAPI/HTTP version header, `X-ClientApplication: Outlook/16.0.15928.20006`
  * or `X-ServerApplication: Exchange/15.02.1544.014` (MS-OXCMAPIHTTP 2.2.3.3.6, 2.2.3.3.7;
- * PROTOCOLS.md §1.4), for the clientVersion and serverVersion actions (DESIGN.md "Action
+ * docs/protocols.md §1.4), for the clientVersion and serverVersion actions (DESIGN.md "Action
  * syntax"): a bare version keeps the product the header already names, `Product/a.b.c.d`
  * replaces the whole token. Anything after the first token stays.
  */

@@ -1,4 +1,4 @@
-/** The `actions:` vocabulary, exactly as DESIGN.md "Action syntax" names it: each action by name with its check, whether it is final, and the phase it acts in. */
+/** The `actions:` vocabulary, exactly as docs/rules.md "Actions" names it: each action by name with its check, whether it is final, and the phase it acts in. */
 
 import { responseCodeByName } from '../protocols/mapihttp-codes.js';
 import { STATUS_CLIENT_TOO_OLD } from '../protocols/negotiation-fpse.js';

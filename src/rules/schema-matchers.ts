@@ -1,4 +1,4 @@
-/** The `match:` vocabulary (DESIGN.md "Rules"): each matcher by name with the check of its argument. */
+/** The `match:` vocabulary (docs/rules.md): each matcher by name with the check of its argument. */
 import { isIP } from 'node:net';
 
 import { REQUEST_TYPES, canonicalRequestType } from '../protocols/mapihttp.js';

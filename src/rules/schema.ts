@@ -2,7 +2,7 @@
  * The rule vocabulary as data (STYLE.md habit 2): every matcher and action by name, each with the
  * check of its argument. Checks see a `Field` (a value plus where it was written), never YAML, so
  * the same table can validate rules that arrive another way later. Action names and argument
- * forms follow DESIGN.md "Action syntax" exactly; the engine will compile from these tables.
+ * forms follow docs/rules.md "Actions" exactly; the engine will compile from these tables.
  */
 import { Field, integer, shown, text } from './field-checks.js';
 

@@ -1,5 +1,5 @@
 /**
- * The live rule set, hot-reloaded (DESIGN.md "Rules"): a saved change takes effect within a
+ * The live rule set, hot-reloaded (docs/rules.md): a saved change takes effect within a
  * second, atomically, and a bad edit keeps the old set live.
  *
  * Atomic means one assignment: `current` is replaced whole, and callers read it once per

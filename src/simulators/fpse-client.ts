@@ -1,5 +1,5 @@
 /**
- * An Office/FrontPage client conversation (PROTOCOLS.md §2), all on one kept-alive connection:
+ * An Office/FrontPage client conversation (docs/protocols.md §2), all on one kept-alive connection:
  *   1. GET  /_vti_inf.html                         discover FPVersion and the script URLs (§2.1)
  *   2. POST shtml.dll  method=server version:<v>   learn the server build and the negotiated version (§2.3)
  *   3. POST author.dll method=open service:<n>     with the NEGOTIATED version n (§2.6)

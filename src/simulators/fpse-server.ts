@@ -1,6 +1,6 @@
 /**
  * A FrontPage Server Extensions / SharePoint RPC server, close enough to the real one that an
- * Office client cannot tell (PROTOCOLS.md §2). It serves:
+ * Office client cannot tell (docs/protocols.md §2). It serves:
  *   GET  /_vti_inf.html                     discovery page (§2.1)
  *   POST /_vti_bin/shtml.dll/_vti_rpc        browse-time methods: server version, url to web url
  *   POST /_vti_bin/_vti_aut/author.dll       authoring methods: open service, list documents, put document…

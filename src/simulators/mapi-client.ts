@@ -1,5 +1,5 @@
 /**
- * An Outlook MAPI/HTTP conversation (MS-OXCMAPIHTTP; PROTOCOLS.md §1):
+ * An Outlook MAPI/HTTP conversation (MS-OXCMAPIHTTP; docs/protocols.md §1):
  *   emsmdb  Connect → Execute → NotificationWait (optional long poll) → PING → Disconnect
  *   nspi    Bind → GetMailboxUrl → Unbind
  * with the headers real Outlook sends (§1.3, §1.4): X-ClientApplication, X-RequestType,

@@ -1,5 +1,5 @@
 /**
- * An Exchange MAPI/HTTP server (MS-OXCMAPIHTTP; PROTOCOLS.md §1) for demos and tests.
+ * An Exchange MAPI/HTTP server (MS-OXCMAPIHTTP; docs/protocols.md §1) for demos and tests.
  *   POST /mapi/emsmdb/?MailboxId=…   Connect, Execute, NotificationWait, Disconnect, PING
  *   POST /mapi/nspi/?MailboxId=…     Bind, Unbind, GetMailboxUrl, GetAddressBookUrl, PING
  * Every response is HTTP 200 with the outcome in X-ResponseCode (SPEC 2.2.2.2, §1.7) except the
