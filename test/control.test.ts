@@ -1,5 +1,5 @@
 /**
- * The control server with real sockets (issue 22, DESIGN.md "Control API"): who may talk to it
+ * The control server with real sockets (issue 22, docs/control-api.md): who may talk to it
  * (token, Host, cross-site browsers; never CORS `*`), the proxy refusing to reach it, each
  * read-only route after real FPSE and MAPI/HTTP traffic through the proxy, bounded input, and
  * `./proxy start` with its port taken.

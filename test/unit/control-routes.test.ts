@@ -75,7 +75,7 @@ describe('control routes: the OpenAPI document', () => {
   it('names every route of the table, and nothing else', () => {
     assert.deepEqual(operations(openApiDocument()).sort(), ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     for (const expected of ['GET /api/openapi.json', 'GET /api/status', 'GET /api/exchanges', 'GET /api/exchanges/{id}', 'GET /api/conversations']) {
-      assert.ok(ROUTES.some((r) => `${r.method} ${r.path}` === expected), `${expected} (DESIGN.md "Control API") is routed`);
+      assert.ok(ROUTES.some((r) => `${r.method} ${r.path}` === expected), `${expected} (docs/control-api.md) is routed`);
     }
   });
 
