@@ -61,11 +61,13 @@ export async function runSoak(root: string, workDir: string, upstreamPort: numbe
   const proxy = startService(
     'proxy-soak',
     process.execPath,
-    ['--expose-gc', '--import', path.join(root, 'dist', 'bench', 'soak-gc.js'), path.join(root, 'dist', 'src', 'cli.js'), 'start', '--listen', '127.0.0.1:0', '--log-level', 'warn', '--target', `http://127.0.0.1:${upstreamPort}`, '--record', journal],
+    ['--expose-gc', '--import', path.join(root, 'dist', 'bench', 'soak-gc.js'), path.join(root, 'dist', 'src', 'cli.js'), 'start', '--listen', '127.0.0.1:0', '--log-level', 'warn', '--target', `http://127.0.0.1:${upstreamPort}`, '--record', journal, '--no-control'],
     path.join(workDir, 'proxy-soak.log'),
   );
   // --log-level warn keeps the log small over minutes; the listening line is info, so the port
-  // comes from a probe of the proxy's listening sockets instead.
+  // comes from a probe of the proxy's listening sockets instead. --no-control: the control
+  // server's would be a second listening socket for that probe to find (it found it, and the
+  // soak's requests got 401s).
   const port = await listeningPort(proxy.pid, 20_000);
   const durationMs = config.minutes * 60_000;
   const started = performance.now();
@@ -166,7 +168,8 @@ export function soakLines(r: SoakResult): string[] {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     `| proxy reverse, recording | ${(r.seconds / 60).toFixed(1)} | ${Math.round(r.completed / r.seconds)} | ${r.completed.toLocaleString('en-US')} | ${r.recordedOnce.toLocaleString('en-US')} | ${r.missing} | ${r.duplicated} | ${r.failed} | ${triple((x) => mb(x?.rssBytes))} | ${triple((x) => mb(x?.heapBytes))} | ${triple((x) => String(x?.fds ?? '?'))} |`,
     '',
-    `Soak: every completed request recorded exactly once: ${r.missing === 0 && r.duplicated === 0 && r.duplicateIds === 0 ? 'yes' : 'no'} (${r.exchangeLines.toLocaleString('en-US')} exchange lines, ${r.duplicateIds} ids twice); ` +
+    // A soak whose requests failed proves nothing about recording: it says no, and why.
+    `Soak: every completed request recorded exactly once: ${r.completed === 0 || r.failed > r.completed / 100 ? `no (${r.failed.toLocaleString('en-US')} of ${(r.completed + r.failed).toLocaleString('en-US')} requests failed; see .bench/proxy-soak.log)` : r.missing === 0 && r.duplicated === 0 && r.duplicateIds === 0 ? 'yes' : 'no'} (${r.exchangeLines.toLocaleString('en-US')} exchange lines, ${r.duplicateIds} ids twice); ` +
       `RSS end ÷ start ${flatRss === undefined ? 'n/a' : flatRss.toFixed(2)}, heap end ÷ start ${flatHeap === undefined ? 'n/a' : flatHeap.toFixed(2)}, fds end − start ${Number.isNaN(flatFds) ? 'n/a' : flatFds}` +
       (r.stopNote !== undefined ? `; the proxy ${r.stopNote}` : ''),
   ];
