@@ -347,7 +347,7 @@ describe('hostile limits: a flood within a low ulimit -n, with the default cap',
   it('the default --max-connections (from ulimit -n 80: 24) refuses the flood before the descriptors run out', { timeout: 30_000 }, async () => {
     // The limit is lowered for the proxy alone (soft and hard: Node raises its soft limit to the
     // hard one as it starts); the default cap is derived from it at start.
-    const spawned = spawn('sh', ['-c', `ulimit -n 80 && exec "${process.execPath}" "${CLI}" start --listen 127.0.0.1:0 --target ${upstream.url} --no-record`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const spawned = spawn('sh', ['-c', `ulimit -n 80 && exec "${process.execPath}" "${CLI}" start --listen 127.0.0.1:0 --target ${upstream.url} --no-record --no-control`], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = spawned;
     let stderr = '';
     spawned.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
