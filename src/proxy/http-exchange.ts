@@ -45,7 +45,7 @@ import { collectBody, holdFirstLine, type Held } from './body-hold.js';
 import type { ClientConnection } from './client-connection.js';
 import { resolveDestination } from './destination.js';
 import { decideAnswerDraft, decideRequestDraft, heldPrefix, NO_FACTS, ruleRunOf } from './exchange-rules.js';
-import { holdLastBytes, judgeExchange, onEnd, recordBodies, recordRules } from './finish-record.js';
+import { holdLastBytes, judgeExchange, RecordedResponse, recordBodies, recordRules, type EndListener } from './finish-record.js';
 import { planForward, routingOf } from './forward-head.js';
 import { isCloseDelimited, setContentLength } from './framing.js';
 import { stripHopByHop } from './hop-by-hop.js';
@@ -80,7 +80,7 @@ interface ForwardOptions {
   throttle?: number;
 }
 
-class HttpExchange implements InFlight {
+class HttpExchange implements InFlight, EndListener {
   private readonly exchange: Exchange;
   private proxyReq: ClientRequest | undefined;
   private proxyRes: IncomingMessage | undefined;
@@ -123,7 +123,7 @@ class HttpExchange implements InFlight {
     res.sendDate = false;
     res.once('close', () => this.finish());
     // The record is emitted before the response's last bytes leave (finish-record.ts).
-    onEnd(res, () => this.complete(true));
+    if (res instanceof RecordedResponse) res.endListener = this;
     res.on('error', () => undefined); // a client socket error surfaces as 'close' above
     const capture = this.requestCapture;
     req.on('data', (chunk: Buffer) => {
@@ -453,6 +453,11 @@ class HttpExchange implements InFlight {
   private abortUpstream(): void {
     this.proxyRes?.destroy();
     this.proxyReq?.destroy();
+  }
+
+  /** Inside the response's end(): the record goes out before its last bytes do (finish-record.ts). */
+  responseEnding(): void {
+    this.complete(true);
   }
 
   /** The response is closed: the record (unless end() already gave it), then what is left to free. */

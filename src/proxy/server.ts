@@ -26,6 +26,7 @@ import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { EMPTY_RULES, type RuleSet } from '../rules/compile.js';
 import { handleHttpExchange, type PipelineContext } from './http-exchange.js';
 import { writeRawAnswer } from './respond.js';
+import { RecordedResponse } from './finish-record.js';
 import type { ClientError } from './malformed-head.js';
 import { clientErrorHandler } from './client-error.js';
 import { handleUpgrade } from './upgrade.js';
@@ -123,6 +124,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const busySilenceMs = options.upstreamTimeoutMs + 30_000;
   const createServer = (): http.Server => {
     const created = http.createServer({
+      // Its end() lets the exchange write its record before the last bytes go (finish-record.ts).
+      ServerResponse: RecordedResponse,
       // A proxy passes requests without Host on (forward mode takes the host from the URL).
       requireHostHeader: false,
       // Slow uploads and long polls are the upstream's business; --upstream-timeout covers silence.
@@ -145,7 +148,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     // drops the rest without a word. Every line is forwarded instead; the 16 KiB head cap
     // (HPE_HEADER_OVERFLOW, 431) bounds how many there can be.
     created.maxHeadersCount = 0;
-    return created;
+    // Its responses are RecordedResponses; the rest of the proxy only needs them as ServerResponses.
+    return created as unknown as http.Server;
   };
   const server = createServer();
   // Upgrade requests that carry a body are parsed again here and go the ordinary pipeline
