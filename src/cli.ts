@@ -12,6 +12,7 @@ import { describeFailure, describeUsageError } from './cli/errors.js';
 import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { demo } from './cli/demo.js';
+import { checkRules, listRules } from './cli/rules.js';
 import { simulateFpseClient, simulateFpseServer, simulateMapiClient, simulateMapiServer } from './cli/simulate.js';
 import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli/record.js';
 
@@ -222,28 +223,6 @@ function rulesCommands(y: Argv) {
     .demandCommand(1, 'name a rules command: check or list');
 }
 
-async function checkRules(paths: string[], anywhere: boolean): Promise<void> {
-  const { loadRuleFiles, formatIssue } = await import('./rules/load.js');
-  const { compileRules } = await import('./rules/compile.js');
-  const result = await loadRuleFiles(paths, { respondFiles: { anywhere } });
-  for (const issue of result.issues) console.error(formatIssue(issue));
-  // Each valid rule as the engine will run it: its explain(), the words the record uses.
-  for (const rule of compileRules(result.rules, { seed: 0 }).all) {
-    console.log(`${rule.file}:${rule.line}: ${rule.id}${rule.description ? ` — ${rule.description}` : ''}\n    ${rule.explain()}`);
-  }
-  const summary = `${result.rules.length} rules in ${result.files.length} files, ${result.issues.length} issues`;
-  if (result.issues.length > 0) {
-    console.error(summary);
-    process.exit(1);
-  }
-  console.log(summary);
-}
-
-async function listRules(): Promise<void> {
-  const { listScenarios, formatScenarioList } = await import('./rules/scenarios.js');
-  console.log(formatScenarioList(await listScenarios()));
-  console.log('\nRun one: ./proxy start --rules rules/<name>.yaml   (or --rules rules/ for all of them)');
-}
 
 async function printCa(args: { 'ca-dir': string; der?: boolean; spki?: boolean }): Promise<void> {
   const logger = createLogger({ level: 'warn', pretty: process.stderr.isTTY });
