@@ -24,7 +24,7 @@ export const ERROR_SCHEMA = {
   required: ['error', 'code'],
   properties: {
     error: { type: 'string', description: 'what is wrong and how to fix it' },
-    code: { type: 'string', description: 'stable: UNAUTHORIZED, FORBIDDEN_HOST, CROSS_SITE, NOT_FOUND, METHOD_NOT_ALLOWED, BAD_QUERY, BODY_TOO_LARGE, BAD_FILTER, INTERNAL' },
+    code: { type: 'string', description: 'stable: UNAUTHORIZED, FORBIDDEN_HOST, CROSS_SITE, NOT_FOUND, METHOD_NOT_ALLOWED, BAD_QUERY, BAD_BODY, BAD_JSON, BAD_RULE, UNSUPPORTED_MEDIA_TYPE, CONFLICT, BODY_TOO_LARGE, BAD_FILTER, INTERNAL' },
     issues: { type: 'array', items: { type: 'string' }, description: 'one `path: issue` line per problem, when there are several' },
   },
 } as const;

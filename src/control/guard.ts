@@ -39,7 +39,7 @@ export function allowedHosts(boundHost: string, port: number): Set<string> {
   return names;
 }
 
-export function checkRequest(headers: IncomingHttpHeaders, hosts: ReadonlySet<string>, token: string): Refusal | undefined {
+export function checkRequest(headers: IncomingHttpHeaders, hosts: ReadonlySet<string>, token: string, isPublic = false): Refusal | undefined {
   const host = headers.host?.toLowerCase();
   if (host === undefined || !hosts.has(host)) {
     return { status: 403, code: 'FORBIDDEN_HOST', error: `Host "${headers.host ?? ''}" is not this control server's address; use one of ${[...hosts].join(', ')} (names that reach it through DNS are refused, against DNS rebinding)` };
@@ -52,6 +52,7 @@ export function checkRequest(headers: IncomingHttpHeaders, hosts: ReadonlySet<st
   if (origin !== undefined && origin.toLowerCase() !== `http://${host}`) {
     return { status: 403, code: 'CROSS_SITE', error: `Origin ${origin} is not this control server's own (http://${host}); call the control API from test code or a terminal, not from another web page` };
   }
+  if (isPublic) return undefined;
   const auth = headers.authorization;
   const match = auth === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(auth);
   if (match === null) {

@@ -36,6 +36,23 @@ export interface RouteCall {
   state: ControlState;
   /** Path and query parameters, parsed by their schema (integers are numbers). */
   args: Record<string, string | number | Filter | undefined>;
+  /** The request body parsed as JSON, for routes with a `requestBody` (undefined when none was sent). */
+  body: unknown;
+  /** Aborted when the client's connection closes: long polls and held scopes end with it. */
+  signal: AbortSignal;
+}
+
+/**
+ * A handler's answer when it is not JSON with the route's status (the metrics text, the UI's
+ * files): the bytes as they are, with their type.
+ */
+export class Reply {
+  constructor(
+    readonly status: number,
+    readonly body: string | Buffer,
+    readonly contentType: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
 }
 
 export interface Route {
@@ -45,7 +62,14 @@ export interface Route {
   operationId: string;
   summary: string;
   parameters: Parameter[];
-  response: { status: number; description: string; schema: object };
+  /** A JSON request body, validated by the handler (which answers 400 with `issues`). */
+  requestBody?: { description: string; schema: object; required: boolean };
+  response: { status: number; description: string; schema: object; contentType?: string };
+  /** Served without the bearer token (the UI's page and files, which hold no data); Host and cross-site checks still apply. */
+  public?: true;
+  /** Left out of the OpenAPI document (the UI's files). */
+  hidden?: true;
+  /** A value sent as JSON with `response.status`, a Reply, or a promise of either. */
   handler(call: RouteCall): unknown;
 }
 
@@ -159,17 +183,20 @@ export function openApiDocument(routes: readonly Route[] = ROUTES): object {
   if (routes === ROUTES && document !== undefined) return document;
   const paths: Record<string, Record<string, object>> = {};
   for (const route of routes) {
+    if (route.hidden === true) continue;
     const responses: Record<string, object> = {
-      [String(route.response.status)]: { description: route.response.description, content: { 'application/json': { schema: route.response.schema } } },
-      '401': { $ref: '#/components/responses/Unauthorized' },
+      [String(route.response.status)]: { description: route.response.description, content: { [route.response.contentType ?? 'application/json']: { schema: route.response.schema } } },
       '403': { $ref: '#/components/responses/Forbidden' },
     };
-    if (route.parameters.some((p) => p.in === 'query')) responses['400'] = { $ref: '#/components/responses/BadRequest' };
+    if (route.public !== true) responses['401'] = { $ref: '#/components/responses/Unauthorized' };
+    if (route.parameters.some((p) => p.in === 'query') || route.requestBody !== undefined) responses['400'] = { $ref: '#/components/responses/BadRequest' };
     if (route.parameters.some((p) => p.in === 'path')) responses['404'] = { $ref: '#/components/responses/NotFound' };
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       operationId: route.operationId,
       summary: route.summary,
       ...(route.parameters.length > 0 && { parameters: route.parameters.map((p) => ({ ...p, required: p.in === 'path' })) }),
+      ...(route.requestBody !== undefined && { requestBody: { description: route.requestBody.description, required: route.requestBody.required, content: { 'application/json': { schema: route.requestBody.schema } } } }),
+      ...(route.public === true && { security: [] }),
       responses,
     };
   }
@@ -209,7 +236,7 @@ export function openApiDocument(routes: readonly Route[] = ROUTES): object {
       responses: {
         Unauthorized: errorResponse('no bearer token, or the wrong one'),
         Forbidden: errorResponse('a Host other than the control address, or a cross-site browser request'),
-        BadRequest: errorResponse('an unknown or malformed query parameter'),
+        BadRequest: errorResponse('an unknown or malformed query parameter, or a request body that is not valid JSON or not valid for the route (`issues` lists each problem)'),
         NotFound: errorResponse('no such record'),
       },
     },

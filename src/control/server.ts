@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
 import { ApiError } from './api-error.js';
 import { allowedHosts, checkRequest } from './guard.js';
-import { matchRoute, parseArgs, type ControlState } from './routes.js';
+import { matchRoute, parseArgs, Reply, ROUTES, type ControlState, type Route } from './routes.js';
 
 /** Request bodies past this are refused with 413 (rules and scopes are a few KiB). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -45,7 +45,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   server.setTimeout(120_000, (socket) => socket.destroy());
 
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const refusal = checkRequest(req.headers, hosts, token);
+    const refusal = checkRequest(req.headers, hosts, token, isPublic(req));
     if (refusal !== undefined) {
       logger.warn({ remote: req.socket.remoteAddress, method: req.method, path: pathOf(req.url), host: req.headers.host, origin: req.headers.origin, code: refusal.code }, 'control request refused');
       const headers: Record<string, string> = { Connection: 'close' };
@@ -78,7 +78,19 @@ export async function startControlServer(options: ControlServerOptions): Promise
     req.on('error', () => res.destroy());
   }
 
-  function answer(req: http.IncomingMessage, res: http.ServerResponse, _body: Buffer): void {
+  function answer(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
+    // Aborted when the client goes away: a long poll stops waiting, a held scope is removed.
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    const fail = (err: unknown): void => {
+      if (res.headersSent || res.destroyed) return;
+      if (err instanceof ApiError) {
+        send(res, err.status, err.body(), err.headers);
+        return;
+      }
+      logger.error({ err, method: req.method, path: pathOf(req.url) }, 'control route failed');
+      send(res, 500, { error: 'the control server failed on this request (logged); report it with the log line', code: 'INTERNAL' });
+    };
     try {
       const url = new URL(req.url ?? '/', 'http://control.invalid');
       const match = matchRoute(req.method ?? 'GET', url.pathname);
@@ -87,14 +99,17 @@ export async function startControlServer(options: ControlServerOptions): Promise
         throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${url.pathname} takes ${match.allow.join(', ')}, not ${req.method ?? ''}`, undefined, { Allow: match.allow.join(', ') });
       }
       const args = parseArgs(match.route, match.params, url.searchParams);
-      send(res, match.route.response.status, match.route.handler({ state, args }));
+      const route = match.route;
+      const result = route.handler({ state, args, body: parseBody(route, req, body), signal: closed.signal });
+      const reply = (value: unknown): void => {
+        if (res.destroyed) return;
+        if (value instanceof Reply) sendRaw(res, value);
+        else send(res, route.response.status, value);
+      };
+      if (result instanceof Promise) result.then(reply, fail);
+      else reply(result);
     } catch (err) {
-      if (err instanceof ApiError) {
-        send(res, err.status, err.body(), err.headers);
-        return;
-      }
-      logger.error({ err, method: req.method, path: pathOf(req.url) }, 'control route failed');
-      send(res, 500, { error: 'the control server failed on this request (logged); report it with the log line', code: 'INTERNAL' });
+      fail(err);
     }
   }
 
@@ -142,6 +157,42 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
     ...headers,
   });
   res.end(text);
+}
+
+function sendRaw(res: http.ServerResponse, reply: Reply): void {
+  res.writeHead(reply.status, {
+    'Content-Type': reply.contentType,
+    'Content-Length': String(Buffer.byteLength(reply.body)),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    ...reply.headers,
+  });
+  res.end(reply.body);
+}
+
+/** A body for a route that takes one: JSON, or a 400 that says what is wrong with it. */
+function parseBody(route: Route, req: http.IncomingMessage, body: Buffer): unknown {
+  if (route.requestBody === undefined || body.length === 0) {
+    if (route.requestBody?.required === true) throw new ApiError(400, 'BAD_BODY', `${route.method} ${route.path} needs a JSON body: ${route.requestBody.description}`);
+    return undefined;
+  }
+  const type = req.headers['content-type'];
+  if (type !== undefined && !/^application\/([\w.+-]*\+)?json\b/i.test(type)) {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `the body is ${type}; send JSON with Content-Type: application/json`);
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, 'BAD_JSON', `the body is not valid JSON (${(err as Error).message}); send one JSON value, e.g. {"id": "...", "match": {...}, "actions": [...]}`);
+  }
+}
+
+/** Public routes (the UI's page and files) skip the token, not the Host and cross-site checks. */
+function isPublic(req: http.IncomingMessage): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const path = pathOf(req.url);
+  const match = matchRoute('GET', path, ROUTES);
+  return match !== undefined && 'route' in match && match.route.public === true;
 }
 
 /** The path alone, for logs: a query could carry anything. */
