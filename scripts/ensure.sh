@@ -22,7 +22,8 @@ if stale_deps; then
   touch node_modules/.package-lock.json
 fi
 if stale_build; then
-  echo "version-proxy: building (tsc)…" >&2
+  echo "version-proxy: building (tsc, and the web UI with esbuild)…" >&2
   ./node_modules/.bin/tsc -p tsconfig.json >&2
+  node scripts/build-web.mjs >&2
   node scripts/stamp.mjs
 fi

@@ -138,7 +138,9 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
       target: config.target ? originUrl(config.target) : undefined,
       ...(rules !== undefined && { rules: rules.current.size, seed }),
       ...(journal !== undefined && { journal: journal.file }),
-      ...(control !== undefined && { control: control.url, tokenFile: control.tokenFile }),
+      // The web UI's URL carries the token in its fragment, which a browser never sends (RFC 3986
+      // §3.5): one click opens the UI, and the token stays out of request lines and access logs.
+      ...(control !== undefined && { control: control.url, tokenFile: control.tokenFile, ui: `${control.url}/#token=${control.token}` }),
     },
     'listening',
   );

@@ -12,6 +12,10 @@ import type { LiveConversations } from './conversations.js';
 import type { ExchangeRing } from './exchange-ring.js';
 import { EXCHANGE_SUMMARY_SCHEMA, summarize } from './exchange-summary.js';
 import type { ExchangeStats } from './stats.js';
+import { Reply } from './reply.js';
+import { UI_ROUTES } from './ui-files.js';
+
+export { Reply };
 
 /** What the handlers read: the run's facts and the live views fed by the proxy's events. */
 export interface ControlState {
@@ -40,19 +44,6 @@ export interface RouteCall {
   body: unknown;
   /** Aborted when the client's connection closes: long polls and held scopes end with it. */
   signal: AbortSignal;
-}
-
-/**
- * A handler's answer when it is not JSON with the route's status (the metrics text, the UI's
- * files): the bytes as they are, with their type.
- */
-export class Reply {
-  constructor(
-    readonly status: number,
-    readonly body: string | Buffer,
-    readonly contentType: string,
-    readonly headers: Record<string, string> = {},
-  ) {}
 }
 
 export interface Route {
@@ -174,6 +165,7 @@ export const ROUTES: Route[] = [
     response: { status: 200, description: 'conversations, most recently active first', schema: { type: 'array', items: { $ref: '#/components/schemas/Conversation' } } },
     handler: ({ state }) => state.conversations.list(),
   },
+  ...UI_ROUTES,
 ];
 
 let document: object | undefined;

@@ -15,7 +15,7 @@ const src = join(root, 'src');
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
+    return statSync(path).isDirectory() ? sources(path) : /\.tsx?$/.test(path) ? [path] : [];
   });
 }
 
@@ -31,6 +31,8 @@ const LAYERS: Array<[RegExp, number]> = [
   [/^(config|log|log-destination|log-pretty)\.ts$/, 4],
   [/^(app|demo)\.ts$/, 5],
   [/^cli(\.ts$|\/)/, 6],
+  // The web UI, bundled for the browser (scripts/build-web.mjs): it may use the pure modules below it.
+  [/^web\//, 5],
 ];
 
 function layerOf(file: string): number {

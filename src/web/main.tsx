@@ -1,0 +1,157 @@
+/**
+ * The web UI (issue 23, docs/ui.md): the token from the URL fragment, then the live list with its
+ * filter, the detail of the selected exchange, the conversations and the rules.
+ */
+import { render } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { Api } from './api.js';
+import { Detail } from './detail.js';
+import { ExchangeList } from './list.js';
+import { startLive, type LiveState } from './live.js';
+import { RowStore } from './rows.js';
+import { forgetToken, takeToken } from './token.js';
+import type { ExchangeSummary } from './types.js';
+
+function NoToken({ why }: { why?: string }) {
+  return (
+    <main class="notice">
+      <h1>version-proxy</h1>
+      {why !== undefined && <p role="alert">{why}</p>}
+      <p>This page needs the control token of the running proxy. Open the URL on its <code>listening</code> line (the <code>ui</code> field, <code>http://127.0.0.1:8089/#token=…</code>), or add the token yourself:</p>
+      <pre>http://{location.host}/#token=$(cat ~/.version-proxy/control-token)</pre>
+      <p>The token file is named by <code>--control-token-file</code> (default beside the CA); each run writes a new one.</p>
+    </main>
+  );
+}
+
+type Tab = 'exchanges' | 'conversations' | 'rules';
+
+function App({ api }: { api: Api }) {
+  const rows = useMemo(() => new RowStore(), []);
+  const held = useRef<ExchangeSummary[]>([]);
+  const [filter, setFilter] = useState('');
+  const [draft, setDraft] = useState('');
+  const [live, setLive] = useState<LiveState>({ mode: 'connecting' });
+  const [paused, setPaused] = useState(false);
+  const pausedRef = useRef(false);
+  const [selected, setSelected] = useState<string | undefined>(undefined);
+  const [tab, setTab] = useState<Tab>('exchanges');
+  const [, setTick] = useState(0);
+  useEffect(() => rows.subscribe(() => setTick(rows.version)), [rows]);
+
+  useEffect(() => {
+    rows.clear();
+    held.current = [];
+    return startLive(api, filter, {
+      rows,
+      paused: () => pausedRef.current,
+      hold: (row) => {
+        held.current.push(row);
+        if (held.current.length > rows.cap) held.current.splice(0, held.current.length - rows.cap);
+        rows.changed();
+      },
+      state: setLive,
+    });
+  }, [api, filter, rows]);
+
+  function togglePause(): void {
+    pausedRef.current = !pausedRef.current;
+    setPaused(pausedRef.current);
+    if (!pausedRef.current) {
+      for (const row of held.current) rows.put(row);
+      held.current = [];
+    }
+  }
+
+  const status =
+    live.mode === 'feed' ? 'live' : live.mode === 'polling' ? 'polling (no live feed)' : live.mode === 'connecting' ? 'connecting…' : 'stopped';
+  return (
+    <div class="app">
+      <header>
+        <h1>version-proxy</h1>
+        <nav role="tablist" aria-label="Views">
+          {(['exchanges', 'conversations', 'rules'] as Tab[]).map((t) => (
+            <button key={t} role="tab" aria-selected={tab === t} class={tab === t ? 'active' : ''} onClick={() => setTab(t)}>
+              {t[0]!.toUpperCase() + t.slice(1)}
+            </button>
+          ))}
+        </nav>
+        <span class="status" role="status" aria-live="polite">
+          {status} · {rows.size} rows{rows.dropped > 0 && ` (${rows.dropped} oldest dropped)`}
+          {rows.missed > 0 && ` · ${rows.missed} missed`}
+          {paused && ` · paused, ${held.current.length} new`}
+        </span>
+      </header>
+      {tab === 'exchanges' && (
+        <section class="exchanges" aria-label="Exchanges">
+          <form
+            class="toolbar"
+            role="search"
+            onSubmit={(e) => {
+              e.preventDefault();
+              setFilter(draft.trim());
+            }}
+          >
+            <label for="filter">Filter</label>
+            <input
+              id="filter"
+              type="search"
+              value={draft}
+              placeholder="protocol:fpse verdict:echo-mismatch host:*.lab status:5xx rule:ID method:POST"
+              aria-invalid={live.error !== undefined}
+              aria-describedby="filter-error"
+              onInput={(e) => setDraft((e.currentTarget).value)}
+            />
+            <button type="submit">Apply</button>
+            <button type="button" onClick={togglePause} aria-pressed={paused}>
+              {paused ? 'Resume' : 'Pause'}
+            </button>
+            <button type="button" onClick={() => rows.clear()}>
+              Clear
+            </button>
+          </form>
+          <div id="filter-error" class="error" role="alert">
+            {live.error !== undefined && (
+              <>
+                {live.error.message}
+                {live.error.issues !== undefined && live.error.issues.length > 1 && (
+                  <ul>
+                    {live.error.issues.map((i) => (
+                      <li key={i}>{i}</li>
+                    ))}
+                  </ul>
+                )}
+              </>
+            )}
+          </div>
+          <div class="split">
+            <ExchangeList rows={rows} selected={selected} onSelect={setSelected} />
+            {selected !== undefined && <Detail api={api} id={selected} onClose={() => setSelected(undefined)} />}
+          </div>
+        </section>
+      )}
+    </div>
+  );
+}
+
+function start(): void {
+  const root = document.getElementById('app')!;
+  const token = takeToken();
+  if (token === undefined) {
+    render(<NoToken />, root);
+    return;
+  }
+  const api = new Api(token);
+  api.onUnauthorized = () => {
+    forgetToken();
+    render(<NoToken why="The proxy refused the token this tab had: it belongs to another run." />, root);
+  };
+  if (root.firstElementChild?.classList.contains('notice') === true && root.firstElementChild.tagName === 'P') root.textContent = '';
+  render(<App key={token} api={api} />, root);
+}
+
+// A URL with a new #token= pasted into this tab: start over with it.
+window.addEventListener('hashchange', () => {
+  if (/(?:^#|&)token=/.test(location.hash)) start();
+});
+start();
