@@ -8,6 +8,8 @@ import { Api } from './api.js';
 import { Detail } from './detail.js';
 import { ExchangeList } from './list.js';
 import { startLive, type LiveState } from './live.js';
+import { draftFrom, type RuleDraft } from './rule-draft.js';
+import { RulesPanel } from './rules.js';
 import { RowStore } from './rows.js';
 import { forgetToken, takeToken } from './token.js';
 import type { ExchangeSummary } from './types.js';
@@ -30,12 +32,13 @@ function App({ api }: { api: Api }) {
   const rows = useMemo(() => new RowStore(), []);
   const held = useRef<ExchangeSummary[]>([]);
   const [filter, setFilter] = useState('');
-  const [draft, setDraft] = useState('');
+  const [filterText, setFilterText] = useState('');
   const [live, setLive] = useState<LiveState>({ mode: 'connecting' });
   const [paused, setPaused] = useState(false);
   const pausedRef = useRef(false);
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const [tab, setTab] = useState<Tab>('exchanges');
+  const [draft, setDraftRule] = useState<RuleDraft | undefined>(undefined);
   const [, setTick] = useState(0);
   useEffect(() => rows.subscribe(() => setTick(rows.version)), [rows]);
 
@@ -89,18 +92,18 @@ function App({ api }: { api: Api }) {
             role="search"
             onSubmit={(e) => {
               e.preventDefault();
-              setFilter(draft.trim());
+              setFilter(filterText.trim());
             }}
           >
             <label for="filter">Filter</label>
             <input
               id="filter"
               type="search"
-              value={draft}
+              value={filterText}
               placeholder="protocol:fpse verdict:echo-mismatch host:*.lab status:5xx rule:ID method:POST"
               aria-invalid={live.error !== undefined}
               aria-describedby="filter-error"
-              onInput={(e) => setDraft((e.currentTarget).value)}
+              onInput={(e) => setFilterText(e.currentTarget.value)}
             />
             <button type="submit">Apply</button>
             <button type="button" onClick={togglePause} aria-pressed={paused}>
@@ -126,10 +129,23 @@ function App({ api }: { api: Api }) {
           </div>
           <div class="split">
             <ExchangeList rows={rows} selected={selected} onSelect={setSelected} />
-            {selected !== undefined && <Detail api={api} id={selected} onClose={() => setSelected(undefined)} />}
+            {selected !== undefined && (
+              <Detail
+                api={api}
+                id={selected}
+                onClose={() => setSelected(undefined)}
+                actions={{
+                  newRule: (x) => {
+                    setDraftRule(draftFrom(x));
+                    setTab('rules');
+                  },
+                }}
+              />
+            )}
           </div>
         </section>
       )}
+      {tab === 'rules' && <RulesPanel api={api} draft={draft} />}
     </div>
   );
 }
