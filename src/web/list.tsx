@@ -11,6 +11,8 @@ import type { ExchangeSummary } from './types.js';
 
 export const ROW_HEIGHT = 24;
 const OVERSCAN = 8;
+/** More than a screenful plus overscan ever holds: row elements are reused by index modulo this. */
+const SLOTS = 512;
 
 export const COLUMNS = ['Time', 'Method', 'Host', 'Path', 'Status', 'Protocol · operation', 'Client', 'Server', 'Negotiated', 'Verdict', 'Rules', 'Duration', 'Size'];
 
@@ -51,15 +53,19 @@ export function ExchangeList({ rows, selected, onSelect }: Props) {
   const visible: ExchangeSummary[] = [];
   for (let i = first; i < last; i++) visible.push(rows.at(i)!);
 
-  function move(to: number): void {
-    if (total === 0) return;
-    const index = Math.max(0, Math.min(total - 1, to));
-    onSelect(rows.at(index)!.id);
+  // A new selection, or the viewport resized (the detail opening under it): keep the selected
+  // row in view. Rows arriving above it move it down without scrolling, so reading is not disturbed.
+  useLayoutEffect(() => {
     const el = viewport.current;
-    if (el === null) return;
-    const top = index * ROW_HEIGHT;
+    if (el === null || selectedIndex === -1) return;
+    const top = selectedIndex * ROW_HEIGHT;
     if (top < el.scrollTop) el.scrollTop = top;
     else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight) el.scrollTop = top + ROW_HEIGHT - el.clientHeight;
+  }, [selected, height]);
+
+  function move(to: number): void {
+    if (total === 0) return;
+    onSelect(rows.at(Math.max(0, Math.min(total - 1, to)))!.id);
   }
 
   function onKeyDown(event: KeyboardEvent): void {
@@ -91,7 +97,9 @@ export function ExchangeList({ rows, selected, onSelect }: Props) {
       >
         <div class="spacer" style={{ height: `${total * ROW_HEIGHT}px` }}>
           {visible.map((row, k) => (
-            <Row key={row.id} row={row} index={first + k} selected={row.id === selected} onSelect={onSelect} />
+            // Keyed by slot, not id: a jump far down the list refills the same elements with new
+            // text instead of tearing down and building a screenful of rows.
+            <Row key={(first + k) % SLOTS} row={row} index={first + k} selected={row.id === selected} onSelect={onSelect} />
           ))}
         </div>
         {total === 0 && <p class="empty">No exchanges yet. Send traffic through the proxy, or loosen the filter.</p>}
