@@ -109,6 +109,11 @@ describe('web UI: the live list', () => {
     await page.getByLabel('Filter').press('Enter');
     await page.waitForFunction("document.querySelectorAll('.viewport .row').length === 1", undefined, { timeout: 5000 });
     assert.match((await page.locator('.viewport .row').textContent()) ?? '', /POST.*\/posted.*201/);
+    // Export: the HAR and report commands carry the filter (the API serves neither).
+    await page.getByText('Export', { exact: true }).click();
+    assert.equal(await page.getByLabel('HAR export command').textContent(), "./proxy har recordings/ --filter 'method:POST' -o exchanges.har");
+    assert.equal(await page.getByLabel('Report export command').textContent(), "./proxy report recordings/ --filter 'method:POST' --html -o report.html");
+    await page.getByText('Export', { exact: true }).click();
     // New traffic is filtered too.
     await proxiedRequest(run.c.proxy.port, `${upstream.url}/get-after-filter`);
     await proxiedRequest(run.c.proxy.port, `${upstream.url}/posted-after-filter`, { method: 'POST', body: 'y' });

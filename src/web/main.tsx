@@ -5,7 +5,10 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api } from './api.js';
+import { ConversationsPanel, type ConversationKey } from './conversations.js';
 import { Detail } from './detail.js';
+import { ExportCommands } from './export.js';
+import { hostAndPath } from './format.js';
 import { ExchangeList } from './list.js';
 import { startLive, type LiveState } from './live.js';
 import { draftFrom, type RuleDraft } from './rule-draft.js';
@@ -39,6 +42,7 @@ function App({ api }: { api: Api }) {
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const [tab, setTab] = useState<Tab>('exchanges');
   const [draft, setDraftRule] = useState<RuleDraft | undefined>(undefined);
+  const [conversation, setConversation] = useState<ConversationKey | undefined>(undefined);
   const [, setTick] = useState(0);
   useEffect(() => rows.subscribe(() => setTick(rows.version)), [rows]);
 
@@ -112,6 +116,7 @@ function App({ api }: { api: Api }) {
             <button type="button" onClick={() => rows.clear()}>
               Clear
             </button>
+            <ExportCommands filter={filter} />
           </form>
           <div id="filter-error" class="error" role="alert">
             {live.error !== undefined && (
@@ -139,12 +144,18 @@ function App({ api }: { api: Api }) {
                     setDraftRule(draftFrom(x));
                     setTab('rules');
                   },
+                  conversation: (x) => {
+                    if (x.protocol === undefined) return;
+                    setConversation({ protocol: x.protocol.protocol, conversation: x.protocol.conversation, host: hostAndPath(x.url).host });
+                    setTab('conversations');
+                  },
                 }}
               />
             )}
           </div>
         </section>
       )}
+      {tab === 'conversations' && <ConversationsPanel api={api} open={conversation} onOpen={setConversation} />}
       {tab === 'rules' && <RulesPanel api={api} draft={draft} />}
     </div>
   );
