@@ -4,10 +4,12 @@
  * go to test-artifacts/ui/ (gitignored).
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { proxiedRequest, request } from './helpers/client.js';
 import { closeLater } from './helpers/protocol.js';
 import { startServer } from './helpers/servers.js';
+import { tempDir } from './helpers/temp.js';
 import { openUi, type UiRun } from './helpers/ui.js';
 
 /** No CSP violation and no script error: the page ran as served. */
@@ -154,6 +156,26 @@ describe('web UI: the live list', () => {
     await page.keyboard.press('End');
     await page.locator('.row[aria-selected=true]', { hasText: '/k-0' }).waitFor({ timeout: 5000 });
     assert.equal(await page.locator('.viewport').getAttribute('aria-activedescendant'), await page.locator('.row[aria-selected=true]').getAttribute('id'));
+    assertClean(run);
+  });
+});
+
+describe('web UI: values from traffic', () => {
+  it('shows markup in a path and a header as text, never as elements', async (t) => {
+    const run = await openUi(t, { record: { path: join(tempDir(t), 'j.ndjson'), captureBytes: 64 * 1024, rotateBytes: 1 << 30 } });
+    if (run === undefined) return;
+    const upstream = closeLater(t, await startServer((_req, res) => res.end('<b>body</b>')));
+    const { page } = run;
+    await page.goto(run.uiUrl);
+    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    const evil = '/x<img/src=x/id=evil-path>';
+    await proxiedRequest(run.c.proxy.port, `${upstream.url}${evil}`, { headers: { 'X-Evil': '<img src=x id=evil-header>' } });
+    const row = page.locator('.row', { hasText: evil });
+    await row.waitFor({ timeout: 5000 });
+    await row.click();
+    await page.getByRole('table', { name: 'Client sent' }).getByText('<img src=x id=evil-header>').waitFor({ timeout: 5000 });
+    await page.getByLabel('Response body (as the client got it)').getByText('<b>body</b>').waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('#evil-path, #evil-header, .detail b').count(), 0, 'no element made from traffic');
     assertClean(run);
   });
 });
