@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT } from './helpers/process.js';
-import { fpseCall, fpseServer, SHTML } from './helpers/protocol.js';
+import { runMapiClient } from '../src/simulators/mapi-client.js';
+import { fpseCall, fpseServer, logger, mapiServer, SHTML } from './helpers/protocol.js';
 import { tempDir } from './helpers/temp.js';
 import { openUi } from './helpers/ui.js';
 
@@ -55,5 +56,27 @@ describe('web UI: the detail of one exchange', () => {
     assert.match(curl, /--data-binary 'method=server\+version%3a12%2e0%2e0%2e6415'/);
     await run.screenshot('detail');
     assert.deepEqual(run.problems.filter((p) => /Content Security Policy|Refused to|page error/i.test(p)), []);
+  });
+});
+
+describe('web UI: the MAPI/HTTP response stream', () => {
+  it('shows PROCESSING, each PENDING, DONE and the headers after it, in order', async (t) => {
+    const run = await openUi(t, { record: { path: join(tempDir(t), 'j.ndjson'), captureBytes: 64 * 1024, rotateBytes: 1 << 30 } });
+    if (run === undefined) return;
+    const mail = await mapiServer(t);
+    const { page } = run;
+    await page.goto(run.uiUrl);
+    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await runMapiClient({ server: mail.url, via: run.c.proxy.url, client: 'Outlook/16.0.15928.20006', notificationWait: true, logger });
+    await page.locator('.row', { hasText: 'NotificationWait' }).first().click();
+    const stream = page.getByRole('list', { name: 'Response stream, in order' });
+    await stream.waitFor({ timeout: 5000 });
+    const steps = await stream.locator('li').allTextContents();
+    const record = run.c.proxy.exchanges.find((x) => x.protocol?.operation === 'NotificationWait');
+    const facts = (record?.protocol?.facts as { stream: { processing: number; pending: number } }).stream;
+    assert.ok(facts.pending >= 1, 'the simulator kept the wait open with PENDING');
+    assert.deepEqual(steps.slice(0, facts.processing + facts.pending + 1), [...Array<string>(facts.processing).fill('PROCESSING'), ...Array<string>(facts.pending).fill('PENDING'), 'DONE']);
+    assert.ok(steps.some((s) => /^X-ResponseCode: 0$/.test(s)), `the headers after DONE: ${steps.join(' | ')}`);
+    await run.screenshot('detail-mapi');
   });
 });

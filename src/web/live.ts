@@ -67,8 +67,13 @@ export function startLive(api: Api, filter: string, sink: Sink): () => void {
     }
   }
 
-  function openFeed(): void {
-    const url = new URL(`/api/events${filter === '' ? '' : `?filter=${encodeURIComponent(filter)}`}`, location.href);
+  /** The last event's number: a reconnect resumes after it (`since`), while the feed still holds it. */
+  let lastSeq: number | undefined;
+  function openFeed(resume = false): void {
+    const params = new URLSearchParams();
+    if (filter !== '') params.set('filter', filter);
+    if (resume && lastSeq !== undefined) params.set('since', String(lastSeq));
+    const url = new URL(`/api/events${params.size === 0 ? '' : `?${params.toString()}`}`, location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     let opened = false;
     try {
@@ -82,25 +87,29 @@ export function startLive(api: Api, filter: string, sink: Sink): () => void {
       sink.state({ mode: 'feed' });
     };
     socket.onmessage = (event: MessageEvent<string>) => {
-      let message: { type: string; exchange?: ExchangeSummary; missed?: number };
+      let message: { seq?: number; type: string; time?: number; exchange?: ExchangeSummary; missed?: number };
       try {
         message = JSON.parse(event.data) as typeof message;
       } catch {
         return;
       }
+      if (typeof message.seq === 'number') lastSeq = message.seq;
       if (message.type === 'missed') {
         sink.rows.missed += message.missed ?? 0;
         sink.rows.changed();
       } else if (message.exchange !== undefined) {
-        put({ ...message.exchange, ...(message.type === 'started' && { pending: true }) });
+        // `time`: the start for 'started', the end for 'finished' (a row first seen finished).
+        put({ ...message.exchange, ...(message.time !== undefined && { seen: message.time }), ...(message.type === 'started' && { pending: true }) });
       }
     };
     socket.onclose = () => {
       socket = undefined;
       if (stopped) return;
-      // Never opened: no feed on this proxy; poll. Opened then closed: reconnect after a pause.
-      if (!opened) poll();
-      else timer = setTimeout(openFeed, 1000);
+      // Never opened: no feed on this proxy (or a resume it refused: try once afresh), so poll.
+      // Opened then closed (the proxy restarting): reconnect after a pause, resuming.
+      if (opened) timer = setTimeout(() => openFeed(true), 1000);
+      else if (resume) openFeed(false);
+      else poll();
     };
   }
 
