@@ -131,7 +131,7 @@ describe('web UI: the live list', () => {
     assertClean(run);
   });
 
-  it('pauses and resumes; the keyboard moves the selection', async (t) => {
+  it('pauses and resumes; the keyboard moves the selection, closes the detail and switches views', async (t) => {
     const run = await openUi(t);
     if (run === undefined) return;
     const upstream = closeLater(t, await startServer((_req, res) => res.end('ok')));
@@ -156,6 +156,18 @@ describe('web UI: the live list', () => {
     await page.keyboard.press('End');
     await page.locator('.row[aria-selected=true]', { hasText: '/k-0' }).waitFor({ timeout: 5000 });
     assert.equal(await page.locator('.viewport').getAttribute('aria-activedescendant'), await page.locator('.row[aria-selected=true]').getAttribute('id'));
+    await page.getByRole('complementary', { name: 'Exchange detail' }).waitFor({ timeout: 5000 });
+    await page.keyboard.press('Escape');
+    await page.getByRole('complementary', { name: 'Exchange detail' }).waitFor({ state: 'detached', timeout: 5000 });
+    // The views are tabs: one tab stop, arrows move between them.
+    await page.getByRole('tab', { name: 'Exchanges' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.getByRole('tabpanel', { name: 'Conversations' }).waitFor({ timeout: 5000 });
+    await page.keyboard.press('ArrowRight');
+    await page.getByRole('tabpanel', { name: 'Rules' }).waitFor({ timeout: 5000 });
+    assert.equal(await page.evaluate('document.activeElement.id'), 'tab-rules');
+    await page.keyboard.press('Home');
+    await page.getByRole('tabpanel', { name: 'Exchanges' }).waitFor({ timeout: 5000 });
     assertClean(run);
   });
 });

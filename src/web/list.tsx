@@ -1,7 +1,7 @@
 /**
  * The live list: a virtualised grid (only the rows in view, plus a few, are in the DOM), so
  * 100,000 rows scroll as smoothly as 100. Keyboard: ↑ ↓ PageUp PageDown Home End move the
- * selection, which opens the detail; the grid is one tab stop (WAI-ARIA grid pattern, with
+ * selection, which opens the detail, Escape closes it; the grid is one tab stop (WAI-ARIA grid pattern, with
  * aria-activedescendant naming the selected row).
  */
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
@@ -20,9 +20,11 @@ interface Props {
   rows: RowStore;
   selected: string | undefined;
   onSelect: (id: string) => void;
+  /** Escape: close the detail. */
+  onClose: () => void;
 }
 
-export function ExchangeList({ rows, selected, onSelect }: Props) {
+export function ExchangeList({ rows, selected, onSelect, onClose }: Props) {
   const [, setVersion] = useState(0);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
@@ -71,6 +73,10 @@ export function ExchangeList({ rows, selected, onSelect }: Props) {
   function onKeyDown(event: KeyboardEvent): void {
     const page = Math.max(1, Math.floor(height / ROW_HEIGHT) - 1);
     const keys: Record<string, number> = { ArrowDown: selectedIndex + 1, ArrowUp: selectedIndex - 1, PageDown: selectedIndex + page, PageUp: selectedIndex - page, Home: 0, End: total - 1 };
+    if (event.key === 'Escape') {
+      onClose();
+      return;
+    }
     const to = keys[event.key];
     if (to === undefined) return;
     event.preventDefault();

@@ -30,6 +30,7 @@ function NoToken({ why }: { why?: string }) {
 }
 
 type Tab = 'exchanges' | 'conversations' | 'rules';
+const TABS: Tab[] = ['exchanges', 'conversations', 'rules'];
 
 function App({ api }: { api: Api }) {
   const rows = useMemo(() => new RowStore(), []);
@@ -70,15 +71,26 @@ function App({ api }: { api: Api }) {
     }
   }
 
+  // WAI-ARIA tabs: one tab stop; arrows, Home and End move between the views.
+  function onTabKey(event: KeyboardEvent): void {
+    const at = TABS.indexOf(tab);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: TABS.length - 1 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    const next = TABS[(to + TABS.length) % TABS.length]!;
+    setTab(next);
+    document.getElementById(`tab-${next}`)?.focus();
+  }
+
   const status =
     live.mode === 'feed' ? 'live' : live.mode === 'polling' ? 'polling (no live feed)' : live.mode === 'connecting' ? 'connecting…' : 'stopped';
   return (
     <div class="app">
       <header>
         <h1>version-proxy</h1>
-        <nav role="tablist" aria-label="Views">
-          {(['exchanges', 'conversations', 'rules'] as Tab[]).map((t) => (
-            <button key={t} role="tab" aria-selected={tab === t} class={tab === t ? 'active' : ''} onClick={() => setTab(t)}>
+        <nav role="tablist" aria-label="Views" onKeyDown={onTabKey}>
+          {TABS.map((t) => (
+            <button key={t} id={`tab-${t}`} role="tab" aria-selected={tab === t} aria-controls="view" tabIndex={tab === t ? 0 : -1} class={tab === t ? 'active' : ''} onClick={() => setTab(t)}>
               {t[0]!.toUpperCase() + t.slice(1)}
             </button>
           ))}
@@ -89,6 +101,7 @@ function App({ api }: { api: Api }) {
           {paused && ` · paused, ${held.current.length} new`}
         </span>
       </header>
+      <div class="view" id="view" role="tabpanel" aria-labelledby={`tab-${tab}`}>
       {tab === 'exchanges' && (
         <section class="exchanges" aria-label="Exchanges">
           <form
@@ -133,7 +146,7 @@ function App({ api }: { api: Api }) {
             )}
           </div>
           <div class="split">
-            <ExchangeList rows={rows} selected={selected} onSelect={setSelected} />
+            <ExchangeList rows={rows} selected={selected} onSelect={setSelected} onClose={() => setSelected(undefined)} />
             {selected !== undefined && (
               <Detail
                 api={api}
@@ -157,6 +170,7 @@ function App({ api }: { api: Api }) {
       )}
       {tab === 'conversations' && <ConversationsPanel api={api} open={conversation} onOpen={setConversation} />}
       {tab === 'rules' && <RulesPanel api={api} draft={draft} />}
+      </div>
     </div>
   );
 }
