@@ -59,9 +59,12 @@ export interface RunningProxy extends ControlMethods {
 
 export async function startProxy(options: StartProxyOptions = {}): Promise<RunningProxy> {
   const logger = options.logger ?? loggerAt(options.logLevel ?? 'silent');
+  // Options are checked before anything is created, so a bad one leaves nothing behind.
+  const config = toConfig(options);
+  const ring = controlRing(options.controlRing);
   // mkdtemp makes the folder 0700: only this user can read the token.
   const tokenDir = mkdtempSync(join(tmpdir(), 'version-proxy-'));
-  const config = toConfig(options, join(tokenDir, 'control-token'));
+  config.control = { listen: { host: '127.0.0.1', port: 0 }, tokenFile: join(tokenDir, 'control-token'), ring };
   let app;
   try {
     app = await startApp(config, logger);
@@ -93,7 +96,8 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
   };
 }
 
-function toConfig(options: StartProxyOptions, tokenFile: string): ProxyConfig {
+/** The config `./proxy start` would build for these flags, the control server still to be added. */
+function toConfig(options: StartProxyOptions): ProxyConfig {
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ProgramError('ERR_BAD_LISTEN', `startProxy port ${String(port)} is outside 0–65535`, 'pass a port number, or leave it out for a free one');
   const rules = typeof options.rules === 'string' ? [options.rules] : options.rules;
@@ -118,8 +122,12 @@ function toConfig(options: StartProxyOptions, tokenFile: string): ProxyConfig {
         minFreeBytes: parseSize('record-min-free', DEFAULTS.recordMinFree),
       },
     }),
-    control: { listen: { host: '127.0.0.1', port: 0 }, tokenFile, ring: options.controlRing ?? DEFAULTS.controlRing },
   };
+}
+
+function controlRing(value = DEFAULTS.controlRing): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > 1_000_000) throw new ProgramError('ERR_BAD_OPTION', `startProxy controlRing ${String(value)} is not a whole number from 1 to 1000000`, 'e.g. controlRing: 1000');
+  return value;
 }
 
 function loggerAt(level: LogLevel): Logger {
