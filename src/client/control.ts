@@ -35,12 +35,13 @@ export interface ControlMethods {
   listScopes(): Promise<Scope[]>;
   /** Rules under a lease of `ttl` ms (default 60000): gone when it lapses unless renewed. */
   createScope(rules: Rule[], options?: { ttl?: number }): Promise<Scope>;
+  getScope(id: string): Promise<Scope>;
   renewScope(id: string, options?: { ttl?: number }): Promise<Scope>;
   deleteScope(id: string): Promise<{ id: string; deleted: true }>;
   /**
    * Holds the scope on a connection of its own: the server removes it when that connection
    * closes (this process dies, or `signal` aborts). Resolves when the scope ends otherwise
-   * (`deleted`, `expired`), or with undefined once `signal` aborts. `onSent`: the request is on the wire.
+   * (`deleted`, `expired`, `reset`), or with undefined once `signal` aborts. `onSent`: the request is on the wire.
    */
   holdScope(id: string, options: { signal: AbortSignal; onSent?: () => void }): Promise<ScopeEnd | undefined>;
   /** Recent finished exchanges, most recent first (`filter`: docs/filter.md). */
@@ -88,6 +89,7 @@ export function connectControl(options: ConnectOptions): ControlClient {
     ruleHits: (id, { count, wait } = {}) => call('ruleHits', id, { query: { count, wait }, timeoutMs: (wait ?? 0) + LONG_POLL_SLACK_MS + DEFAULT_TIMEOUT_MS }),
     listScopes: () => call('listScopes'),
     createScope: (rules, { ttl } = {}) => call('createScope', undefined, { body: { rules, ...(ttl !== undefined && { ttl }) } }),
+    getScope: (id) => call('getScope', id),
     renewScope: (id, { ttl } = {}) => call('renewScope', id, ttl === undefined ? {} : { body: { ttl } }),
     deleteScope: (id) => call('deleteScope', id),
     holdScope: (id, { signal, onSent }) => transport.hold<ScopeEnd>(routePath('holdScope', id), signal, onSent),

@@ -15,6 +15,7 @@ export const CLIENT_ROUTES = {
   ruleHits: ['GET', '/api/rules/{id}/hits'],
   listScopes: ['GET', '/api/scopes'],
   createScope: ['POST', '/api/scopes'],
+  getScope: ['GET', '/api/scopes/{id}'],
   renewScope: ['PUT', '/api/scopes/{id}'],
   deleteScope: ['DELETE', '/api/scopes/{id}'],
   holdScope: ['GET', '/api/scopes/{id}/hold'],

@@ -25,8 +25,12 @@ export interface ScopeContext extends Scope {
   signal: AbortSignal;
 }
 
+/** How long withRules waits for the server to report the hold before it runs `fn` on the lease alone. */
+const HOLD_CONFIRM_MS = 1000;
+
 interface ScopeApi {
   createScope(rules: Rule[], options?: { ttl?: number }): Promise<Scope>;
+  getScope(id: string): Promise<Scope>;
   renewScope(id: string, options?: { ttl?: number }): Promise<Scope>;
   deleteScope(id: string): Promise<unknown>;
   holdScope(id: string, options: { signal: AbortSignal; onSent?: () => void }): Promise<ScopeEnd | undefined>;
@@ -53,8 +57,15 @@ export async function runWithRules<T>(api: ScopeApi, rules: Rule[], fn: (scope: 
     },
     (err: Error) => end(`its hold connection failed (${err.message})`),
   );
-  // The hold is on the wire before `fn` starts, so a process killed inside `fn` is seen.
+  // The server has the hold before `fn` starts, so a process killed inside `fn` is seen at
+  // once; should it not say so within HOLD_CONFIRM_MS, the lease still bounds the scope.
+  let settled = false;
+  void held.then(() => (settled = true));
   await Promise.race([holdSent, held]);
+  for (const deadline = Date.now() + HOLD_CONFIRM_MS; !settled && Date.now() < deadline; ) {
+    if ((await api.getScope(scope.id).catch(() => undefined))?.held === true) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   const renewal = setInterval(() => {
     api.renewScope(scope.id, { ttl }).catch((err: unknown) => {
       if (err instanceof ControlError && err.status === 404) end('it was gone when its lease was renewed');

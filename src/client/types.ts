@@ -69,7 +69,8 @@ export type RuleAction = Record<string, unknown>;
 export interface Rule {
   id?: string;
   description?: string;
-  match: RuleMatch;
+  /** Absent: every exchange. */
+  match?: RuleMatch;
   actions: RuleAction[];
   /** Fire at most this many times. */
   times?: number;
@@ -94,6 +95,7 @@ export interface RuleInfo {
   /** The rule in words. */
   explain: string;
   priority: number;
+  description?: string;
   file?: string;
   line?: number;
   definition: Rule & { id: string };
@@ -114,16 +116,18 @@ export interface Scope {
   ttl: number;
   /** Epoch milliseconds at which the lease lapses unless renewed. */
   expiresAt: number;
+  /** A client holds it (`GET /api/scopes/{id}/hold`): it goes when that connection closes. */
+  held: boolean;
 }
 
 /** How a held scope ended, when it was not by the holder going away. */
 export interface ScopeEnd {
   id: string;
-  ended: 'deleted' | 'expired';
+  ended: 'deleted' | 'expired' | 'reset';
 }
 
 export interface ResetResult {
-  /** Runtime rules removed. */
+  /** Runtime and scope rules removed. */
   rules: number;
   /** Scopes removed. */
   scopes: number;
