@@ -64,7 +64,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
   const ring = controlRing(options.controlRing);
   // mkdtemp makes the folder 0700: only this user can read the token.
   const tokenDir = mkdtempSync(join(tmpdir(), 'version-proxy-'));
-  config.control = { listen: { host: '127.0.0.1', port: 0 }, tokenFile: join(tokenDir, 'control-token'), ring };
+  config.control = { listen: { host: '127.0.0.1', port: 0 }, tokenFile: join(tokenDir, 'control-token'), ring, captureBytes: DEFAULTS.captureBytes };
   let app;
   try {
     app = await startApp(config, logger);
