@@ -30,7 +30,8 @@ describe('web UI: the rules panel', () => {
     const row = table.locator('tr[data-rule="fpse-looks-like-fp2002"]');
     await row.locator('td.hits', { hasText: '1' }).waitFor({ timeout: 5000 });
     await page.getByLabel('fpse-looks-like-fp2002 enabled').uncheck();
-    await table.locator('tr.disabled[data-rule="fpse-looks-like-fp2002"]').waitFor({ timeout: 5000 });
+    // Shown at once, then the PATCH answered (aria-busy off) before the next call.
+    await table.locator('tr.disabled[data-rule="fpse-looks-like-fp2002"]:not([aria-busy=true])').waitFor({ timeout: 5000 });
     const second = await fpseCall(run.c.proxy, fpse, SHTML, SERVER_VERSION);
     assert.match(second.body.toString(), /server version:12\.0\.0\.6415/, 'with the rule disabled the server answers for itself');
     assert.match(second.body.toString(), /major ver=14/);

@@ -180,7 +180,12 @@ export function RulesPanel({ api, draft }: { api: Api; draft: RuleDraft | undefi
                     checked={r.enabled}
                     aria-label={`${r.id} enabled`}
                     disabled={busy === r.id}
-                    onChange={(e) => void change(r.id, () => api.json(path(r.id), { method: 'PATCH', body: { enabled: (e.currentTarget).checked } }))}
+                    onChange={(e) => {
+                      const enabled = e.currentTarget.checked;
+                      // Shown at once; the list reloaded after the PATCH says what the server holds.
+                      setRules(rules.map((x) => (x.id === r.id ? { ...x, enabled } : x)));
+                      void change(r.id, () => api.json(path(r.id), { method: 'PATCH', body: { enabled } }));
+                    }}
                   />
                 </td>
                 <td class="hits">{r.hits}</td>
