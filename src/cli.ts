@@ -61,7 +61,7 @@ function startOptions(y: Argv) {
     .option('redact-header', { type: 'string', array: true, default: [] as string[], describe: 'more headers whose values are redacted (Authorization, Cookie, Set-Cookie, NTLM/Negotiate blobs, X-Api-Key and other API-key headers always are; README lists them)', requiresArg: true })
     .option('redact-param', { type: 'string', array: true, default: [] as string[], describe: 'more query parameters whose values are redacted (access_token, code, sig, password, X-Amz-Signature and other credential parameters always are; README lists them)', requiresArg: true })
     .option('no-redact', { type: 'boolean', default: false, describe: 'record and log secrets as sent (logged as a warning); never for recordings you share' })
-    .option('control', { type: 'string', default: DEFAULTS.control, describe: 'HOST:PORT of the control API (README "Control API"); every request needs the bearer token; beyond loopback a warning is logged', requiresArg: true })
+    .option('control', { type: 'string', default: DEFAULTS.control, describe: 'HOST:PORT of the control API and web UI (README "Control API"; open the listening line\'s ui URL, token in its fragment); every API request needs the bearer token; beyond loopback a warning is logged', requiresArg: true })
     .option('no-control', { type: 'boolean', default: false, describe: 'run without the control API' })
     .option('control-token-file', { type: 'string', describe: "where this run's control API bearer token is written, mode 0600 (default <ca-dir>/control-token)", requiresArg: true })
     .option('control-ring', { type: 'number', default: DEFAULTS.controlRing, describe: 'finished exchanges the control API keeps for GET /api/exchanges', requiresArg: true })
