@@ -152,7 +152,7 @@ describe('web UI: the live list', () => {
 
     await page.getByRole('button', { name: 'Pause' }).click();
     await proxiedRequest(run.c.proxy.port, `${upstream.url}/while-paused`);
-    await page.getByRole('status').filter({ hasText: 'paused, 1 new' }).waitFor({ timeout: 5000 });
+    await page.locator('.counts', { hasText: 'paused, 1 new' }).waitFor({ timeout: 5000 });
     assert.equal(await page.locator('.row', { hasText: '/while-paused' }).count(), 0, 'not shown while paused');
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.locator('.row', { hasText: '/while-paused' }).waitFor({ timeout: 5000 });

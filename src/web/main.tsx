@@ -29,6 +29,23 @@ function NoToken({ why }: { why?: string }) {
   );
 }
 
+/**
+ * The row counts, re-rendered on its own as rows arrive (up to once a frame), so the rest of the
+ * page (the detail above all) is not rendered again for each row. Not a live region: a screen
+ * reader would read it sixty times a second; the mode beside it is one.
+ */
+function Counts({ rows, held, paused }: { rows: RowStore; held: { current: ExchangeSummary[] }; paused: boolean }) {
+  const [, setVersion] = useState(0);
+  useEffect(() => rows.subscribe(() => setVersion(rows.version)), [rows]);
+  return (
+    <span class="counts">
+      {rows.size} rows{rows.dropped > 0 && ` (${rows.dropped} oldest dropped)`}
+      {rows.missed > 0 && ` · ${rows.missed} missed`}
+      {paused && ` · paused, ${held.current.length} new`}
+    </span>
+  );
+}
+
 type Tab = 'exchanges' | 'conversations' | 'rules';
 const TABS: Tab[] = ['exchanges', 'conversations', 'rules'];
 
@@ -44,8 +61,6 @@ function App({ api }: { api: Api }) {
   const [tab, setTab] = useState<Tab>('exchanges');
   const [draft, setDraftRule] = useState<RuleDraft | undefined>(undefined);
   const [conversation, setConversation] = useState<ConversationKey | undefined>(undefined);
-  const [, setTick] = useState(0);
-  useEffect(() => rows.subscribe(() => setTick(rows.version)), [rows]);
 
   useEffect(() => {
     rows.clear();
@@ -95,10 +110,8 @@ function App({ api }: { api: Api }) {
             </button>
           ))}
         </nav>
-        <span class="status" role="status" aria-live="polite">
-          {status} · {rows.size} rows{rows.dropped > 0 && ` (${rows.dropped} oldest dropped)`}
-          {rows.missed > 0 && ` · ${rows.missed} missed`}
-          {paused && ` · paused, ${held.current.length} new`}
+        <span class="status">
+          <span role="status">{status}</span> · <Counts rows={rows} held={held} paused={paused} />
         </span>
       </header>
       <div class="view" id="view" role="tabpanel" aria-labelledby={`tab-${tab}`}>
