@@ -354,6 +354,24 @@ describe('sequence diagram SVG', () => {
     }
   });
 
+  it('every text colour reads on every background the picture has, at 4.5:1 or more (WCAG 1.4.3)', () => {
+    const busy = downgraded();
+    busy.protocol!.verdicts.push({ code: 'echo-mismatch', level: 'violation', message: 'm' }, { code: 'client-should-reject-server', level: 'notice', message: 'n' });
+    const doc = parseSvg(sequenceSvg(sequenceDiagram([busy, rejected(), exchange({ response: null, error: { code: 'ECONNRESET', message: 'x', phase: 'connect' } })])));
+    const luminance = (hex: string): number => {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    const contrast = (a: string, b: string): number => {
+      const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+      return (hi! + 0.05) / (lo! + 0.05);
+    };
+    const inks = new Set(elements(doc, 'text').map((t) => t.getAttribute('fill')!));
+    const backgrounds = new Set(elements(doc, 'rect').map((r) => r.getAttribute('fill')!));
+    assert.ok(inks.size >= 5 && backgrounds.size >= 4, `${[...inks].join(' ')} on ${[...backgrounds].join(' ')}`);
+    for (const ink of inks) for (const bg of backgrounds) assert.ok(contrast(ink, bg) >= 4.5, `${ink} on ${bg}: ${contrast(ink, bg).toFixed(2)}:1`);
+  });
+
   it('no two texts overlap, whatever the number of notes, marks and wrapped labels', () => {
     const busy = downgraded();
     busy.protocol!.verdicts.push({ code: 'echo-mismatch', level: 'violation', message: 'm' }, { code: 'client-should-reject-server', level: 'notice', message: 'n' });
