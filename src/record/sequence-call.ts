@@ -105,6 +105,8 @@ export interface SequenceCall {
 /** Actions that answer instead of the server (docs/rules.md "Actions"). */
 const FINAL_ACTIONS = new Set(['reject', 'respond', 'close', 'reset', 'hang']);
 const REQUEST_ACTIONS = new Set(['clientVersion']);
+/** Faults that change when bytes flow, not what they say (src/rules/fault-actions.ts). */
+const TIMING_ACTIONS = new Set(['delay', 'throttle']);
 /** Verdicts about what the client sent (negotiation-fpse.ts, negotiation-mapi.ts); the rest judge the answer. */
 const REQUEST_VERDICTS = new Set(['client-kept-talking', 'client-ignored-negotiated']);
 const ENDINGS: Record<string, string> = { close: 'closed without an answer', reset: 'connection reset', hang: 'no answer (held open)' };
@@ -195,7 +197,9 @@ function arrow(from: LaneId, to: LaneId, label: string, versions: string | undef
   return a;
 }
 
+/** `rule ID: target before → after`; a timing fault says what it did (`delay response-head: 600 ms`). */
 function changeNote(c: SidedChange): Note {
+  if (TIMING_ACTIONS.has(c.action)) return { kind: 'note', lane: 'proxy', text: clip(`rule ${c.rule}: ${c.action} ${c.target}${c.after === undefined ? '' : `: ${c.after}`}`), tone: 'rewrite' };
   const value = c.before === undefined && c.after === undefined ? '' : ` ${c.before ?? '(none)'} → ${c.after ?? '(removed)'}`;
   return { kind: 'note', lane: 'proxy', text: clip(`rule ${c.rule}: ${c.target}${value}`), tone: 'rewrite' };
 }

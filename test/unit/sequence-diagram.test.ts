@@ -250,7 +250,7 @@ describe('sequence diagram model', () => {
     assert.deepEqual(got!.marks.map((m) => [m.level, m.code]), [['notice', 'context-not-found']]);
   });
 
-  it('header actions are placed on the side whose head they changed', () => {
+  it('header actions are placed on the side whose head they changed; a delay says how long', () => {
     const call = only(
       exchange({
         requestHeaders: ['Host', HOST, 'X-Test', 'a'],
@@ -263,14 +263,16 @@ describe('sequence diagram model', () => {
             changes: [
               { action: 'setHeader', target: 'X-Test', before: 'a', after: 'b' },
               { action: 'setHeader', target: 'X-Answer', after: 'c' },
+              { action: 'delay', target: 'response-head', after: '600 ms' },
             ],
           },
         ],
       }),
     );
-    assert.deepEqual(route(call), ['client>proxy', 'note:proxy', 'proxy>server', 'server>proxy', 'note:proxy', 'proxy>client']);
-    assert.match(notes(call)[0]!.text, /X-Test a → b/);
-    assert.match(notes(call)[1]!.text, /X-Answer \(none\) → c/);
+    assert.deepEqual(route(call), ['client>proxy', 'note:proxy', 'proxy>server', 'server>proxy', 'note:proxy', 'note:proxy', 'proxy>client']);
+    assert.equal(notes(call)[0]!.text, 'rule h: X-Test a → b');
+    assert.equal(notes(call)[1]!.text, 'rule h: X-Answer (none) → c');
+    assert.equal(notes(call)[2]!.text, 'rule h: delay response-head: 600 ms');
   });
 
   it('at most `limit` calls, the first by start time even when the journal has them out of order, and the rest counted', () => {
