@@ -132,6 +132,7 @@ export function callOf(x: DiagramExchange): SequenceCall {
   const requestMarks: Mark[] = [];
   const answerMarks: Mark[] = [];
   for (const v of Array.isArray(p?.verdicts) ? p.verdicts : []) {
+    if (typeof v !== 'object' || v === null) continue;
     const mark: Mark = { level: levelOf(v.level), code: clip(String(v.code)), message: clip(String(v.message)) };
     (isRequestVerdict(mark) ? requestMarks : answerMarks).push(mark);
   }
@@ -210,6 +211,7 @@ function sidedChanges(x: DiagramExchange): SidedChange[] {
   for (const rule of Array.isArray(x.rules) ? x.rules : []) {
     if (rule?.outcome !== 'applied' || !Array.isArray(rule.changes)) continue;
     for (const c of rule.changes) {
+      if (typeof c !== 'object' || c === null) continue;
       const change: SidedChange = { rule: String(rule.id), action: String(c.action), target: String(c.target), side: sideOf(x, c) };
       if (c.before !== undefined) change.before = String(c.before);
       if (c.after !== undefined) change.after = String(c.after);

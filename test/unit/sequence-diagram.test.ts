@@ -288,8 +288,9 @@ describe('sequence diagram model', () => {
 
   it('a broken record (a journal can hold anything) still makes a diagram', () => {
     const broken = { id: 7, url: null, request: { method: 'POST', url: 'x', rawHeaders: 'not a list' }, protocol: { protocol: 'fpse', operation: 9, verdicts: 'no', facts: 'no' }, rules: [{ outcome: 'applied', changes: null }], timings: {} };
-    const d = sequenceDiagram([broken as unknown as DiagramExchange]);
-    assert.equal(d.calls.length, 1);
+    const nulls = { id: 'n', url: 'http://h/', request: { method: 'GET', url: '/', rawHeaders: [null, 5] }, protocol: { protocol: 'mapihttp', verdicts: [null], facts: null }, rules: [null, { outcome: 'applied', changes: [null] }], timings: { start: 'x' } };
+    const d = sequenceDiagram([broken, nulls] as unknown as DiagramExchange[]);
+    assert.equal(d.calls.length, 2);
     parseSvg(sequenceSvg(d));
   });
 });
