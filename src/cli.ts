@@ -264,7 +264,7 @@ function recordCommands<T>(y: Argv<T>) {
       'the negotiation report for a bug report: per host and conversation, builds, negotiated version, verdicts, rules, errors',
       (c) =>
         journalsOption(c)
-          .option('html', { type: 'boolean', describe: 'one self-contained HTML file instead of markdown' })
+          .option('html', { type: 'boolean', describe: 'one self-contained HTML file instead of markdown, with a sequence diagram of each conversation' })
           .option('json', { type: 'boolean', describe: 'the report as JSON' })
           .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout', requiresArg: true })
           .option('filter', filterOption)
