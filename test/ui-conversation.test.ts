@@ -1,0 +1,43 @@
+/**
+ * The web UI's conversation view (issue 23) in headless Chromium: the shipped FPSE simulator
+ * client (12.0.0.6415) talks through the proxy to the FPSE simulator server (14.0.0.6029) while
+ * rules/fpse-downgrade-to-fp2002.yaml makes the server look like 5.0.2.6790; the conversation's
+ * sequence diagram, drawn by the report's own modules, names the client's version, the server's
+ * true build and the one the proxy put in its place. Screenshots: test-artifacts/ui/conversation.png
+ * and list-fpse.png.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { runFpseClient } from '../src/simulators/fpse-client.js';
+import { ROOT } from './helpers/process.js';
+import { fpseServer, logger } from './helpers/protocol.js';
+import { openUi } from './helpers/ui.js';
+
+describe('web UI: a conversation as a sequence diagram', () => {
+  it('draws a simulated FPSE downgrade naming the client version, the server build and the rewritten one', async (t) => {
+    const run = await openUi(t, { rules: [join(ROOT, 'rules', 'fpse-downgrade-to-fp2002.yaml')] });
+    if (run === undefined) return;
+    const fpse = await fpseServer(t);
+    const { page } = run;
+    await page.goto(run.uiUrl);
+    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await runFpseClient({ server: fpse.url, via: run.c.proxy.url, version: '12.0.0.6415', logger });
+    await page.locator('.row', { hasText: 'server version' }).first().waitFor({ timeout: 5000 });
+    await run.screenshot('list-fpse');
+
+    // From the exchange's detail to its conversation.
+    await page.locator('.row', { hasText: 'server version' }).first().click();
+    await page.getByRole('button', { name: 'Show its conversation' }).click();
+    const svg = page.getByRole('region', { name: 'Sequence diagram' }).locator('svg');
+    await svg.waitFor({ timeout: 10_000 });
+    const text = (await svg.textContent()) ?? '';
+    assert.match(text, /12\.0\.0\.6415/, 'the client version');
+    assert.match(text, /14\.0\.0\.6029/, "the server's true build");
+    assert.match(text, /5\.0\.2\.6790/, 'the version the proxy put in its place');
+    assert.equal(await svg.getAttribute('role'), 'img');
+    await svg.scrollIntoViewIfNeeded();
+    await run.screenshot('conversation');
+    assert.deepEqual(run.problems.filter((p) => /Content Security Policy|Refused to|page error/i.test(p)), []);
+  });
+});
