@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runFpseClient } from '../src/simulators/fpse-client.js';
+import { runMapiClient } from '../src/simulators/mapi-client.js';
 import { ROOT } from './helpers/process.js';
-import { fpseServer, logger } from './helpers/protocol.js';
+import { fpseServer, logger, mapiServer } from './helpers/protocol.js';
 import { openUi } from './helpers/ui.js';
 
 describe('web UI: a conversation as a sequence diagram', () => {
@@ -39,5 +40,29 @@ describe('web UI: a conversation as a sequence diagram', () => {
     await svg.scrollIntoViewIfNeeded();
     await run.screenshot('conversation');
     assert.deepEqual(run.problems.filter((p) => /Content Security Policy|Refused to|page error/i.test(p)), []);
+  });
+});
+
+describe('web UI: mixed traffic in the list', () => {
+  it('marks a violation (echo-mismatch) apart from accepted calls, MAPI/HTTP rows with their builds', async (t) => {
+    const run = await openUi(t);
+    if (run === undefined) return;
+    const good = await fpseServer(t);
+    const echoesWrong = await fpseServer(t, { echo: { fixed: '14.0.0.6029' } });
+    const mail = await mapiServer(t);
+    const { page } = run;
+    await page.goto(run.uiUrl);
+    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await runMapiClient({ server: mail.url, via: run.c.proxy.url, client: 'Outlook/16.0.15928.20006', logger });
+    await runFpseClient({ server: good.url, via: run.c.proxy.url, version: '12.0.0.6415', logger });
+    await runFpseClient({ server: echoesWrong.url, via: run.c.proxy.url, version: '12.0.0.6415', logger });
+    const violation = page.locator('.row.level-violation', { hasText: 'server version' });
+    await violation.waitFor({ timeout: 5000 });
+    assert.match((await violation.locator('.verdict').textContent()) ?? '', /^⚠ echo-mismatch$/);
+    assert.equal(await page.locator('.row.level-violation').count(), await page.locator('.row', { hasText: 'echo-mismatch' }).count(), 'only echo-mismatch rows are marked');
+    await page.locator('.row.level-ok', { hasText: 'mapihttp · Connect' }).waitFor({ timeout: 5000 });
+    assert.match((await page.locator('.row', { hasText: 'mapihttp · Connect' }).textContent()) ?? '', /Outlook\/16\.0\.15928\.20006.*Exchange\/15\.02\.1544\.014/);
+    await violation.click();
+    await run.screenshot('list-mixed');
   });
 });
