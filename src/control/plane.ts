@@ -7,6 +7,7 @@ import type { ProxyServer } from '../proxy/server.js';
 import type { Redactor } from '../record/redact.js';
 import { LiveConversations } from './conversations.js';
 import { ExchangeRing } from './exchange-ring.js';
+import { ProxyMetrics, type RecordingLosses } from './metrics.js';
 import { startControlServer } from './server.js';
 import type { ControlState } from './routes.js';
 import { ExchangeStats } from './stats.js';
@@ -29,18 +30,20 @@ export interface ControlPlane {
 
 export async function startControl(
   options: ControlOptions,
-  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger },
+  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger; recording?: () => RecordingLosses },
 ): Promise<ControlPlane> {
   const token = newToken();
   writeTokenFile(options.tokenFile, token);
+  const stats = new ExchangeStats();
   const state: ControlState = {
     mode: run.mode,
     seed: run.seed,
     startedAt: Date.now(),
     ring: new ExchangeRing(options.ring),
-    stats: new ExchangeStats(),
+    stats,
     conversations: new LiveConversations(run.redactor),
     redactor: run.redactor,
+    metrics: new ProxyMetrics({ mode: run.mode, proxy: run.proxy, stats, ...(run.recording !== undefined && { recording: run.recording }) }),
   };
   const server = await startControlServer({ host: options.host, port: options.port, token, state, logger: run.logger });
   // CVE-2025-23217: a client of the proxy must not reach the control API through the proxy.
@@ -50,6 +53,7 @@ export async function startControl(
     state.stats.finish(x);
     state.ring.push(x);
     state.conversations.add(x);
+    state.metrics.finished(x);
   };
   run.proxy.events.on('started', onStarted);
   run.proxy.events.on('finished', onFinished);

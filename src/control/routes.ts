@@ -11,6 +11,7 @@ import { ApiError, ERROR_SCHEMA } from './api-error.js';
 import type { LiveConversations } from './conversations.js';
 import type { ExchangeRing } from './exchange-ring.js';
 import { EXCHANGE_SUMMARY_SCHEMA, summarize } from './exchange-summary.js';
+import { METRICS_CONTENT_TYPE, type ProxyMetrics } from './metrics.js';
 import type { ExchangeStats } from './stats.js';
 
 /** What the handlers read: the run's facts and the live views fed by the proxy's events. */
@@ -23,6 +24,7 @@ export interface ControlState {
   stats: ExchangeStats;
   conversations: LiveConversations;
   redactor: Redactor;
+  metrics: ProxyMetrics;
 }
 
 export interface Parameter {
@@ -173,6 +175,15 @@ export const ROUTES: Route[] = [
     parameters: [],
     response: { status: 200, description: 'conversations, most recently active first', schema: { type: 'array', items: { $ref: '#/components/schemas/Conversation' } } },
     handler: ({ state }) => state.conversations.list(),
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics: exchanges by mode, protocol and status class, durations, upstream failures, faults injected by rules, connections, bytes, verdicts, journal drops (docs/control-api.md "Metrics")',
+    parameters: [],
+    response: { status: 200, description: 'the Prometheus text exposition format 0.0.4', schema: { type: 'string' }, contentType: METRICS_CONTENT_TYPE },
+    handler: async ({ state }) => new Reply(200, await state.metrics.scrape(), METRICS_CONTENT_TYPE),
   },
 ];
 
