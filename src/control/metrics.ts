@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import { durationOf, type Exchange, type RuleRecord } from '../core/exchange.js';
 import type { ExchangeStats } from './stats.js';
+import { Tally } from './metric-tally.js';
 import { upstreamFailureOf } from './upstream-failure-kind.js';
 
 // prom-client's index loads every part it has: the Pushgateway (http, https, zlib), cluster
@@ -60,61 +61,55 @@ export interface RecordingLosses {
 
 export class ProxyMetrics {
   private readonly registry = new Registry();
-  private readonly mode: string;
-  private readonly exchanges: PromClient.Counter<'mode' | 'protocol' | 'status_class'>;
+  private readonly exchanges: Tally;
   private readonly duration: PromClient.Histogram<'protocol'>;
-  private readonly requestBytes: PromClient.Counter<'protocol'>;
-  private readonly responseBytes: PromClient.Counter<'protocol'>;
-  private readonly upstreamFailures: PromClient.Counter<'kind' | 'code'>;
-  private readonly faults: PromClient.Counter<'rule' | 'action'>;
-  private readonly verdicts: PromClient.Counter<'code' | 'level'>;
+  private readonly requestBytes: Tally;
+  private readonly responseBytes: Tally;
+  private readonly upstreamFailures: Tally;
+  private readonly faults: Tally;
+  private readonly verdicts: Tally;
 
   constructor(sources: MetricsSources) {
-    const registers = [this.registry];
-    this.mode = sources.mode;
-    this.exchanges = new Counter({
+    const registry = this.registry;
+    this.exchanges = new Tally(Counter, registry, {
       name: 'version_proxy_exchanges_total',
       help: 'Finished exchanges by mode, protocol (fpse, mapihttp; else the kind: http, tunnel, upgrade) and status class of the answer the client got (none: no answer)',
-      labelNames: ['mode', 'protocol', 'status_class'],
-      registers,
+      labelNames: ['protocol', 'status_class'],
+      constant: { mode: sources.mode },
     });
     this.duration = new Histogram({
       name: 'version_proxy_exchange_duration_seconds',
       help: 'Time from the request head to the end of the exchange, by protocol or kind',
       labelNames: ['protocol'],
       buckets: DURATION_BUCKETS,
-      registers,
+      registers: [registry],
     });
-    this.requestBytes = new Counter({
+    this.requestBytes = new Tally(Counter, registry, {
       name: 'version_proxy_request_bytes_total',
       help: 'Body bytes from clients (every byte, for tunnels and upgrades), counted as exchanges finish',
       labelNames: ['protocol'],
-      registers,
     });
-    this.responseBytes = new Counter({
+    this.responseBytes = new Tally(Counter, registry, {
       name: 'version_proxy_response_bytes_total',
       help: 'Body bytes to clients (every byte, for tunnels and upgrades), counted as exchanges finish',
       labelNames: ['protocol'],
-      registers,
     });
-    this.upstreamFailures = new Counter({
+    this.upstreamFailures = new Tally(Counter, registry, {
       name: 'version_proxy_upstream_failures_total',
       help: "Exchanges that failed because of the upstream, by kind (refused, dns, timeout, reset, unreachable, tls, protocol, other) and the record's error code; faults injected by rules are not counted here",
       labelNames: ['kind', 'code'],
-      registers,
     });
-    this.faults = new Counter({
+    this.faults = new Tally(Counter, registry, {
       name: 'version_proxy_faults_injected_total',
       help: 'Exchanges in which a rule applied an action that changed something, by rule id and action (reject, respond, close, reset, hang, delay, throttle, status, setHeader, removeHeader, clientVersion, serverVersion)',
       labelNames: ['rule', 'action'],
-      registers,
     });
-    this.verdicts = new Counter({
+    this.verdicts = new Tally(Counter, registry, {
       name: 'version_proxy_verdicts_total',
       help: 'Protocol verdicts on finished exchanges, by code and level (ok, notice, violation)',
       labelNames: ['code', 'level'],
-      registers,
     });
+    const registers = [registry];
     const { proxy, stats, recording } = sources;
     gauge(this.registry, 'version_proxy_client_connections', 'Client connections open (the decrypted inside of an intercepted tunnel counts as one of its own)', () => proxy.connectionCount());
     gauge(this.registry, 'version_proxy_upstream_connections', 'Upstream connections open or opening: kept-alive, tunnel and upgrade sockets', () => proxy.upstreamCount());
@@ -148,18 +143,16 @@ export class ProxyMetrics {
   /** Counts one finished exchange: the hot path, a few increments. */
   finished(x: Exchange): void {
     const protocol = x.protocol?.protocol ?? x.kind;
-    const status = x.response?.statusCode;
-    this.exchanges.inc({ mode: this.mode, protocol, status_class: statusClass(status) });
+    this.exchanges.add(1, protocol, statusClass(x.response?.statusCode));
     const ms = durationOf(x);
     if (ms !== undefined) this.duration.observe({ protocol }, ms / 1000);
-    const byProtocol = { protocol };
-    this.requestBytes.inc(byProtocol, x.bytes.request);
-    this.responseBytes.inc(byProtocol, x.bytes.response);
+    this.requestBytes.add(x.bytes.request, protocol);
+    this.responseBytes.add(x.bytes.response, protocol);
     const verdicts = x.protocol?.verdicts;
-    if (verdicts !== undefined) for (const v of verdicts) this.verdicts.inc({ code: v.code, level: v.level });
+    if (verdicts !== undefined) for (const v of verdicts) this.verdicts.add(1, v.code, v.level);
     if (x.error !== undefined) {
       const failure = upstreamFailureOf(x);
-      if (failure !== undefined) this.upstreamFailures.inc({ kind: failure.kind, code: failure.code });
+      if (failure !== undefined) this.upstreamFailures.add(1, failure.kind, failure.code);
     }
     if (x.rules !== undefined) this.countFaults(x.rules);
   }
@@ -171,7 +164,7 @@ export class ProxyMetrics {
       const changes = rule.changes;
       for (let i = 0; i < changes.length; i++) {
         const action = changes[i]!.action;
-        if (changes.findIndex((c) => c.action === action) === i) this.faults.inc({ rule: rule.id, action });
+        if (changes.findIndex((c) => c.action === action) === i) this.faults.add(1, rule.id, action);
       }
     }
   }
