@@ -5,6 +5,7 @@
  * exactly what passed, no label holding a URL, host, path or version, and the token required.
  */
 import assert from 'node:assert/strict';
+import type net from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
@@ -14,7 +15,7 @@ import { scrape, type Scrape } from './helpers/metrics.js';
 import { closedPort } from './helpers/process.js';
 import { closeLater, fpseCall, fpseServer, mapiCall, mapiServer, SHTML } from './helpers/protocol.js';
 import { SEED, writeRules } from './helpers/rule-files.js';
-import { startRawServer, startServer } from './helpers/servers.js';
+import { startRawServer, startServer, type TestServer } from './helpers/servers.js';
 import { tempDir } from './helpers/temp.js';
 
 const EXCHANGES = 'version_proxy_exchanges_total';
@@ -28,7 +29,7 @@ function moved(before: Scrape, after: Scrape, name: string, labels: Record<strin
   return after.value(name, labels) - before.value(name, labels);
 }
 
-async function okUpstream(t: TestContext): Promise<{ url: string }> {
+async function okUpstream(t: TestContext): Promise<TestServer> {
   return closeLater(t, await startServer((_req, res) => res.end('ok')));
 }
 
@@ -238,6 +239,23 @@ rules:
     await gaugesAtZero(c);
     await c.proxy.waitForExchanges(2);
     assert.equal((await scrape(c)).value(EXCHANGES, { protocol: 'tunnel', status_class: '2xx' }), 1);
+
+    // An upgrade (101): the upstream socket leaves the HTTP machinery and is counted on its own.
+    upstream.server.on('upgrade', (_req: unknown, socket: net.Socket) => {
+      socket.on('error', () => undefined);
+      // Node's HTTP server sockets allow half-open: this upstream closes when the client does.
+      socket.once('end', () => socket.end());
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: anything\r\n\r\n');
+    });
+    const upgraded = await RawConnection.open(c.proxy.port);
+    t.after(() => upgraded.destroy());
+    const switched = await upgraded.request(`GET ${upstream.url}/ws HTTP/1.1\r\nHost: ${authority}\r\nConnection: Upgrade\r\nUpgrade: anything\r\n\r\n`, 5000, { head: true });
+    assert.equal(switched.statusCode, 101);
+    const during = await scrape(c);
+    assert.equal(during.value('version_proxy_client_connections'), 1);
+    assert.equal(during.value('version_proxy_upstream_connections'), 1, "the upgrade's upstream socket");
+    upgraded.destroy();
+    await gaugesAtZero(c);
   });
 
   it('counts what the journal left out: exchanges not recorded below --record-min-free', async (t) => {
