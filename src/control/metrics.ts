@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import { durationOf, type Exchange, type RuleRecord } from '../core/exchange.js';
 import type { ExchangeStats } from './stats.js';
-import { Tally } from './metric-tally.js';
+import { Tally, type TallyConfig } from './metric-tally.js';
 import { upstreamFailureOf } from './upstream-failure-kind.js';
 
 // prom-client's index loads every part it has: the Pushgateway (http, https, zlib), cluster
@@ -71,7 +71,7 @@ export class ProxyMetrics {
 
   constructor(sources: MetricsSources) {
     const registry = this.registry;
-    this.exchanges = new Tally(Counter, registry, {
+    this.exchanges = tally(registry, {
       name: 'version_proxy_exchanges_total',
       help: 'Finished exchanges by mode, protocol (fpse, mapihttp; else the kind: http, tunnel, upgrade) and status class of the answer the client got (none: no answer)',
       labelNames: ['protocol', 'status_class'],
@@ -84,27 +84,27 @@ export class ProxyMetrics {
       buckets: DURATION_BUCKETS,
       registers: [registry],
     });
-    this.requestBytes = new Tally(Counter, registry, {
+    this.requestBytes = tally(registry, {
       name: 'version_proxy_request_bytes_total',
       help: 'Body bytes from clients (every byte, for tunnels and upgrades), counted as exchanges finish',
       labelNames: ['protocol'],
     });
-    this.responseBytes = new Tally(Counter, registry, {
+    this.responseBytes = tally(registry, {
       name: 'version_proxy_response_bytes_total',
       help: 'Body bytes to clients (every byte, for tunnels and upgrades), counted as exchanges finish',
       labelNames: ['protocol'],
     });
-    this.upstreamFailures = new Tally(Counter, registry, {
+    this.upstreamFailures = tally(registry, {
       name: 'version_proxy_upstream_failures_total',
       help: "Exchanges that failed because of the upstream, by kind (refused, dns, timeout, reset, unreachable, tls, protocol, other) and the record's error code; faults injected by rules are not counted here",
       labelNames: ['kind', 'code'],
     });
-    this.faults = new Tally(Counter, registry, {
+    this.faults = tally(registry, {
       name: 'version_proxy_faults_injected_total',
       help: 'Exchanges in which a rule applied an action that changed something, by rule id and action (reject, respond, close, reset, hang, delay, throttle, status, setHeader, removeHeader, clientVersion, serverVersion)',
       labelNames: ['rule', 'action'],
     });
-    this.verdicts = new Tally(Counter, registry, {
+    this.verdicts = tally(registry, {
       name: 'version_proxy_verdicts_total',
       help: 'Protocol verdicts on finished exchanges, by code and level (ok, notice, violation)',
       labelNames: ['code', 'level'],
@@ -181,6 +181,22 @@ export function statusClass(status: number | undefined): string {
   if (status === undefined) return 'none';
   // Node's parser takes any three digits; a class outside 1..5 is folded into one value.
   return status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+/** A counter whose counts are kept by a Tally on the hot path and read from it when scraped. */
+function tally(registry: PromClient.Registry, config: TallyConfig): Tally {
+  const counts = new Tally(config);
+  new Counter({
+    name: config.name,
+    help: config.help,
+    labelNames: counts.labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of counts.series()) this.inc(s.labels, s.n);
+    },
+  });
+  return counts;
 }
 
 function gauge(registry: PromClient.Registry, name: string, help: string, read: () => number): void {
