@@ -3,9 +3,10 @@
  * exposition format, through prom-client with a registry of this control plane's own (never
  * prom-client's global one, which another library in the same process could fill or clear).
  *
- * The hot path is `finished()`: one pass over the finished exchange, a few increments. What the
- * proxy already counts (connections open, exchanges in flight, journal losses) is read when
- * scraped, by the gauges' and counters' `collect`, and costs traffic nothing.
+ * The hot path is `finished()`: one pass over the finished exchange, a few increments of plain
+ * numbers (metric-tally.ts) and one histogram observation. What the proxy already counts
+ * (connections open, exchanges in flight, journal losses) is read when scraped, by the gauges'
+ * and counters' `collect`, and costs traffic nothing.
  *
  * Label values are bounded: the run's mode, a protocol or exchange kind, a status class, a
  * verdict code and level, a rule id and action name, an error code and its kind. Never a URL,
@@ -109,15 +110,14 @@ export class ProxyMetrics {
       help: 'Protocol verdicts on finished exchanges, by code and level (ok, notice, violation)',
       labelNames: ['code', 'level'],
     });
-    const registers = [registry];
     const { proxy, stats, recording } = sources;
-    gauge(this.registry, 'version_proxy_client_connections', 'Client connections open (the decrypted inside of an intercepted tunnel counts as one of its own)', () => proxy.connectionCount());
-    gauge(this.registry, 'version_proxy_upstream_connections', 'Upstream connections open or opening: kept-alive, tunnel and upgrade sockets', () => proxy.upstreamCount());
-    gauge(this.registry, 'version_proxy_exchanges_in_flight', 'Exchanges started and not yet finished', () => Math.max(0, stats.seen - stats.finished));
+    gauge(registry, 'version_proxy_client_connections', 'Client connections open (the decrypted inside of an intercepted tunnel counts as one of its own)', () => proxy.connectionCount());
+    gauge(registry, 'version_proxy_upstream_connections', 'Upstream connections open or opening: kept-alive, tunnel and upgrade sockets', () => proxy.upstreamCount());
+    gauge(registry, 'version_proxy_exchanges_in_flight', 'Exchanges started and not yet finished', () => Math.max(0, stats.seen - stats.finished));
     new Counter({
       name: 'version_proxy_client_connections_refused_total',
       help: 'Client connections closed as they were accepted, over --max-connections',
-      registers,
+      registers: [registry],
       collect() {
         this.reset();
         this.inc(proxy.refusedConnections());
@@ -127,7 +127,7 @@ export class ProxyMetrics {
       name: 'version_proxy_journal_dropped_total',
       help: 'What the journal left out: exchanges over the write backlog bound (backlog), lines of failed writes (write-failed), exchanges or bodies below --record-min-free (low-disk)',
       labelNames: ['what', 'reason'],
-      registers,
+      registers: [registry],
       collect() {
         this.reset();
         if (recording === undefined) return;
