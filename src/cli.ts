@@ -24,8 +24,10 @@ const EXAMPLES = `Examples:
   ./proxy start --rules rules/mapi-context-lost.yaml --seed 42
                                                   apply a shipped scenario, with replayable chance
   ./proxy rules list                              the shipped scenarios
-  curl -H "Authorization: Bearer $(cat ~/.version-proxy/control-token)" http://127.0.0.1:8089/api/status
-                                                  ask the running proxy through its control API`;
+  TOKEN=$(cat ~/.version-proxy/control-token)     this run's control API token
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8089/api/status
+  curl -H "Authorization: Bearer $TOKEN" --json @rule.json http://127.0.0.1:8089/api/rules
+                                                  add a rule at run time (docs/control-api.md)`;
 
 function startOptions(y: Argv) {
   return y

@@ -5,7 +5,7 @@
  * `./proxy start` with its port taken.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -257,7 +257,7 @@ describe('control server: bad input gets a JSON 4xx that says how to fix it', ()
 });
 
 describe('./proxy start and the control server', () => {
-  it('names the control URL and token file on the listening line, and answers there', { timeout: 30_000 }, async (t) => {
+  it('names the control URL and token file on the listening line, answers there, and removes the token file when it stops', { timeout: 30_000 }, async (t) => {
     const tokenFile = join(tempDir(t), 'token');
     const proxy = await ProxyProcess.start(['start', '--listen', '127.0.0.1:0', '--control', '127.0.0.1:0', '--control-token-file', tokenFile]);
     t.after(() => proxy.kill());
@@ -268,6 +268,9 @@ describe('./proxy start and the control server', () => {
     const res = await fetch(`${String(listening.control)}/api/status`, { headers: { Authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { mode: string }).mode, 'forward');
+    // A stopped run's token is dead: its file goes with it.
+    await proxy.signalAndWait('SIGTERM', 10_000);
+    assert.equal(existsSync(tokenFile), false, 'the token file is removed at shutdown');
   });
 
   it('./proxy start with the control port in use: one line naming --control, exit 2', { timeout: 150_000 }, async (t) => {

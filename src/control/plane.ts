@@ -2,16 +2,22 @@
  * The control plane of a run: the live views (ring, counts, conversations) fed by the proxy's
  * exchange events, the token file, the control server, and the proxy told to refuse its address.
  */
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ProxyServer } from '../proxy/server.js';
+import type { FileCheck } from '../rules/load.js';
+import type { LiveRules } from '../rules/live-rules.js';
+import { respondFileProblem } from '../rules/respond-file.js';
 import type { Redactor } from '../record/redact.js';
 import { LiveConversations } from './conversations.js';
 import { ExchangeRing } from './exchange-ring.js';
 import { ProxyMetrics, type RecordingLosses } from './metrics.js';
+import { RuleHits } from './hits.js';
+import { Scopes } from './scopes.js';
 import { startControlServer } from './server.js';
 import type { ControlState } from './routes.js';
 import { ExchangeStats } from './stats.js';
-import { newToken, writeTokenFile } from './token.js';
+import { newToken, removeTokenFile, writeTokenFile } from './token.js';
 
 export interface ControlOptions {
   host: string;
@@ -19,6 +25,8 @@ export interface ControlOptions {
   tokenFile: string;
   /** Finished exchanges held for GET /api/exchanges (`--control-ring`). */
   ring: number;
+  /** `--rules-files-anywhere`: runtime rules may `respond` with a file (paths from the working folder). */
+  rulesFilesAnywhere?: boolean;
 }
 
 export interface ControlPlane {
@@ -30,9 +38,10 @@ export interface ControlPlane {
 
 export async function startControl(
   options: ControlOptions,
-  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger; recording?: () => RecordingLosses },
+  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger; rules: LiveRules; recording?: () => RecordingLosses },
 ): Promise<ControlPlane> {
   const token = newToken();
+  let runtimeIds = 1;
   writeTokenFile(options.tokenFile, token);
   const stats = new ExchangeStats();
   const state: ControlState = {
@@ -44,6 +53,14 @@ export async function startControl(
     conversations: new LiveConversations(run.redactor),
     redactor: run.redactor,
     metrics: new ProxyMetrics({ mode: run.mode, proxy: run.proxy, stats, ...(run.recording !== undefined && { recording: run.recording }) }),
+    rules: run.rules,
+    hits: new RuleHits(),
+    scopes: new Scopes(run.rules, run.logger),
+    respondFiles: respondFileCheck(options.rulesFilesAnywhere === true),
+    nextRuntimeId: () => {
+      while (run.rules.originOf(`runtime-${runtimeIds}`) !== undefined) runtimeIds += 1;
+      return `runtime-${runtimeIds++}`;
+    },
   };
   const server = await startControlServer({ host: options.host, port: options.port, token, state, logger: run.logger });
   // CVE-2025-23217: a client of the proxy must not reach the control API through the proxy.
@@ -54,6 +71,7 @@ export async function startControl(
     state.ring.push(x);
     state.conversations.add(x);
     state.metrics.finished(x);
+    state.hits.record(x);
   };
   run.proxy.events.on('started', onStarted);
   run.proxy.events.on('finished', onFinished);
@@ -65,7 +83,19 @@ export async function startControl(
       run.proxy.events.off('started', onStarted);
       run.proxy.events.off('finished', onFinished);
       forget();
+      // Closing the server closes every hold, which would remove each scope one by one.
+      state.scopes.clear('reset');
       await server.close();
+      removeTokenFile(options.tokenFile, token);
     },
   };
+}
+
+/**
+ * A runtime rule has no folder of its own to confine `respond: { file: }` to (respond-file.ts), so
+ * it may name a file only when the user said rule files may read anywhere.
+ */
+function respondFileCheck(anywhere: boolean): FileCheck {
+  if (anywhere) return (written) => respondFileProblem(resolve('runtime-rule'), written, { anywhere: true });
+  return () => 'a rule sent through the control API cannot respond with a file (it has no folder to confine it to); send the body inline ({"respond": {"status": 200, "body": "..."}}), or start the proxy with --rules-files-anywhere (paths are then relative to its working folder)';
 }
