@@ -12,7 +12,15 @@ export interface TallyConfig {
   labelNames: [string] | [string, string];
   /** Labels with one value for the whole run (its mode), on every series. */
   constant?: Record<string, string>;
+  /**
+   * Series past this many are counted under OVERFLOW as the first label's value (the second one
+   * kept): a bound for labels whose values the traffic's users make, like rule ids.
+   */
+  maxSeries?: number;
 }
+
+/** The first label's value for series past `maxSeries`. */
+export const OVERFLOW = '_other';
 
 export interface TalliedSeries {
   labels: Record<string, string>;
@@ -37,6 +45,8 @@ export class Tally {
       found.n += n;
       return;
     }
+    const max = this.config.maxSeries;
+    if (max !== undefined && this.counts.size >= max && a !== OVERFLOW) return this.add(n, OVERFLOW, b);
     const [first, second] = this.config.labelNames;
     const labels: Record<string, string> = { ...this.config.constant, [first]: a };
     if (second !== undefined && b !== undefined) labels[second] = b;

@@ -40,6 +40,9 @@ export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
  */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
+/** (rule, action) pairs counted on their own; later ones count under `rule="_other"` (metric-tally.ts). */
+export const MAX_FAULT_SERIES = 500;
+
 /** What the metrics read when scraped: the proxy's own counts. */
 export interface MetricsSources {
   mode: 'forward' | 'reverse';
@@ -104,6 +107,9 @@ export class ProxyMetrics {
       name: 'version_proxy_faults_injected_total',
       help: 'Exchanges in which a rule applied an action that changed something, by rule id and action (reject, respond, close, reset, hang, delay, throttle, status, setHeader, removeHeader, clientVersion, serverVersion)',
       labelNames: ['rule', 'action'],
+      // Scopes name their rules `scope-N-M` afresh each time: a suite's thousandth test must not
+      // make a monitoring system hold thousands of series.
+      maxSeries: MAX_FAULT_SERIES,
     });
     this.verdicts = tally(registry, {
       name: 'version_proxy_verdicts_total',

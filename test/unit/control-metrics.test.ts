@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProxyMetrics, statusClass, type RecordingLosses } from '../../src/control/metrics.js';
+import { OVERFLOW, Tally } from '../../src/control/metric-tally.js';
+import { MAX_FAULT_SERIES, ProxyMetrics, statusClass, type RecordingLosses } from '../../src/control/metrics.js';
 import { upstreamFailureOf } from '../../src/control/upstream-failure-kind.js';
 import { createExchange, type Exchange, type Phase, type RuleRecord } from '../../src/core/exchange.js';
 import { parseScrape } from '../helpers/metrics.js';
@@ -168,6 +169,30 @@ describe('ProxyMetrics', () => {
     assert.equal(s.value('version_proxy_client_connections'), 0);
     assert.equal(s.value('version_proxy_client_connections_refused_total'), 8);
     assert.equal(s.value('version_proxy_journal_dropped_total', { what: 'exchange', reason: 'backlog' }), 4);
+  });
+
+  it('rule ids are bounded: past MAX_FAULT_SERIES (rule, action) pairs, new ones count under rule="_other"', async () => {
+    const { m } = metrics();
+    for (let i = 0; i < MAX_FAULT_SERIES + 30; i++) m.finished(exchange('http', { rules: [applied(`scope-${i}-1`, i % 2 === 0 ? 'reject' : 'delay')] }));
+    m.finished(exchange('http', { rules: [applied('scope-0-1', 'reject')] }));
+    const s = await parseScrape(await m.scrape());
+    const series = s.families.version_proxy_faults_injected_total?.data as Array<{ labels: Record<string, string>; value: number }>;
+    assert.equal(series.length, MAX_FAULT_SERIES + 2, 'the cap, and one overflow series per action');
+    assert.equal(s.value('version_proxy_faults_injected_total', { rule: OVERFLOW }), 30);
+    assert.equal(s.value('version_proxy_faults_injected_total', { rule: 'scope-0-1', action: 'reject' }), 2, 'a series already there keeps counting');
+    assert.equal(s.value('version_proxy_faults_injected_total'), MAX_FAULT_SERIES + 31, 'nothing lost');
+  });
+
+  it('a Tally: constant labels first, values added up per series', () => {
+    const t = new Tally({ name: 'x_total', help: 'x', labelNames: ['a', 'b'], constant: { mode: 'forward' } });
+    t.add(2, 'p', 'q');
+    t.add(3, 'p', 'q');
+    t.add(1, 'p', 'r');
+    assert.deepEqual(t.labelNames, ['mode', 'a', 'b']);
+    assert.deepEqual([...t.series()], [
+      { labels: { mode: 'forward', a: 'p', b: 'q' }, n: 5 },
+      { labels: { mode: 'forward', a: 'p', b: 'r' }, n: 1 },
+    ]);
   });
 
   it('status classes: 1xx to 5xx, none without an answer, other for codes Node lets through beyond them', () => {
