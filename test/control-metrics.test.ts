@@ -185,6 +185,25 @@ rules:
     assert.equal(moved(before, after, FAILURES), 0, 'a fault a rule injected is not an upstream failure');
   });
 
+  it('counts a fault of a runtime rule added through the API from the very next exchange', async (t) => {
+    const fpse = await fpseServer(t);
+    const c = await controlledProxy(t);
+    const rule = { id: 'old-client', match: { protocol: 'fpse', fpseMethod: 'server version' }, actions: [{ reject: 'client-too-old' }] };
+    const added = await c.api('/api/rules', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rule) });
+    assert.equal(added.statusCode, 201, added.body.toString());
+    const before = await scrape(c);
+    const res = await fpseCall(c.proxy, fpse, SHTML, 'method=server+version%3a12%2e0%2e0%2e6415');
+    assert.match(res.body.toString(), /status=/, 'an FPSE refusal packet');
+    const [x] = await c.proxy.waitForExchanges(1);
+    const after = await scrape(c);
+    assert.equal(x!.response?.source, 'rule');
+    assert.equal(moved(before, after, FAULTS, { rule: 'old-client', action: 'reject' }), 1);
+    assert.equal(moved(before, after, FAULTS), 1);
+    assert.equal(moved(before, after, EXCHANGES, { protocol: 'fpse' }), 1);
+    assert.equal(moved(before, after, FAILURES), 0);
+    for (const v of x!.protocol?.verdicts ?? []) assert.equal(moved(before, after, VERDICTS, { code: v.code, level: v.level }), 1, v.code);
+  });
+
   it('counts real upstream failures by kind and code: a closed port, an upstream that resets; a refusal of the proxy is none', async (t) => {
     const port = await closedPort();
     const resetting = closeLater(t, await startRawServer((socket) => socket.once('data', () => socket.resetAndDestroy())));
