@@ -27,7 +27,9 @@ const EXAMPLES = `Examples:
   TOKEN=$(cat ~/.version-proxy/control-token)     this run's control API token
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8089/api/status
   curl -H "Authorization: Bearer $TOKEN" --json @rule.json http://127.0.0.1:8089/api/rules
-                                                  add a rule at run time (docs/control-api.md)`;
+                                                  add a rule at run time (docs/control-api.md)
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8089/metrics
+                                                  Prometheus metrics (docs/control-api.md "Metrics")`;
 
 function startOptions(y: Argv) {
   return y
