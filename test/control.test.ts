@@ -256,6 +256,19 @@ describe('control server: bad input gets a JSON 4xx that says how to fix it', ()
   });
 });
 
+describe('control server: bodies without a journal', () => {
+  it('GET /api/exchanges/{id} has the captured bodies when nothing is recorded (--capture-bytes applies to the ring)', async (t) => {
+    const fpse = await fpseServer(t);
+    const c = await controlledProxy(t);
+    assert.equal(c.proxy.app.journal, undefined, 'no journal');
+    await fpseCall(c.proxy, fpse, SHTML, 'method=server+version%3a12%2e0%2e0%2e6415');
+    const [x] = await c.proxy.waitForExchanges(1);
+    const whole = (await c.api(`/api/exchanges/${x!.id}`)).json as { bodies?: { request: { data: string }; response: { size: number } } };
+    assert.equal(whole.bodies?.request.data, 'method=server+version%3a12%2e0%2e0%2e6415');
+    assert.ok((whole.bodies?.response.size ?? 0) > 0);
+  });
+});
+
 describe('./proxy start and the control server', () => {
   it('names the control URL and token file on the listening line, answers there, and removes the token file when it stops', { timeout: 30_000 }, async (t) => {
     const tokenFile = join(tempDir(t), 'token');
