@@ -120,7 +120,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (config.control !== undefined) {
     try {
       const c = config.control;
-      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring }, { proxy, mode, seed, redactor, logger });
+      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, ...(c.feedRing !== undefined && { feedRing: c.feedRing }) }, { proxy, mode, seed, redactor, logger });
     } catch (err) {
       rules?.close();
       await proxy.close(0);

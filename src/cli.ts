@@ -63,6 +63,7 @@ function startOptions(y: Argv) {
     .option('no-control', { type: 'boolean', default: false, describe: 'run without the control API' })
     .option('control-token-file', { type: 'string', describe: "where this run's control API bearer token is written, mode 0600 (default <ca-dir>/control-token)", requiresArg: true })
     .option('control-ring', { type: 'number', default: DEFAULTS.controlRing, describe: 'finished exchanges the control API keeps for GET /api/exchanges', requiresArg: true })
+    .option('control-feed-ring', { type: 'number', default: 10_000, describe: 'events the live feed (GET /api/events, ./proxy tail) keeps for a subscriber that resumes with since=SEQ', requiresArg: true })
     .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);
 }
@@ -106,14 +107,14 @@ function toConfig(args: StartArgs): ProxyConfig {
     redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'], extraParams: args['redact-param'] },
     ...(args.allow !== undefined && { allow: parseAllow(args.allow) }),
     ...(!args['no-control'] && {
-      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']) },
+      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']), feedRing: ringSize(args['control-feed-ring'], 'control-feed-ring') },
     }),
   };
 }
 
-function ringSize(value: number): number {
+function ringSize(value: number, name = 'control-ring'): number {
   if (!Number.isSafeInteger(value) || value < 1 || value > 1_000_000) {
-    throw new ProgramError('ERR_BAD_OPTION', `--control-ring must be a whole number from 1 to 1000000 (got ${String(value)})`, 'e.g. --control-ring 1000');
+    throw new ProgramError('ERR_BAD_OPTION', `--${name} must be a whole number from 1 to 1000000 (got ${String(value)})`, `e.g. --${name} 1000`);
   }
   return value;
 }

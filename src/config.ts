@@ -76,6 +76,8 @@ export interface ControlConfig {
   tokenFile: string;
   /** Finished exchanges held for the API (`--control-ring`, default 1000). */
   ring: number;
+  /** Events the live feed holds for `since` (`--control-feed-ring`, default 10000). */
+  feedRing?: number;
 }
 
 export interface RecordConfig {

@@ -7,6 +7,7 @@ import type { ProxyServer } from '../proxy/server.js';
 import type { Redactor } from '../record/redact.js';
 import { LiveConversations } from './conversations.js';
 import { ExchangeRing } from './exchange-ring.js';
+import { LiveFeed } from './feed.js';
 import { startControlServer } from './server.js';
 import type { ControlState } from './routes.js';
 import { ExchangeStats } from './stats.js';
@@ -18,6 +19,8 @@ export interface ControlOptions {
   tokenFile: string;
   /** Finished exchanges held for GET /api/exchanges (`--control-ring`). */
   ring: number;
+  /** Events the live feed holds for `since` (`--control-feed-ring`; default 10000). */
+  feedRing?: number;
 }
 
 export interface ControlPlane {
@@ -42,7 +45,11 @@ export async function startControl(
     conversations: new LiveConversations(run.redactor),
     redactor: run.redactor,
   };
-  const server = await startControlServer({ host: options.host, port: options.port, token, state, logger: run.logger });
+  const feed = new LiveFeed(run.redactor, run.logger, options.feedRing === undefined ? {} : { ring: options.feedRing });
+  const server = await startControlServer({ host: options.host, port: options.port, token, state, logger: run.logger, upgrade: (...args) => feed.upgrade(...args) }).catch((err: unknown) => {
+    void feed.close();
+    throw err;
+  });
   // CVE-2025-23217: a client of the proxy must not reach the control API through the proxy.
   const forget = run.proxy.own.add(server.address.host, server.address.port);
   const onStarted = (): void => state.stats.started();
@@ -53,6 +60,8 @@ export async function startControl(
   };
   run.proxy.events.on('started', onStarted);
   run.proxy.events.on('finished', onFinished);
+  run.proxy.events.on('started', feed.hub.started);
+  run.proxy.events.on('finished', feed.hub.finished);
   return {
     url: server.url,
     tokenFile: options.tokenFile,
@@ -60,7 +69,11 @@ export async function startControl(
     close: async () => {
       run.proxy.events.off('started', onStarted);
       run.proxy.events.off('finished', onFinished);
+      run.proxy.events.off('started', feed.hub.started);
+      run.proxy.events.off('finished', feed.hub.finished);
       forget();
+      // Subscribers first: the server's close waits for every socket, upgraded ones included.
+      await feed.close();
       await server.close();
     },
   };

@@ -11,6 +11,7 @@ import { ApiError, ERROR_SCHEMA } from './api-error.js';
 import type { LiveConversations } from './conversations.js';
 import type { ExchangeRing } from './exchange-ring.js';
 import { EXCHANGE_SUMMARY_SCHEMA, summarize } from './exchange-summary.js';
+import { EVENTS_ROUTE } from './feed-route.js';
 import type { ExchangeStats } from './stats.js';
 
 /** What the handlers read: the run's facts and the live views fed by the proxy's events. */
@@ -174,6 +175,7 @@ export const ROUTES: Route[] = [
     response: { status: 200, description: 'conversations, most recently active first', schema: { type: 'array', items: { $ref: '#/components/schemas/Conversation' } } },
     handler: ({ state }) => state.conversations.list(),
   },
+  EVENTS_ROUTE,
 ];
 
 let document: object | undefined;
