@@ -13,6 +13,7 @@ import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { demo } from './cli/demo.js';
 import { checkRules, listRules } from './cli/rules.js';
+import { tail } from './cli/tail.js';
 import { simulateFpseClient, simulateFpseServer, simulateMapiClient, simulateMapiServer } from './cli/simulate.js';
 import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli/record.js';
 
@@ -324,6 +325,18 @@ const commands = yargs(hideBin(process.argv))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
   .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
   .command('rules', 'rule files: check, list', rulesCommands)
+  .command(
+    'tail',
+    "the live feed of a running proxy: one line per finished exchange, verdicts coloured (its control server's GET /api/events)",
+    (y) =>
+      y
+        .option('control', { type: 'string', default: `http://${DEFAULTS.control}`, describe: "the proxy's control server, as its listening line names it", requiresArg: true })
+        .option('token-file', { type: 'string', describe: "the proxy's --control-token-file (default <ca-dir>/control-token)", requiresArg: true })
+        .option('ca-dir', { type: 'string', default: DEFAULTS.caDir, describe: "the proxy's --ca-dir, where its token file is by default", requiresArg: true })
+        .option('filter', filterOption)
+        .option('json', { type: 'boolean', default: false, describe: 'print the feed messages as they come ({seq, type, time, exchange} and {type: missed}), one JSON per line' }),
+    (args) => tail(args).catch(report),
+  )
   .command(
     'ca',
     'print the interception CA certificate (PEM), with install hints for curl, Node, Chromium and Windows',

@@ -27,6 +27,8 @@ export interface ControlPlane {
   url: string;
   tokenFile: string;
   token: string;
+  /** Live feed subscribers now (GET /api/events). */
+  subscribers(): number;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function startControl(
     url: server.url,
     tokenFile: options.tokenFile,
     token,
+    subscribers: () => feed.hub.count,
     close: async () => {
       run.proxy.events.off('started', onStarted);
       run.proxy.events.off('finished', onFinished);
