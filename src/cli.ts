@@ -26,7 +26,9 @@ const EXAMPLES = `Examples:
                                                   apply a shipped scenario, with replayable chance
   ./proxy rules list                              the shipped scenarios
   curl -H "Authorization: Bearer $(cat ~/.version-proxy/control-token)" http://127.0.0.1:8089/api/status
-                                                  ask the running proxy through its control API`;
+                                                  ask the running proxy through its control API
+  ./proxy tail --filter "protocol:fpse -status:2xx"
+                                                  follow the running proxy's exchanges in another terminal`;
 
 function startOptions(y: Argv) {
   return y

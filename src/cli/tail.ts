@@ -38,7 +38,7 @@ export async function tail(args: TailArgs): Promise<void> {
     lastSeq = m.seq;
     if (args.json === true) return print(JSON.stringify(m));
     if (m.type === 'missed') return print(palette.verdict('notice', `missed ${m.missed} events`));
-    if (m.type === 'finished') print(formatLine(logRecord(m.time, m.exchange), palette));
+    if (m.type === 'finished') print(exchangeLine(m.time, m.exchange, palette));
   };
 
   let client: FeedClient | undefined;
@@ -121,7 +121,12 @@ function controlUrl(text: string): string {
   return url.origin;
 }
 
-/** A finished exchange as the log's `exchange` record, so it prints as the proxy's own log line does. */
+/** A finished exchange as the proxy's own terminal log prints it (log-pretty.ts), from its summary. */
+export function exchangeLine(time: number, x: ExchangeSummary, palette: Palette): string {
+  return formatLine(logRecord(time, x), palette);
+}
+
+/** The summary as the log's `exchange` record (app.ts logExchange). */
 function logRecord(time: number, x: ExchangeSummary): Record<string, unknown> {
   return {
     msg: 'exchange',
