@@ -192,6 +192,32 @@ describe('live feed: events', () => {
     assert.ok(fromStart.messages.filter(events).length >= 5);
   });
 
+  it("since counts in its run: the 101 names the run (X-Feed-Run); with another run's name (the proxy restarted), since counts from this run's start", async (t) => {
+    const c = await feedProxy(t);
+    const origin = await upstream(t);
+    const handshake = await tryUpgrade(c.controlPort, '/api/events', { Authorization: `Bearer ${c.token}` });
+    const run = String(handshake.headers['x-feed-run']);
+    assert.match(run, /^[\w-]{8}$/);
+    const holder = await subscribe(t, c.controlPort, { token: c.token });
+    for (const path of ['/1', '/2']) await proxiedRequest(c.proxy.port, `${origin}${path}`);
+    await holder.waitFor(4);
+    const sameRun = await subscribe(t, c.controlPort, { token: c.token, query: `?since=3&run=${run}` });
+    const otherRun = await subscribe(t, c.controlPort, { token: c.token, query: '?since=3&run=previous' });
+    await otherRun.waitFor(4);
+    await sameRun.waitFor(1);
+    assert.deepEqual(
+      sameRun.messages.map((m) => m.seq),
+      [4],
+    );
+    assert.deepEqual(
+      otherRun.messages.map((m) => m.seq),
+      [1, 2, 3, 4],
+    );
+    // Past this run's end is no error when the run says it is another one.
+    const ahead = await tryUpgrade(c.controlPort, '/api/events?since=99&run=previous', { Authorization: `Bearer ${c.token}` });
+    assert.equal(ahead.status, 101);
+  });
+
   it('holds at most its subscriber cap (the next gets 503); closing the control plane closes every subscriber with 1001', async (t) => {
     const c = await feedProxy(t);
     const subscribers = [];

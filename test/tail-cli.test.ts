@@ -121,6 +121,7 @@ describe('./proxy tail', () => {
     await proxiedRequest(second.proxy.port, `${origin}/second-run`);
     const lines = await untilLines(tail, 2);
     assert.match(lines[1]!, /\/second-run 200 /);
+    assert.match(tail.stderr(), /the proxy restarted; following its new run/);
     assert.equal(tail.child.exitCode, null, 'still running');
   });
 

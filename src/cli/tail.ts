@@ -54,30 +54,40 @@ export async function tail(args: TailArgs): Promise<void> {
     const { code, reason } = await client.closed;
     if (stopping) return;
     process.stderr.write(`proxy: the feed closed (${code}${reason ? `: ${reason}` : ''}); waiting for the proxy at ${control} to come back (Ctrl-C ends)\n`);
-    client = await reconnect(control, tokenFile, args.filter, lastSeq, onMessage);
+    const run = client.run;
+    client = await reconnect(control, tokenFile, args.filter, { since: lastSeq, run }, onMessage);
+    // A new run counts again from 1: the server took `since` as its start (feed.ts).
+    if (client.run !== run) process.stderr.write('proxy: the proxy restarted; following its new run\n');
   }
 }
 
-async function reconnect(control: string, tokenFile: string, filter: string | undefined, since: number | undefined, onMessage: (m: FeedMessage) => void): Promise<FeedClient> {
+interface Resume {
+  since: number | undefined;
+  run: string | undefined;
+}
+
+async function reconnect(control: string, tokenFile: string, filter: string | undefined, resume: Resume, onMessage: (m: FeedMessage) => void): Promise<FeedClient> {
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     try {
-      return await open(control, tokenFile, filter, since, onMessage);
-    } catch (err) {
-      // A new run numbers its events from 1 again: `since` from the old one is past its end.
-      if (err instanceof ProgramError && /is past this run's last event/.test(err.message)) {
-        process.stderr.write(`proxy: the proxy restarted; following its new run\n`);
-        since = undefined;
-      }
-      // Anything else (not listening yet, the old token) is tried again.
+      return await open(control, tokenFile, filter, resume, onMessage);
+    } catch {
+      // Not listening yet, the old token still in the file: tried again.
     }
   }
 }
 
-async function open(control: string, tokenFile: string, filter: string | undefined, since: number | undefined, onMessage: (m: FeedMessage) => void): Promise<FeedClient> {
+async function open(control: string, tokenFile: string, filter: string | undefined, resume: Resume | undefined, onMessage: (m: FeedMessage) => void): Promise<FeedClient> {
   const token = readToken(tokenFile);
   try {
-    return await connectFeed({ control, token, ...(filter !== undefined && { filter }), ...(since !== undefined && { since }), onMessage });
+    return await connectFeed({
+      control,
+      token,
+      ...(filter !== undefined && { filter }),
+      ...(resume?.since !== undefined && { since: resume.since }),
+      ...(resume?.run !== undefined && { run: resume.run }),
+      onMessage,
+    });
   } catch (err) {
     throw explain(err, control, tokenFile);
   }

@@ -13,6 +13,7 @@
  * queue is under the cap again it is told how many (`{type:'missed'}`) before anything else.
  * One that reads nothing for `stallMs` is closed (1008).
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Exchange } from '../core/exchange.js';
 import type { Filter, FilterView } from '../core/filter.js';
@@ -80,6 +81,8 @@ const HEAD_KEYS: ReadonlySet<string> = new Set(['method', 'host', 'path']);
 
 export class FeedHub {
   readonly limits: FeedLimits;
+  /** Names this run's numbering: a `since` from another run (the proxy restarted) means nothing here. */
+  readonly run = randomBytes(6).toString('base64url');
   private seqNow = 0;
   private readonly ring: EventRing;
   private readonly subscribers = new Set<Subscriber>();

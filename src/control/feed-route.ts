@@ -28,10 +28,16 @@ export const EVENTS_ROUTE: Route = {
       description: "first the held events after this seq (a reconnect resumes), preceded by a 'missed' message counting those no longer held",
       schema: { type: 'integer', minimum: 0 },
     },
+    {
+      name: 'run',
+      in: 'query',
+      description: "the run `since` counts in, as the X-Feed-Run header of the 101 named it: from another run (the proxy restarted), since counts from this run's start",
+      schema: { type: 'string' },
+    },
   ],
   response: {
     status: 101,
-    description: 'Switching Protocols: the WebSocket is open and events follow',
+    description: 'Switching Protocols: the WebSocket is open and events follow; X-Feed-Run names this run (pass it as run= with since= when reconnecting)',
     schema: {
       type: 'object',
       required: ['seq', 'type'],

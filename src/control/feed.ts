@@ -57,6 +57,9 @@ export class LiveFeed {
       perMessageDeflate: false,
       handleProtocols: (offered) => (offered.has(FEED_PROTOCOL) ? FEED_PROTOCOL : ([...offered].find((p) => p.startsWith(BEARER_PREFIX)) ?? false)),
     });
+    // Which run the seqs count in, for a client that reconnects after a restart (RFC 6455 §4.2.2
+    // lets the 101 carry more header fields).
+    this.wss.on('headers', (headers) => headers.push(`X-Feed-Run: ${this.hub.run}`));
   }
 
   /** The control server's 'upgrade' listener (node:http hands over the socket and the bytes after the head). */
@@ -77,6 +80,8 @@ export class LiveFeed {
       const args = parseArgs(EVENTS_ROUTE, {}, url.searchParams);
       if (args.filter !== undefined) filter = args.filter as Filter;
       since = args.since as number | undefined;
+      // A since of another run counts from this one's start: its seqs name other events.
+      if (since !== undefined && args.run !== undefined && args.run !== this.hub.run) since = 0;
       if (since !== undefined && since > this.hub.seq) {
         throw new ApiError(400, 'BAD_QUERY', `since=${since} is past this run's last event (${this.hub.seq}): the proxy was restarted; connect without since`);
       }
@@ -181,6 +186,8 @@ export class FeedRefused extends Error {
 }
 
 export interface FeedClient {
+  /** The run the seqs count in (X-Feed-Run), to pass back with `since` when reconnecting. */
+  readonly run: string | undefined;
   /** Resolves when the connection ends: the close code and reason (1006: it dropped). */
   readonly closed: Promise<{ code: number; reason: string }>;
   close(): void;
@@ -192,6 +199,8 @@ export interface FeedClientOptions {
   token: string;
   filter?: string;
   since?: number;
+  /** The run `since` counts in (a previous connection's `run`). */
+  run?: string;
   onMessage(message: FeedMessage): void;
 }
 
@@ -205,8 +214,14 @@ export function connectFeed(options: FeedClientOptions): Promise<FeedClient> {
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   if (options.filter !== undefined) url.searchParams.set('filter', options.filter);
   if (options.since !== undefined) url.searchParams.set('since', String(options.since));
+  if (options.run !== undefined) url.searchParams.set('run', options.run);
   const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${options.token}` }, perMessageDeflate: false, handshakeTimeout: 10_000, maxPayload: 16 * 1024 * 1024 });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') })));
+  let run: string | undefined;
+  ws.once('upgrade', (res) => {
+    const header = res.headers['x-feed-run'];
+    run = typeof header === 'string' ? header : undefined;
+  });
   return new Promise((resolve, reject) => {
     ws.once('unexpected-response', (_req, res) => {
       const chunks: Buffer[] = [];
@@ -228,7 +243,7 @@ export function connectFeed(options: FeedClientOptions): Promise<FeedClient> {
     ws.once('open', () => {
       ws.off('error', reject);
       ws.on('error', () => undefined); // the close that follows says it
-      resolve({ closed, close: () => ws.close(1000, 'done') });
+      resolve({ run, closed, close: () => ws.close(1000, 'done') });
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
