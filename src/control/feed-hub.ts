@@ -118,14 +118,20 @@ export class FeedHub {
   readonly started = (x: Exchange): void => {
     const seq = ++this.seqNow;
     if (this.subscribers.size === 0 && !this.lingering) return;
-    this.publish(seq, 'started', headSummary(x, this.redactor), x.timings.start);
+    // What is known at the head: the request line. Written out rather than JSON.stringify'd
+    // whole (a third of the cost; the strings are still escaped by JSON.stringify).
+    const url = this.redactor.url(x.url);
+    const json = `{"seq":${seq},"type":"started","time":${Math.round(x.timings.start)},"exchange":{"id":${JSON.stringify(x.id)},"kind":"${x.kind}","method":${JSON.stringify(x.request.method)},"url":${JSON.stringify(url)},"verdicts":[],"rules":[],"bytes":{"request":0,"response":0}}}`;
+    this.publish({ seq, type: 'started', view: { kind: x.kind, url, request: { method: x.request.method } }, data: Buffer.from(json) });
   };
 
   /** Listener for the proxy's 'finished' event. */
   readonly finished = (x: Exchange): void => {
     const seq = ++this.seqNow;
     if (this.subscribers.size === 0 && !this.lingering) return;
-    this.publish(seq, 'finished', summarize(x, this.redactor), x.timings.end ?? x.timings.start);
+    const summary = summarize(x, this.redactor);
+    const data = Buffer.from(JSON.stringify({ seq, type: 'finished', time: Math.round(x.timings.end ?? x.timings.start), exchange: summary }));
+    this.publish({ seq, type: 'finished', view: viewOf(summary), data });
   };
 
   /**
@@ -186,9 +192,7 @@ export class FeedHub {
     for (const s of this.subscribers) s.peer.close(1001, 'the proxy is stopping');
   }
 
-  private publish(seq: number, type: FeedEvent['type'], summary: ExchangeSummary, time: number): void {
-    const data = Buffer.from(JSON.stringify({ seq, type, time: Math.round(time), exchange: summary }));
-    const event: FeedEvent = { seq, type, view: viewOf(summary), data };
+  private publish(event: FeedEvent): void {
     this.ring.push(event);
     for (const s of this.subscribers) this.offer(s, event);
   }
@@ -245,11 +249,6 @@ export class FeedHub {
       }
     }
   }
-}
-
-/** What is known of an exchange when it starts: its request line. */
-function headSummary(x: Exchange, redactor: Redactor): ExchangeSummary {
-  return { id: x.id, kind: x.kind, method: x.request.method, url: redactor.url(x.url), verdicts: [], rules: [], bytes: { request: 0, response: 0 } };
 }
 
 /** The filter's view of a summary (core/filter.ts FilterView): what it reads, and nothing else. */

@@ -99,6 +99,27 @@ describe('feed hub: cost', () => {
   });
 });
 
+describe('feed hub: messages', () => {
+  it("'started' carries the request line as a summary, as JSON.stringify would write it, escapes and all", () => {
+    const h = hub();
+    const peer = new FakePeer();
+    h.add(peer, MATCH_ALL, 'test');
+    const x = exchange('/a"b\\c?access_token=secret&x=\u2028');
+    h.started(x);
+    const text = peer.sent[0]!.toString('utf8');
+    const message = JSON.parse(text) as { exchange: { url: string } };
+    assert.deepEqual(message, {
+      seq: 1,
+      type: 'started',
+      time: Math.round(x.timings.start),
+      exchange: { id: x.id, kind: 'http', method: 'GET', url: message.exchange.url, verdicts: [], rules: [], bytes: { request: 0, response: 0 } },
+    });
+    assert.equal(text, JSON.stringify(message));
+    assert.doesNotMatch(message.exchange.url, /secret/);
+    assert.match(message.exchange.url, /^http:\/\/h\/a"b\\c\?access_token=/);
+  });
+});
+
 describe('feed hub: filters', () => {
   it("a filter of head keys gets 'started'; one that reads the finished exchange only 'finished'", () => {
     const h = hub();
