@@ -15,6 +15,7 @@ import { createInterception } from './tls/interception.js';
 import { compileRules, EMPTY_RULES, type RuleSet } from './rules/compile.js';
 import { randomSeed } from './rules/random.js';
 import type { RuleStore } from './rules/store.js';
+import { LiveRules } from './rules/live-rules.js';
 import { exchangeLineParts } from './record/exchange-json.js';
 import { Journal } from './record/journal.js';
 import { resolveFile } from './record/journal-files.js';
@@ -53,6 +54,12 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (config.tls === true && (config.target === undefined || config.interception === undefined)) {
     throw new ProgramError('ERR_BAD_OPTION', '--tls serves reverse mode only, with a leaf from the CA', 'add --target URL (and keep --ca-dir), or drop --tls');
   }
+  // With the control API, file rules share the proxy's one rule set with runtime and scope rules.
+  const live = config.control === undefined ? undefined : new LiveRules({
+    seed,
+    logger,
+    ...(rules !== undefined && { files: { current: rules.current, onReload: (listener: (set: RuleSet) => void) => void rules.on('reloaded', listener) } }),
+  });
   const interception = config.interception === undefined ? undefined : createInterception(config.interception, logger);
   const redaction = config.redaction ?? { enabled: true, extraHeaders: [] };
   const redactor = createRedactor(redaction);
@@ -60,7 +67,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     ...(config.tls === true && interception !== undefined && { tlsListener: (name: string) => interception.context(name) }),
     upstreamTls: await loadUpstreamTls({ caFiles: config.upstreamCa ?? [], ...(config.insecureUpstream !== undefined && { insecure: config.insecureUpstream }) }),
     ...(interception !== undefined && { intercept: interception }),
-    rules: rules === undefined ? () => EMPTY_RULES : () => rules.current,
+    rules: live !== undefined ? () => live.current : rules === undefined ? () => EMPTY_RULES : () => rules.current,
     target: config.target,
     keepHost: config.keepHost,
     forwarded: config.forwarded,
@@ -69,7 +76,8 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     idleTimeoutMs: config.idleTimeoutMs ?? DEFAULTS.idleTimeoutSeconds * 1000,
     maxConnections: config.maxConnections ?? defaultMaxConnections(),
     logger,
-    captureBytes: config.record?.captureBytes ?? 0,
+    // The journal's bodies, or the control API's (GET /api/exchanges/{id} has them without a journal too).
+    captureBytes: config.record?.captureBytes ?? config.control?.captureBytes ?? 0,
     recording: config.record !== undefined,
     redactChanges: (changes) => redactor.changes(changes),
     ...(config.allow !== undefined && { access: new ClientAccess(config.allow) }),
@@ -120,7 +128,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (config.control !== undefined) {
     try {
       const c = config.control;
-      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, ...(c.feedRing !== undefined && { feedRing: c.feedRing }) }, { proxy, mode, seed, redactor, logger });
+      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, rulesFilesAnywhere: config.rulesFilesAnywhere === true, ...(c.feedRing !== undefined && { feedRing: c.feedRing }) }, { proxy, mode, seed, redactor, logger, rules: live! });
     } catch (err) {
       rules?.close();
       await proxy.close(0);

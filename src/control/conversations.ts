@@ -45,6 +45,11 @@ export class LiveConversations {
     live.tally.add({ id: x.id, rules, error: x.error }, protocol, start, start + (durationOf(x) ?? 0));
   }
 
+  /** Forgets every conversation (POST /api/reset). */
+  clear(): void {
+    this.map.clear();
+  }
+
   /** Most recently active first. */
   list(): LiveConversation[] {
     return [...this.map.values()].reverse().map((l) => ({ host: l.host, ...l.tally.report() }));

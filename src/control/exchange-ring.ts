@@ -49,6 +49,15 @@ export class ExchangeRing {
     if (this.bodyBytes > this.bodyBudget) this.shed();
   }
 
+  /** Forgets every record (POST /api/reset). */
+  clear(): void {
+    this.slots.fill(undefined);
+    this.byId.clear();
+    this.next = 0;
+    this.count = 0;
+    this.bodyBytes = 0;
+  }
+
   get(id: string): Exchange | undefined {
     return this.byId.get(id)?.exchange;
   }

@@ -2,16 +2,22 @@
  * The control plane of a run: the live views (ring, counts, conversations) fed by the proxy's
  * exchange events, the token file, the control server, and the proxy told to refuse its address.
  */
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ProxyServer } from '../proxy/server.js';
+import type { FileCheck } from '../rules/load.js';
+import type { LiveRules } from '../rules/live-rules.js';
+import { respondFileProblem } from '../rules/respond-file.js';
 import type { Redactor } from '../record/redact.js';
 import { LiveConversations } from './conversations.js';
 import { ExchangeRing } from './exchange-ring.js';
 import { LiveFeed } from './feed.js';
+import { RuleHits } from './hits.js';
+import { Scopes } from './scopes.js';
 import { startControlServer } from './server.js';
 import type { ControlState } from './routes.js';
 import { ExchangeStats } from './stats.js';
-import { newToken, writeTokenFile } from './token.js';
+import { newToken, removeTokenFile, writeTokenFile } from './token.js';
 
 export interface ControlOptions {
   host: string;
@@ -21,6 +27,8 @@ export interface ControlOptions {
   ring: number;
   /** Events the live feed holds for `since` (`--control-feed-ring`; default 10000). */
   feedRing?: number;
+  /** `--rules-files-anywhere`: runtime rules may `respond` with a file (paths from the working folder). */
+  rulesFilesAnywhere?: boolean;
 }
 
 export interface ControlPlane {
@@ -34,9 +42,10 @@ export interface ControlPlane {
 
 export async function startControl(
   options: ControlOptions,
-  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger },
+  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger; rules: LiveRules },
 ): Promise<ControlPlane> {
   const token = newToken();
+  let runtimeIds = 1;
   writeTokenFile(options.tokenFile, token);
   const state: ControlState = {
     mode: run.mode,
@@ -46,6 +55,14 @@ export async function startControl(
     stats: new ExchangeStats(),
     conversations: new LiveConversations(run.redactor),
     redactor: run.redactor,
+    rules: run.rules,
+    hits: new RuleHits(),
+    scopes: new Scopes(run.rules, run.logger),
+    respondFiles: respondFileCheck(options.rulesFilesAnywhere === true),
+    nextRuntimeId: () => {
+      while (run.rules.originOf(`runtime-${runtimeIds}`) !== undefined) runtimeIds += 1;
+      return `runtime-${runtimeIds++}`;
+    },
   };
   const feed = new LiveFeed(run.redactor, run.logger, options.feedRing === undefined ? {} : { ring: options.feedRing });
   const server = await startControlServer({ host: options.host, port: options.port, token, state, logger: run.logger, upgrade: (...args) => feed.upgrade(...args) }).catch((err: unknown) => {
@@ -59,6 +76,7 @@ export async function startControl(
     state.stats.finish(x);
     state.ring.push(x);
     state.conversations.add(x);
+    state.hits.record(x);
   };
   run.proxy.events.on('started', onStarted);
   run.proxy.events.on('finished', onFinished);
@@ -75,9 +93,21 @@ export async function startControl(
       run.proxy.events.off('started', feed.hub.started);
       run.proxy.events.off('finished', feed.hub.finished);
       forget();
+      // Closing the server closes every hold, which would remove each scope one by one.
+      state.scopes.clear('reset');
       // Subscribers first: the server's close waits for every socket, upgraded ones included.
       await feed.close();
       await server.close();
+      removeTokenFile(options.tokenFile, token);
     },
   };
+}
+
+/**
+ * A runtime rule has no folder of its own to confine `respond: { file: }` to (respond-file.ts), so
+ * it may name a file only when the user said rule files may read anywhere.
+ */
+function respondFileCheck(anywhere: boolean): FileCheck {
+  if (anywhere) return (written) => respondFileProblem(resolve('runtime-rule'), written, { anywhere: true });
+  return () => 'a rule sent through the control API cannot respond with a file (it has no folder to confine it to); send the body inline ({"respond": {"status": 200, "body": "..."}}), or start the proxy with --rules-files-anywhere (paths are then relative to its working folder)';
 }

@@ -13,6 +13,12 @@ import type { ExchangeRing } from './exchange-ring.js';
 import { EXCHANGE_SUMMARY_SCHEMA, summarize } from './exchange-summary.js';
 import { EVENTS_ROUTE } from './feed-route.js';
 import type { ExchangeStats } from './stats.js';
+import type { FileCheck } from '../rules/load.js';
+import type { LiveRules } from '../rules/live-rules.js';
+import type { RuleHits } from './hits.js';
+import { RULE_DEFINITION_SCHEMA, RULE_INFO_SCHEMA, RULE_ROUTES } from './rule-routes.js';
+import { SCOPE_ROUTES, SCOPE_SCHEMA } from './scope-routes.js';
+import type { Scopes } from './scopes.js';
 
 /** What the handlers read: the run's facts and the live views fed by the proxy's events. */
 export interface ControlState {
@@ -24,6 +30,14 @@ export interface ControlState {
   stats: ExchangeStats;
   conversations: LiveConversations;
   redactor: Redactor;
+  /** File, runtime and scope rules, compiled into the one set the proxy reads. */
+  rules: LiveRules;
+  hits: RuleHits;
+  scopes: Scopes;
+  /** Whether a runtime rule's `respond: { file: }` may be served (`--rules-files-anywhere`). */
+  respondFiles: FileCheck;
+  /** `runtime-N`, for a runtime rule sent without an id. */
+  nextRuntimeId(): string;
 }
 
 export interface Parameter {
@@ -41,6 +55,8 @@ export interface RouteCall {
   body: unknown;
   /** Aborted when the client's connection closes: long polls and held scopes end with it. */
   signal: AbortSignal;
+  /** Lifts the idle timeout of this request's connection (a scope's hold is silent on purpose). */
+  keepOpen: () => void;
 }
 
 /**
@@ -129,6 +145,8 @@ export const ROUTES: Route[] = [
             },
           },
           ring: { type: 'object', properties: { capacity: { type: 'integer' }, held: { type: 'integer' } } },
+          rules: { type: 'object', description: 'rules in force by source', properties: { file: { type: 'integer' }, runtime: { type: 'integer' }, scope: { type: 'integer' } } },
+          scopes: { type: 'integer', description: 'live scopes' },
         },
       },
     },
@@ -139,6 +157,8 @@ export const ROUTES: Route[] = [
       uptime: Math.round((Date.now() - state.startedAt) / 10) / 100,
       counts: state.stats.snapshot(),
       ring: { capacity: state.ring.capacity, held: state.ring.size },
+      rules: ruleCounts(state),
+      scopes: state.scopes.size,
     }),
   },
   {
@@ -175,8 +195,34 @@ export const ROUTES: Route[] = [
     response: { status: 200, description: 'conversations, most recently active first', schema: { type: 'array', items: { $ref: '#/components/schemas/Conversation' } } },
     handler: ({ state }) => state.conversations.list(),
   },
+  ...RULE_ROUTES,
+  ...SCOPE_ROUTES,
+  {
+    method: 'POST',
+    path: '/api/reset',
+    operationId: 'reset',
+    summary: 'Remove every runtime rule and scope, undo enable/disable of file rules, and start hit counters, rule counters (times, every, chance), the exchange ring and conversations afresh',
+    parameters: [],
+    response: { status: 200, description: 'what was removed', schema: { type: 'object', required: ['rules', 'scopes'], properties: { rules: { type: 'integer', description: 'runtime and scope rules removed' }, scopes: { type: 'integer' } } } },
+    handler: ({ state }) => {
+      const before = ruleCounts(state);
+      const scopes = state.scopes.clear('reset');
+      state.rules.reset();
+      const rules = before.runtime + before.scope;
+      state.hits.reset();
+      state.ring.clear();
+      state.conversations.clear();
+      return { rules, scopes };
+    },
+  },
   EVENTS_ROUTE,
 ];
+
+function ruleCounts(state: ControlState): { file: number; runtime: number; scope: number } {
+  const counts = { file: 0, runtime: 0, scope: 0 };
+  for (const { origin } of state.rules.list()) counts[origin.source] += 1;
+  return counts;
+}
 
 let document: object | undefined;
 
@@ -192,6 +238,7 @@ export function openApiDocument(routes: readonly Route[] = ROUTES): object {
     };
     if (route.public !== true) responses['401'] = { $ref: '#/components/responses/Unauthorized' };
     if (route.parameters.some((p) => p.in === 'query') || route.requestBody !== undefined) responses['400'] = { $ref: '#/components/responses/BadRequest' };
+    if (route.requestBody !== undefined && route.method !== 'PATCH') responses['409'] = { $ref: '#/components/responses/Conflict' };
     if (route.parameters.some((p) => p.in === 'path')) responses['404'] = { $ref: '#/components/responses/NotFound' };
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       operationId: route.operationId,
@@ -214,6 +261,9 @@ export function openApiDocument(routes: readonly Route[] = ROUTES): object {
         Error: ERROR_SCHEMA,
         Verdict: VERDICT_SCHEMA,
         ExchangeSummary: EXCHANGE_SUMMARY_SCHEMA,
+        Rule: RULE_INFO_SCHEMA,
+        RuleDefinition: RULE_DEFINITION_SCHEMA,
+        Scope: SCOPE_SCHEMA,
         Conversation: {
           type: 'object',
           required: ['host', 'protocol', 'conversation', 'verdicts', 'rules', 'exchanges', 'firstSeen', 'lastSeen'],
@@ -240,6 +290,7 @@ export function openApiDocument(routes: readonly Route[] = ROUTES): object {
         Forbidden: errorResponse('a Host other than the control address, or a cross-site browser request'),
         BadRequest: errorResponse('an unknown or malformed query parameter, or a request body that is not valid JSON or not valid for the route (`issues` lists each problem)'),
         NotFound: errorResponse('no such record'),
+        Conflict: errorResponse('the id is taken, or the rule is not of a source this route changes'),
       },
     },
   };

@@ -103,7 +103,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       }
       const args = parseArgs(match.route, match.params, url.searchParams);
       const route = match.route;
-      const result = route.handler({ state, args, body: parseBody(route, req, body), signal: closed.signal });
+      const result = route.handler({ state, args, body: parseBody(route, req, body), signal: closed.signal, keepOpen: () => req.socket.setTimeout(0) });
       const reply = (value: unknown): void => {
         if (res.destroyed) return;
         if (value instanceof Reply) sendRaw(res, value);

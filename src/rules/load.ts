@@ -42,7 +42,7 @@ export interface LoadOptions {
 }
 
 /** Why a `respond` file cannot be served, or undefined. */
-type FileCheck = (written: string) => string | undefined;
+export type FileCheck = (written: string) => string | undefined;
 
 export interface LoadResult {
   /** Rules without issues, in file order then written order. */
@@ -120,8 +120,9 @@ export async function loadRuleFiles(paths: string[], options: LoadOptions = {}):
  * does; without, only the text is checked (the rules engine's tests compile rules of files that
  * do not exist). A caller that will run the rules (an editor, an API) passes options.
  */
-export function validateRuleText(file: string, text: string, options?: LoadOptions): { rules: RuleDefinition[]; issues: RuleIssue[] } {
-  const result = validateFile(file, text, options === undefined ? () => undefined : (written) => respondFileProblem(file, written, options.respondFiles));
+export function validateRuleText(file: string, text: string, options?: LoadOptions | FileCheck): { rules: RuleDefinition[]; issues: RuleIssue[] } {
+  const check: FileCheck = typeof options === 'function' ? options : options === undefined ? () => undefined : (written) => respondFileProblem(file, written, options.respondFiles);
+  const result = validateFile(file, text, check);
   const { issues: duplicates, later } = duplicateIds(result.ids);
   return {
     rules: result.rules.filter((rule) => !later.has(rule)),
