@@ -138,6 +138,7 @@ describe('./proxy tail', () => {
       { args: ['--control', controlOf(c), '--ca-dir', dir], says: /cannot read the control token file .*control-token \(ENOENT\)/ },
       { args: ['--control', controlOf(c), '--token-file', c.tokenFile, '--filter', 'verb:POST'], says: /--filter "verb:POST": column 1, 'verb:POST': unknown key 'verb'; keys are protocol/ },
       { args: ['--control', 'ftp://x', '--token-file', c.tokenFile], says: /--control "ftp:\/\/x" is not an http:\/\/ URL/ },
+      { args: ['--control', `http://127.0.0.1:${c.proxy.port}`, '--token-file', c.tokenFile], says: /http:\/\/127\.0\.0\.1:\d+ does not answer as a version-proxy control server \(HTTP 400 Bad Request\); check --control: it is the control URL/ },
     ];
     for (const { args, says } of cases) {
       const result = await runCli(['tail', ...args], { timeoutMs: 15_000 });

@@ -107,6 +107,7 @@ function explain(err: unknown, control: string, tokenFile: string): unknown {
   if (err instanceof FeedRefused) {
     if (err.status === 401) return new ProgramError('ERR_BAD_OPTION', `the control server at ${control} refused the token in ${tokenFile} (401): the file is from another run or another proxy`, "name that proxy's --control-token-file with --token-file, or its address with --control");
     if (err.code === 'BAD_FILTER') return new ProgramError('ERR_BAD_OPTION', `--filter: ${err.issues[0] ?? err.message}`);
+    if (err.code === undefined) return notControl(control, err.message);
     return new ProgramError('ERR_BAD_OPTION', `the control server at ${control} refused the feed (${err.status}${err.code !== undefined ? ` ${err.code}` : ''}): ${err.message}`);
   }
   const code = (err as NodeJS.ErrnoException).code;
@@ -114,10 +115,12 @@ function explain(err: unknown, control: string, tokenFile: string): unknown {
     return new ProgramError('ERR_BAD_OPTION', `nothing answers at ${control} (connection refused)`, 'is the proxy running with its control server? ./proxy start opens it on 127.0.0.1:8089 unless --no-control; name another with --control URL');
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ProgramError('ERR_BAD_OPTION', `cannot resolve the host of --control ${control}`, 'check its spelling, or use an IP address');
-  if (err instanceof Error && /Opening handshake has timed out|Unexpected server response|Invalid Sec-WebSocket/.test(err.message)) {
-    return new ProgramError('ERR_BAD_OPTION', `${control} does not answer as a version-proxy control server (${err.message})`, "check --control: it is the URL on the proxy's listening line (control=…), not the proxy's own port");
-  }
+  if (err instanceof Error && /Opening handshake has timed out|Unexpected server response|Invalid Sec-WebSocket/.test(err.message)) return notControl(control, err.message);
   return err;
+}
+
+function notControl(control: string, said: string): ProgramError {
+  return new ProgramError('ERR_BAD_OPTION', `${control} does not answer as a version-proxy control server (${said})`, "check --control: it is the control URL on the proxy's listening line, not the proxy's own port");
 }
 
 function controlUrl(text: string): string {
