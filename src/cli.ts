@@ -13,7 +13,6 @@ import { ProgramError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { demo } from './cli/demo.js';
 import { checkRules, listRules } from './cli/rules.js';
-import { tail } from './cli/tail.js';
 import { simulateFpseClient, simulateFpseServer, simulateMapiClient, simulateMapiServer } from './cli/simulate.js';
 import { har as recordHar, replay as recordReplay, report as recordReport, serve as recordServe } from './cli/record.js';
 
@@ -339,7 +338,11 @@ const commands = yargs(hideBin(process.argv))
         .option('ca-dir', { type: 'string', default: DEFAULTS.caDir, describe: "the proxy's --ca-dir, where its token file is by default", requiresArg: true })
         .option('filter', filterOption)
         .option('json', { type: 'boolean', default: false, describe: 'print the feed messages as they come ({seq, type, time, exchange} and {type: missed}), one JSON per line' }),
-    (args) => tail(args).catch(report),
+    // Loaded when asked for, as `ca` is: the WebSocket client is no part of the other commands.
+    (args) =>
+      import('./cli/tail.js')
+        .then(({ tail }) => tail(args))
+        .catch(report),
   )
   .command(
     'ca',

@@ -42,6 +42,7 @@ export class LiveFeed {
   private readonly sockets = new Set<WebSocket>();
   /** Upgrades accepted but not yet open: they count toward the subscriber cap. */
   private pending = 0;
+  private closing = false;
 
   constructor(
     redactor: Redactor,
@@ -66,6 +67,8 @@ export class LiveFeed {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, guard: Guard): void {
     // Errors before ws owns the socket (a reset mid-handshake) must not reach the process.
     socket.on('error', () => socket.destroy());
+    // Stopping: no new subscriber (the server's close waits for every socket).
+    if (this.closing) return void socket.destroy();
     const url = new URL(req.url ?? '/', 'http://control.invalid');
     const refusal = guard(withSubprotocolToken(req.headers));
     if (refusal !== undefined) {
@@ -83,13 +86,17 @@ export class LiveFeed {
       // A since of another run counts from this one's start: its seqs name other events.
       if (since !== undefined && args.run !== undefined && args.run !== this.hub.run) since = 0;
       if (since !== undefined && since > this.hub.seq) {
-        throw new ApiError(400, 'BAD_QUERY', `since=${since} is past this run's last event (${this.hub.seq}): the proxy was restarted; connect without since`);
+        throw new ApiError(400, 'BAD_QUERY', `since=${since} is past this run's last event (${this.hub.seq}): the proxy was restarted; connect without since, or with run= set to the X-Feed-Run of the connection since came from`);
       }
       if (this.hub.count + this.pending >= this.hub.limits.maxSubscribers) {
         throw new ApiError(503, 'TOO_MANY_SUBSCRIBERS', `the feed has its ${this.hub.limits.maxSubscribers} subscribers; close one (a forgotten ./proxy tail?) and try again`, undefined, { 'Retry-After': '5' });
       }
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
+      // Thrown in an 'upgrade' listener, an error would end the process: a bug is a 500 here.
+      if (!(err instanceof ApiError)) {
+        this.logger.error({ err, path: url.pathname }, 'control route failed');
+        return answer(socket, 500, { error: 'the control server failed on this request (logged); report it with the log line', code: 'INTERNAL' }, {});
+      }
       this.logger.info({ remote: req.socket.remoteAddress, path: url.pathname, code: err.code }, 'feed subscription refused');
       return answer(socket, err.status, err.body(), err.headers);
     }
@@ -108,6 +115,7 @@ export class LiveFeed {
 
   /** Tells every subscriber the proxy is stopping, and ends those that do not close in time. */
   async close(): Promise<void> {
+    this.closing = true;
     this.hub.close();
     const open = [...this.sockets];
     await Promise.race([
@@ -168,7 +176,7 @@ function answer(socket: Duplex, status: number, body: object, headers: Record<st
   socket.end(`${lines.join('\r\n')}\r\n\r\n${text}`);
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 503: 'Service Unavailable' };
+const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error', 503: 'Service Unavailable' };
 
 // ---------------------------------------------------------------------------------------------
 // The client side (./proxy tail)

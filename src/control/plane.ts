@@ -11,7 +11,6 @@ import { respondFileProblem } from '../rules/respond-file.js';
 import type { Redactor } from '../record/redact.js';
 import { LiveConversations } from './conversations.js';
 import { ExchangeRing } from './exchange-ring.js';
-import { LiveFeed } from './feed.js';
 import { RuleHits } from './hits.js';
 import { Scopes } from './scopes.js';
 import { startControlServer } from './server.js';
@@ -64,6 +63,9 @@ export async function startControl(
       return `runtime-${runtimeIds++}`;
     },
   };
+  // Loaded with the control server only: ws and the feed are no part of a --no-control run's
+  // start, whose module graph a low `ulimit -n` must still be able to open.
+  const { LiveFeed } = await import('./feed.js');
   const feed = new LiveFeed(run.redactor, run.logger, options.feedRing === undefined ? {} : { ring: options.feedRing });
   const server = await startControlServer({ host: options.host, port: options.port, token, state, logger: run.logger, upgrade: (...args) => feed.upgrade(...args) }).catch((err: unknown) => {
     void feed.close();
