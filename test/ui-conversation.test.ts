@@ -22,7 +22,7 @@ describe('web UI: a conversation as a sequence diagram', () => {
     const fpse = await fpseServer(t);
     const { page } = run;
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
     await runFpseClient({ server: fpse.url, via: run.c.proxy.url, version: '12.0.0.6415', logger });
     await page.locator('.row', { hasText: 'server version' }).first().waitFor({ timeout: 5000 });
     await run.screenshot('list-fpse');
@@ -52,7 +52,7 @@ describe('web UI: mixed traffic in the list', () => {
     const mail = await mapiServer(t);
     const { page } = run;
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
     await runMapiClient({ server: mail.url, via: run.c.proxy.url, client: 'Outlook/16.0.15928.20006', logger });
     await runFpseClient({ server: good.url, via: run.c.proxy.url, version: '12.0.0.6415', logger });
     await runFpseClient({ server: echoesWrong.url, via: run.c.proxy.url, version: '12.0.0.6415', logger });

@@ -23,7 +23,7 @@ describe('web UI: the detail of one exchange', () => {
     const fpse = await fpseServer(t);
     const { page } = run;
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
     const answer = await fpseCall(run.c.proxy, fpse, SHTML, 'method=server+version%3a12%2e0%2e0%2e6415');
     assert.match(answer.body.toString(), /5\.0\.2\.6790|major ver=5/, 'the client got the rewritten answer');
 
@@ -66,7 +66,7 @@ describe('web UI: the MAPI/HTTP response stream', () => {
     const mail = await mapiServer(t);
     const { page } = run;
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
     await runMapiClient({ server: mail.url, via: run.c.proxy.url, client: 'Outlook/16.0.15928.20006', notificationWait: true, logger });
     await page.locator('.row', { hasText: 'NotificationWait' }).first().click();
     const stream = page.getByRole('list', { name: 'Response stream, in order' });

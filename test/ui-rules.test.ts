@@ -20,7 +20,7 @@ describe('web UI: the rules panel', () => {
     const fpse = await fpseServer(t);
     const { page } = run;
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
 
     const first = await fpseCall(run.c.proxy, fpse, SHTML, SERVER_VERSION);
     assert.match(first.body.toString(), /server version:5\.0\.2\.6790/, 'the file rule downgrades the answer');

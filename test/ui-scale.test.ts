@@ -46,7 +46,7 @@ describe('web UI: the list at scale', () => {
       feed = ws;
     });
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: 'live' }).waitFor({ timeout: 60_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 60_000 });
     await page.locator('.counts', { hasText: `${ROWS} rows` }).waitFor({ timeout: 60_000 });
     const inDom = await page.locator('.viewport .row').count();
     assert.ok(inDom > 10 && inDom < 150, `${inDom} rows in the DOM for ${ROWS} held`);

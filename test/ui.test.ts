@@ -82,7 +82,7 @@ describe('web UI: the page and the token', () => {
     assert.equal(await run.page.evaluate("sessionStorage.getItem('version-proxy.token')"), run.c.token);
     await run.page.reload();
     await run.page.locator('[role=grid]').waitFor({ timeout: 10_000 });
-    await run.page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await run.page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
     assertClean(run);
   });
 });
@@ -100,7 +100,7 @@ describe('web UI: the live list', () => {
     );
     const { page } = run;
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
 
     // The issue's bound: an exchange appears within 1 s of its answer reaching the client.
     await proxiedRequest(run.c.proxy.port, `${upstream.url}/first-during-test`);
@@ -146,7 +146,7 @@ describe('web UI: the live list', () => {
     const upstream = closeLater(t, await startServer((_req, res) => res.end('ok')));
     const { page } = run;
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
     for (let i = 0; i < 3; i++) await proxiedRequest(run.c.proxy.port, `${upstream.url}/k-${i}`);
     await page.locator('.row', { hasText: '/k-2' }).waitFor({ timeout: 5000 });
 
@@ -188,7 +188,7 @@ describe('web UI: values from traffic', () => {
     const upstream = closeLater(t, await startServer((_req, res) => res.end('<b>body</b>')));
     const { page } = run;
     await page.goto(run.uiUrl);
-    await page.getByRole('status').filter({ hasText: /live|polling/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
     const evil = '/x<img/src=x/id=evil-path>';
     await proxiedRequest(run.c.proxy.port, `${upstream.url}${evil}`, { headers: { 'X-Evil': '<img src=x id=evil-header>' } });
     const row = page.locator('.row', { hasText: evil });
@@ -197,6 +197,34 @@ describe('web UI: values from traffic', () => {
     await page.getByRole('table', { name: 'Client sent' }).getByText('<img src=x id=evil-header>').waitFor({ timeout: 5000 });
     await page.getByLabel('Response body (as the client got it)').getByText('<b>body</b>').waitFor({ timeout: 5000 });
     assert.equal(await page.locator('#evil-path, #evil-header, .detail b').count(), 0, 'no element made from traffic');
+    assertClean(run);
+  });
+});
+
+describe('web UI: the live feed', () => {
+  it('uses the feed under the CSP: a slow exchange shows as started, then finished', async (t) => {
+    const run = await openUi(t);
+    if (run === undefined) return;
+    let release: (() => void) | undefined;
+    const upstream = closeLater(
+      t,
+      await startServer((_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        release = () => res.end('late');
+      }),
+    );
+    const { page } = run;
+    await page.goto(run.uiUrl);
+    await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
+    const answer = proxiedRequest(run.c.proxy.port, `${upstream.url}/slow`);
+    const row = page.locator('.row', { hasText: '/slow' });
+    await row.and(page.locator('.pending')).waitFor({ timeout: 5000 });
+    assert.equal(await row.count(), 1);
+    await waitUntilAsync(() => Promise.resolve(release !== undefined), 5000, 'the upstream to hold the request');
+    release!();
+    await answer;
+    await page.locator('.row:not(.pending)', { hasText: '/slow' }).waitFor({ timeout: 5000 });
+    assert.match((await row.textContent()) ?? '', /\/slow.*200/);
     assertClean(run);
   });
 });
