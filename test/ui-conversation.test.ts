@@ -13,7 +13,7 @@ import { runFpseClient } from '../src/simulators/fpse-client.js';
 import { runMapiClient } from '../src/simulators/mapi-client.js';
 import { ROOT } from './helpers/process.js';
 import { fpseServer, logger, mapiServer } from './helpers/protocol.js';
-import { openUi } from './helpers/ui.js';
+import { openUi, settled } from './helpers/ui.js';
 
 describe('web UI: a conversation as a sequence diagram', () => {
   it('draws a simulated FPSE downgrade naming the client version, the server build and the rewritten one', async (t) => {
@@ -28,6 +28,7 @@ describe('web UI: a conversation as a sequence diagram', () => {
     await run.screenshot('list-fpse');
 
     // From the exchange's detail to its conversation.
+    await settled(run);
     await page.locator('.row', { hasText: 'server version' }).first().click();
     await page.getByRole('button', { name: 'Show its conversation' }).click();
     const svg = page.getByRole('region', { name: 'Sequence diagram' }).locator('svg');
@@ -62,6 +63,7 @@ describe('web UI: mixed traffic in the list', () => {
     assert.equal(await page.locator('.row.level-violation').count(), await page.locator('.row', { hasText: 'echo-mismatch' }).count(), 'only echo-mismatch rows are marked');
     await page.locator('.row.level-ok', { hasText: 'mapihttp · Connect' }).waitFor({ timeout: 5000 });
     assert.match((await page.locator('.row', { hasText: 'mapihttp · Connect' }).textContent()) ?? '', /Outlook\/16\.0\.15928\.20006.*Exchange\/15\.02\.1544\.014/);
+    await settled(run);
     await violation.click();
     await run.screenshot('list-mixed');
   });

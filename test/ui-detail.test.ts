@@ -11,7 +11,7 @@ import { ROOT } from './helpers/process.js';
 import { runMapiClient } from '../src/simulators/mapi-client.js';
 import { fpseCall, fpseServer, logger, mapiServer, SHTML } from './helpers/protocol.js';
 import { tempDir } from './helpers/temp.js';
-import { openUi } from './helpers/ui.js';
+import { openUi, settled } from './helpers/ui.js';
 
 describe('web UI: the detail of one exchange', () => {
   it('shows a rewritten version before and after, both heads of the answer, verdicts with their section, bodies and curl', async (t) => {
@@ -27,6 +27,7 @@ describe('web UI: the detail of one exchange', () => {
     const answer = await fpseCall(run.c.proxy, fpse, SHTML, 'method=server+version%3a12%2e0%2e0%2e6415');
     assert.match(answer.body.toString(), /5\.0\.2\.6790|major ver=5/, 'the client got the rewritten answer');
 
+    await settled(run);
     await page.locator('.row', { hasText: '_vti_rpc' }).click();
     const detail = page.getByRole('complementary', { name: 'Exchange detail' });
     const rules = detail.getByRole('table', { name: 'Rules met' });
@@ -68,6 +69,7 @@ describe('web UI: the MAPI/HTTP response stream', () => {
     await page.goto(run.uiUrl);
     await page.getByRole('status').filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
     await runMapiClient({ server: mail.url, via: run.c.proxy.url, client: 'Outlook/16.0.15928.20006', notificationWait: true, logger });
+    await settled(run);
     await page.locator('.row', { hasText: 'NotificationWait' }).first().click();
     const stream = page.getByRole('list', { name: 'Response stream, in order' });
     await stream.waitFor({ timeout: 5000 });

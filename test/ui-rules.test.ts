@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT } from './helpers/process.js';
 import { fpseCall, fpseServer, SHTML } from './helpers/protocol.js';
-import { openUi } from './helpers/ui.js';
+import { openUi, settled } from './helpers/ui.js';
 
 const SERVER_VERSION = 'method=server+version%3a12%2e0%2e0%2e6415';
 
@@ -39,6 +39,7 @@ describe('web UI: the rules panel', () => {
 
     // A runtime rule drafted from the exchange: match pre-filled, the action from the table.
     await page.getByRole('tab', { name: 'Exchanges' }).click();
+    await settled(run);
     await page.locator('.row', { hasText: '_vti_rpc' }).first().click();
     await page.getByRole('button', { name: 'New rule from this exchange' }).click();
     const match = JSON.parse(await page.getByLabel('Match (JSON)').inputValue()) as Record<string, unknown>;

@@ -10,7 +10,7 @@ import { proxiedRequest, request } from './helpers/client.js';
 import { closeLater } from './helpers/protocol.js';
 import { startServer } from './helpers/servers.js';
 import { tempDir } from './helpers/temp.js';
-import { openUi, type UiRun } from './helpers/ui.js';
+import { openUi, settled, type UiRun } from './helpers/ui.js';
 
 async function waitUntilAsync(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -193,6 +193,7 @@ describe('web UI: values from traffic', () => {
     await proxiedRequest(run.c.proxy.port, `${upstream.url}${evil}`, { headers: { 'X-Evil': '<img src=x id=evil-header>' } });
     const row = page.locator('.row', { hasText: evil });
     await row.waitFor({ timeout: 5000 });
+    await settled(run);
     await row.click();
     await page.getByRole('table', { name: 'Client sent' }).getByText('<img src=x id=evil-header>').waitFor({ timeout: 5000 });
     await page.getByLabel('Response body (as the client got it)').getByText('<b>body</b>').waitFor({ timeout: 5000 });

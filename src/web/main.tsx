@@ -34,14 +34,14 @@ function NoToken({ why }: { why?: string }) {
  * page (the detail above all) is not rendered again for each row. Not a live region: a screen
  * reader would read it sixty times a second; the mode beside it is one.
  */
-function Counts({ rows, held, paused }: { rows: RowStore; held: { current: ExchangeSummary[] }; paused: boolean }) {
+function Counts({ rows, held, paused }: { rows: RowStore; held: { current: Map<string, ExchangeSummary> }; paused: boolean }) {
   const [, setVersion] = useState(0);
   useEffect(() => rows.subscribe(() => setVersion(rows.version)), [rows]);
   return (
     <span class="counts">
       {rows.size} rows{rows.dropped > 0 && ` (${rows.dropped} oldest dropped)`}
       {rows.missed > 0 && ` · ${rows.missed} missed`}
-      {paused && ` · paused, ${held.current.length} new`}
+      {paused && ` · paused, ${held.current.size} new`}
     </span>
   );
 }
@@ -51,7 +51,8 @@ const TABS: Tab[] = ['exchanges', 'conversations', 'rules'];
 
 function App({ api }: { api: Api }) {
   const rows = useMemo(() => new RowStore(), []);
-  const held = useRef<ExchangeSummary[]>([]);
+  // Rows that arrived while paused, by id: an exchange's 'finished' replaces its 'started'.
+  const held = useRef(new Map<string, ExchangeSummary>());
   const [filter, setFilter] = useState('');
   const [filterText, setFilterText] = useState('');
   const [live, setLive] = useState<LiveState>({ mode: 'connecting' });
@@ -64,13 +65,14 @@ function App({ api }: { api: Api }) {
 
   useEffect(() => {
     rows.clear();
-    held.current = [];
+    held.current = new Map();
     return startLive(api, filter, {
       rows,
       paused: () => pausedRef.current,
       hold: (row) => {
-        held.current.push(row);
-        if (held.current.length > rows.cap) held.current.splice(0, held.current.length - rows.cap);
+        const earlier = held.current.get(row.id);
+        held.current.set(row.id, earlier?.seen === undefined ? row : { ...row, seen: earlier.seen });
+        if (held.current.size > rows.cap) held.current.delete(held.current.keys().next().value!);
         rows.changed();
       },
       state: setLive,
@@ -81,8 +83,8 @@ function App({ api }: { api: Api }) {
     pausedRef.current = !pausedRef.current;
     setPaused(pausedRef.current);
     if (!pausedRef.current) {
-      for (const row of held.current) rows.put(row);
-      held.current = [];
+      for (const row of held.current.values()) rows.put(row);
+      held.current = new Map();
     }
   }
 

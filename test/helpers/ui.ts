@@ -77,3 +77,17 @@ export async function openUi(t: TestContext, overrides: Partial<ProxyConfig> = {
     },
   };
 }
+
+/**
+ * Waits until the list shows every exchange the proxy finished, none still pending: rows arrive
+ * newest first and move down as more come, so a click on a moving list can land on another row.
+ */
+export async function settled(run: UiRun, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [rows, pending] = await Promise.all([run.page.locator('.viewport .row').count(), run.page.locator('.viewport .row.pending').count()]);
+    if (rows === run.c.proxy.exchanges.length && pending === 0) return;
+    if (Date.now() > deadline) throw new Error(`the list shows ${rows} rows (${pending} pending) for ${run.c.proxy.exchanges.length} finished exchanges after ${timeoutMs} ms`);
+    await new Promise((wake) => setTimeout(wake, 50));
+  }
+}
