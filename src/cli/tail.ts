@@ -160,6 +160,8 @@ function logRecord(time: number, x: ExchangeSummary): Record<string, unknown> {
 /** `fpse "server version" client=… server=… negotiated=… accepted`: the log's proto text, from the summary's fields. */
 function protocolLine(x: ExchangeSummary): string | undefined {
   if (x.protocol === undefined) return undefined;
+  // The proxy's own words (FPSE status=, MAPI code= and PENDING included); rebuilt for an older proxy.
+  if (x.line !== undefined) return x.line;
   const operation = x.operation ?? '?';
   let line = `${x.protocol} ${x.protocol === 'fpse' && operation.includes(' ') ? `"${operation}"` : operation}`;
   for (const key of ['client', 'server', 'negotiated', 'echo'] as const) {

@@ -10,9 +10,13 @@ export interface ExchangeSummary {
   kind: Exchange['kind'];
   method: string;
   url: string;
+  /** When the request head arrived, epoch milliseconds. */
+  start: number;
   status?: number;
   protocol?: 'fpse' | 'mapihttp';
   operation?: string;
+  /** The protocol facts in the words of the proxy's log line (`fpse "server version" client=… accepted`). */
+  line?: string;
   versions?: { client?: string; server?: string; negotiated?: string; echo?: string };
   verdicts: Verdict[];
   /** Ids of the rules that were applied (not those that matched and passed). */
@@ -29,6 +33,7 @@ export function summarize(x: Exchange, redactor: Redactor): ExchangeSummary {
     kind: x.kind,
     method: x.request.method,
     url: redactor.url(x.url),
+    start: Math.round(x.timings.start),
     verdicts: x.protocol?.verdicts ?? [],
     rules: (x.rules ?? []).filter((r) => r.outcome === 'applied').map((r) => r.id),
     bytes: { request: x.bytes.request, response: x.bytes.response },
@@ -37,6 +42,7 @@ export function summarize(x: Exchange, redactor: Redactor): ExchangeSummary {
   if (x.protocol !== undefined) {
     summary.protocol = x.protocol.protocol;
     summary.operation = x.protocol.operation;
+    summary.line = x.protocol.summary;
     summary.versions = x.protocol.versions;
   }
   const duration = durationOf(x);
@@ -48,15 +54,17 @@ export function summarize(x: Exchange, redactor: Redactor): ExchangeSummary {
 /** JSON Schema (2020-12, as OpenAPI 3.1 uses it) of ExchangeSummary, for the OpenAPI document. */
 export const EXCHANGE_SUMMARY_SCHEMA = {
   type: 'object',
-  required: ['id', 'kind', 'method', 'url', 'verdicts', 'rules', 'bytes'],
+  required: ['id', 'kind', 'method', 'url', 'start', 'verdicts', 'rules', 'bytes'],
   properties: {
     id: { type: 'string' },
     kind: { enum: ['http', 'tunnel', 'upgrade'] },
     method: { type: 'string' },
     url: { type: 'string', description: 'redacted as the journal redacts it' },
+    start: { type: 'number', description: 'when the request head arrived, epoch milliseconds' },
     status: { type: 'integer' },
     protocol: { enum: ['fpse', 'mapihttp'] },
     operation: { type: 'string' },
+    line: { type: 'string', description: "the protocol facts in the words of the proxy's log line" },
     versions: { type: 'object', properties: { client: { type: 'string' }, server: { type: 'string' }, negotiated: { type: 'string' }, echo: { type: 'string' } } },
     verdicts: { type: 'array', items: { $ref: '#/components/schemas/Verdict' } },
     rules: { type: 'array', items: { type: 'string' }, description: 'ids of the rules applied' },

@@ -130,7 +130,7 @@ function Row({ row, index, selected, onSelect }: { row: ExchangeSummary; index: 
       style={{ transform: `translateY(${index * ROW_HEIGHT}px)` }}
       onClick={() => onSelect(row.id)}
     >
-      <span role="gridcell">{clock(row.seen)}</span>
+      <span role="gridcell">{clock(row.start ?? row.seen)}</span>
       <span role="gridcell">{row.method}</span>
       <span role="gridcell" title={host}>
         {host}

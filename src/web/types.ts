@@ -30,6 +30,8 @@ export interface ExchangeSummary {
   duration?: number;
   bytes: { request: number; response: number };
   error?: string;
+  /** When the request head arrived (epoch ms); absent from an older proxy's summaries. */
+  start?: number;
   /** Set by the UI: the feed said 'started' and not yet 'finished'. */
   pending?: boolean;
   /** Set by the UI: when the row arrived (epoch ms), for the time column. */

@@ -16,6 +16,7 @@ const FPSE: ExchangeSummary = {
   kind: 'http',
   method: 'POST',
   url: 'http://sp.lab/_vti_bin/shtml.dll/_vti_rpc',
+  start: TIME - 4,
   status: 200,
   protocol: 'fpse',
   operation: 'server version',
@@ -46,7 +47,12 @@ describe('./proxy tail lines', () => {
   it('MAPI/HTTP operations are not quoted; a plain exchange has no protocol part; an error shows its code', () => {
     const mapi = { ...FPSE, protocol: 'mapihttp' as const, operation: 'Connect', versions: { client: 'Outlook/16.0', server: 'Exchange/15.2' }, verdicts: [], rules: [] };
     assert.match(exchangeLine(TIME, mapi, NO_COLOURS), / mapihttp Connect client=Outlook\/16\.0 server=Exchange\/15\.2$/);
-    const plain: ExchangeSummary = { id: 'x', kind: 'http', method: 'GET', url: 'http://h/', verdicts: [], rules: [], bytes: { request: 0, response: 0 }, error: 'upstream-refused' };
+    const plain: ExchangeSummary = { id: 'x', kind: 'http', method: 'GET', url: 'http://h/', start: TIME, verdicts: [], rules: [], bytes: { request: 0, response: 0 }, error: 'upstream-refused' };
     assert.match(exchangeLine(TIME, plain, NO_COLOURS), /GET http:\/\/h\/ - ↑0B ↓0B upstream-refused$/);
+  });
+
+  it("uses the proxy's own protocol line when the summary carries it (FPSE status=, MAPI code=, PENDING)", () => {
+    const line = 'fpse "server version" client=3.0.2.1000 status=262156 rejected-client-too-old';
+    assert.match(exchangeLine(TIME, { ...FPSE, line }, NO_COLOURS), / fpse "server version" client=3\.0\.2\.1000 status=262156 rejected-client-too-old \[fpse-refuse\]$/);
   });
 });
