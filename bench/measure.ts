@@ -312,7 +312,7 @@ function checkFeed(r: SubjectRun, checks: ControlChecks, label: string, log: (li
     log(`  ${label}: the feed subscriber read ${feed.finished} finished (${feed.finishedSmall} GET /small) and ${feed.started} started events, ${feed.missed} missed, for ${sent} requests (warm-up and load)`);
   }
   if (r.load === undefined) return;
-  const reason = checks.feedError ?? (feed === undefined || feed.finished === 0 ? 'it read no finished event' : undefined);
+  const reason = checks.feedError ?? (feed === undefined || feed.finished === 0 ? `it read no finished event${feed !== undefined && feed.unparsed > 0 ? ` (${feed.unparsed} messages it could not read)` : ''}` : undefined);
   if (reason !== undefined) {
     r.loadError = `${FEED_NOT_READ} (${reason}; ${Math.round(r.load.rps)} req/s not counted)`;
     delete r.load;
@@ -321,6 +321,7 @@ function checkFeed(r: SubjectRun, checks: ControlChecks, label: string, log: (li
   }
   if (feed!.missed > 0) r.notes.push(`the proxy dropped ${feed!.missed} events for the feed subscriber (${feed!.missedMessages} "missed" messages): it did not keep up`);
   if (feed!.finishedSmall + feed!.missed < sent) r.notes.push(`the feed subscriber read ${feed!.finishedSmall} finished GET /small events (and ${feed!.missed} missed) for ${sent} requests completed`);
+  if (feed!.unparsed > 0) r.notes.push(`${feed!.unparsed} feed message(s) did not open with {"seq":N,"type":"…"} (bench/feed-subscriber.ts reads that head)`);
   if (feed!.closed !== undefined) r.notes.push(`the proxy closed the feed during the run (${feed!.closed.code} ${feed!.closed.reason})`);
 }
 
