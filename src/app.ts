@@ -76,7 +76,8 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
     idleTimeoutMs: config.idleTimeoutMs ?? DEFAULTS.idleTimeoutSeconds * 1000,
     maxConnections: config.maxConnections ?? defaultMaxConnections(),
     logger,
-    captureBytes: config.record?.captureBytes ?? 0,
+    // The journal's bodies, or the control API's (GET /api/exchanges/{id} has them without a journal too).
+    captureBytes: config.record?.captureBytes ?? config.control?.captureBytes ?? 0,
     recording: config.record !== undefined,
     redactChanges: (changes) => redactor.changes(changes),
     ...(config.allow !== undefined && { access: new ClientAccess(config.allow) }),

@@ -24,8 +24,10 @@ const EXAMPLES = `Examples:
   ./proxy start --rules rules/mapi-context-lost.yaml --seed 42
                                                   apply a shipped scenario, with replayable chance
   ./proxy rules list                              the shipped scenarios
-  curl -H "Authorization: Bearer $(cat ~/.version-proxy/control-token)" http://127.0.0.1:8089/api/status
-                                                  ask the running proxy through its control API`;
+  TOKEN=$(cat ~/.version-proxy/control-token)     this run's control API token
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8089/api/status
+  curl -H "Authorization: Bearer $TOKEN" --json @rule.json http://127.0.0.1:8089/api/rules
+                                                  add a rule at run time (docs/control-api.md)`;
 
 function startOptions(y: Argv) {
   return y
@@ -52,7 +54,7 @@ function startOptions(y: Argv) {
     .option('tls', { type: 'boolean', default: false, describe: 'reverse mode: listen with TLS, the certificate issued by the CA in --ca-dir' })
     .option('record', { type: 'string', default: DEFAULTS.recordDir, describe: 'journal file (.ndjson), or a folder that gets <start time>.ndjson; redacted unless --no-redact', requiresArg: true })
     .option('no-record', { type: 'boolean', default: false, describe: 'keep no journal' })
-    .option('capture-bytes', { type: 'string', default: '1MiB', describe: 'body bytes kept per direction of each exchange (e.g. 0, 64KiB, 10MiB); cut bodies are marked truncated with their real size', requiresArg: true })
+    .option('capture-bytes', { type: 'string', default: '1MiB', describe: 'body bytes kept per direction of each exchange, in the journal and for the control API (e.g. 0, 64KiB, 10MiB); cut bodies are marked truncated with their real size', requiresArg: true })
     .option('record-rotate', { type: 'string', default: '256MiB', describe: 'start the next journal part (<name>.part2.ndjson, …) past this size', requiresArg: true })
     .option('record-max', { type: 'string', default: DEFAULTS.recordMax, describe: 'the recording folder (or the named journal\'s parts) stays under this size: oldest files deleted first, said on the log; 0 for no bound', requiresArg: true })
     .option('record-min-free', { type: 'string', default: DEFAULTS.recordMinFree, describe: 'below this much free disk, bodies stop being recorded, and below half of it exchanges; each time a journal line says so and counts what was left out; 0 to turn off', requiresArg: true })
@@ -106,7 +108,7 @@ function toConfig(args: StartArgs): ProxyConfig {
     redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'], extraParams: args['redact-param'] },
     ...(args.allow !== undefined && { allow: parseAllow(args.allow) }),
     ...(!args['no-control'] && {
-      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']) },
+      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']), captureBytes: parseSize('capture-bytes', args['capture-bytes']) },
     }),
   };
 }
@@ -262,7 +264,7 @@ function recordCommands<T>(y: Argv<T>) {
       'the negotiation report for a bug report: per host and conversation, builds, negotiated version, verdicts, rules, errors',
       (c) =>
         journalsOption(c)
-          .option('html', { type: 'boolean', describe: 'one self-contained HTML file instead of markdown' })
+          .option('html', { type: 'boolean', describe: 'one self-contained HTML file instead of markdown, with a sequence diagram of each conversation' })
           .option('json', { type: 'boolean', describe: 'the report as JSON' })
           .option('output', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout', requiresArg: true })
           .option('filter', filterOption)

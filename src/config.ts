@@ -76,6 +76,11 @@ export interface ControlConfig {
   tokenFile: string;
   /** Finished exchanges held for the API (`--control-ring`, default 1000). */
   ring: number;
+  /**
+   * Body bytes kept per direction for GET /api/exchanges/{id} (`--capture-bytes`), also when
+   * nothing is recorded; the ring's own byte budget bounds what is held.
+   */
+  captureBytes?: number;
 }
 
 export interface RecordConfig {

@@ -5,7 +5,7 @@
  * `./proxy start` with its port taken.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -256,8 +256,21 @@ describe('control server: bad input gets a JSON 4xx that says how to fix it', ()
   });
 });
 
+describe('control server: bodies without a journal', () => {
+  it('GET /api/exchanges/{id} has the captured bodies when nothing is recorded (--capture-bytes applies to the ring)', async (t) => {
+    const fpse = await fpseServer(t);
+    const c = await controlledProxy(t);
+    assert.equal(c.proxy.app.journal, undefined, 'no journal');
+    await fpseCall(c.proxy, fpse, SHTML, 'method=server+version%3a12%2e0%2e0%2e6415');
+    const [x] = await c.proxy.waitForExchanges(1);
+    const whole = (await c.api(`/api/exchanges/${x!.id}`)).json as { bodies?: { request: { data: string }; response: { size: number } } };
+    assert.equal(whole.bodies?.request.data, 'method=server+version%3a12%2e0%2e0%2e6415');
+    assert.ok((whole.bodies?.response.size ?? 0) > 0);
+  });
+});
+
 describe('./proxy start and the control server', () => {
-  it('names the control URL and token file on the listening line, and answers there', { timeout: 30_000 }, async (t) => {
+  it('names the control URL and token file on the listening line, answers there, and removes the token file when it stops', { timeout: 30_000 }, async (t) => {
     const tokenFile = join(tempDir(t), 'token');
     const proxy = await ProxyProcess.start(['start', '--listen', '127.0.0.1:0', '--control', '127.0.0.1:0', '--control-token-file', tokenFile]);
     t.after(() => proxy.kill());
@@ -268,6 +281,9 @@ describe('./proxy start and the control server', () => {
     const res = await fetch(`${String(listening.control)}/api/status`, { headers: { Authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { mode: string }).mode, 'forward');
+    // A stopped run's token is dead: its file goes with it.
+    await proxy.signalAndWait('SIGTERM', 10_000);
+    assert.equal(existsSync(tokenFile), false, 'the token file is removed at shutdown');
   });
 
   it('./proxy start with the control port in use: one line naming --control, exit 2', { timeout: 150_000 }, async (t) => {

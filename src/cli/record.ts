@@ -70,7 +70,7 @@ export async function report(args: { journals: string[]; html?: boolean; json?: 
   const filter = filterOption(args.filter);
   const { buildReport, formatHtml, formatMarkdown } = await import('../record/report.js').then(async (m) => ({ ...m, ...(await import('../record/report-html.js')), ...(await import('../record/report-markdown.js')) }));
   const problems = problemPrinter();
-  const built = await buildReport(args.journals, { onProblem: problems.onProblem, ...(filter !== undefined && { filter }) });
+  const built = await buildReport(args.journals, { onProblem: problems.onProblem, ...(filter !== undefined && { filter }), diagrams: args.html === true && args.json !== true });
   const text = args.json === true ? `${JSON.stringify(built, null, 2)}\n` : args.html === true ? formatHtml(built) : formatMarkdown(built);
   if (args.output === undefined || args.output === '-') process.stdout.write(text);
   else {

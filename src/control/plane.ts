@@ -16,7 +16,7 @@ import { Scopes } from './scopes.js';
 import { startControlServer } from './server.js';
 import type { ControlState } from './routes.js';
 import { ExchangeStats } from './stats.js';
-import { newToken, writeTokenFile } from './token.js';
+import { newToken, removeTokenFile, writeTokenFile } from './token.js';
 
 export interface ControlOptions {
   host: string;
@@ -82,6 +82,7 @@ export async function startControl(
       // Closing the server closes every hold, which would remove each scope one by one.
       state.scopes.clear('reset');
       await server.close();
+      removeTokenFile(options.tokenFile, token);
     },
   };
 }

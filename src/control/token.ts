@@ -4,7 +4,7 @@
  * (same user) can use the API and nobody else on the machine can.
  */
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ProgramError } from '../errors.js';
 
@@ -27,6 +27,19 @@ export function writeTokenFile(file: string, token: string): void {
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new ProgramError('ERR_BAD_OPTION', `--control-token-file ${file} cannot be written (${reason})`, 'choose a writable place with --control-token-file FILE, or turn the control server off with --no-control');
+  }
+}
+
+/**
+ * Removes the token file at shutdown, when it still holds this run's token: a dead token is no
+ * use to anyone, and another run started since with the same file has written its own, which
+ * stays. Best effort: shutdown goes on whatever happens here.
+ */
+export function removeTokenFile(file: string, token: string): void {
+  try {
+    if (readFileSync(file, 'utf8').trim() === token) unlinkSync(file);
+  } catch {
+    // Already gone, or not ours to read any more.
   }
 }
 

@@ -3,9 +3,13 @@
  * no external resource, so it opens anywhere and can be attached as it is. Every value is
  * HTML-escaped (the traffic is the attacker's input: a header can carry `<script>`), and a
  * Content-Security-Policy that allows nothing but the inline style backs the escaping up.
+ * Each conversation with its calls collected (`buildReport(…, { diagrams: true })`) gets its
+ * sequence diagram under its facts, inline SVG from sequence-svg.ts (which escapes for XML, and
+ * so for HTML too).
  */
 import type { ConversationReport, HostReport, Report, VerdictGroup } from './report-types.js';
 import { isoTime, plainCounts, plural, PROTOCOL_NAMES, ruleDetail, runRedaction, summaryOf, unredactedRuns, verdictCounts } from './report-words.js';
+import { sequenceSvg } from './sequence-svg.js';
 
 const STYLE = `
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #1b1b1b; }
@@ -20,6 +24,8 @@ code, .mono { font-family: ui-monospace, monospace; font-size: 95%; }
 .secrets { background: #ffe0e0; border: 2px solid #a00; padding: .8em 1em; font-weight: 600; }
 .hint { background: #fff6d6; padding: .4em .8em; }
 ul.details { padding-left: 1.2em; }
+figure.sequence { margin: .5em 0 1.5em; overflow-x: auto; }
+figure.sequence figcaption { color: #595959; font-size: 90%; }
 `;
 
 export function formatHtml(report: Report): string {
@@ -44,7 +50,10 @@ export function formatHtml(report: Report): string {
     ])));
   }
 
-  for (const host of report.hosts.filter((h) => h.conversations.length > 0)) body.push(...hostSection(host));
+  // Diagram ids (title, desc) must be unique in the page.
+  let diagrams = 0;
+  const nextDiagram = (): string => `sequence-${(diagrams += 1)}`;
+  for (const host of report.hosts.filter((h) => h.conversations.length > 0)) body.push(...hostSection(host, nextDiagram));
 
   const plainOnly = report.hosts.filter((h) => h.conversations.length === 0);
   if (plainOnly.length > 0) {
@@ -81,7 +90,7 @@ export function formatHtml(report: Report): string {
   ].join('\n');
 }
 
-function hostSection(host: HostReport): string[] {
+function hostSection(host: HostReport, nextDiagram: () => string): string[] {
   const out = [`<h2>${esc(host.host)}</h2>`];
   if (host.plain.exchanges > 0) {
     out.push(`<p>Other traffic: ${esc(plainCounts(host.plain))}, ${esc(plural(host.plain.errors, 'error'))}, ${esc(isoTime(host.plain.firstSeen))} to ${esc(isoTime(host.plain.lastSeen))}.</p>`);
@@ -104,7 +113,7 @@ function hostSection(host: HostReport): string[] {
     ])));
   }
   out.push(`<h3>Details for ${esc(host.host)}</h3>`);
-  for (const c of host.conversations) out.push(...details(c));
+  for (const c of host.conversations) out.push(...details(c), ...diagram(c, nextDiagram));
   return out;
 }
 
@@ -121,6 +130,17 @@ function details(c: ConversationReport): string[] {
     `<h4>${esc(PROTOCOL_NAMES[c.protocol] ?? c.protocol)} <span class="mono">${esc(c.conversation)}</span></h4>`,
     `<p>${esc(`${plural(c.exchanges, 'exchange')}: ${ops || 'none'}.`)}</p>`,
     items.length > 0 ? `<ul class="details">${items.join('')}</ul>` : '',
+  ];
+}
+
+/** The conversation's calls between client, proxy and server, when the report collected them. */
+function diagram(c: ConversationReport, nextDiagram: () => string): string[] {
+  if (c.diagram === undefined || c.diagram.calls.length === 0) return [];
+  return [
+    '<figure class="sequence">',
+    sequenceSvg(c.diagram, { idPrefix: nextDiagram() }),
+    '<figcaption>Each call top to bottom: the version on each arrow; the proxy’s rewrites as notes on its lifeline (✎), its own answers as refusals (✖), failed messages ending in a cross; verdicts under the arrow they judge (⚠ violation).</figcaption>',
+    '</figure>',
   ];
 }
 

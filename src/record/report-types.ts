@@ -6,6 +6,7 @@
  */
 import type { ProtocolRecord, RuleRecord, Verdict } from '../core/exchange.js';
 import type { JournalProblem } from './journal-read.js';
+import type { SequenceDiagram } from './sequence-diagram.js';
 
 export type { JournalProblem };
 
@@ -74,6 +75,8 @@ export interface ConversationReport {
   /** Distinct builds in the order first stated (more than one: the build changed over time). */
   clientsSeen: string[];
   serversSeen: string[];
+  /** The calls as a sequence diagram (sequence-diagram.ts), only when asked for (`--html` draws it). */
+  diagram?: SequenceDiagram;
 }
 
 export interface PlainReport {

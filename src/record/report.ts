@@ -14,6 +14,7 @@ import type { ExchangeKind, ProtocolRecord, RuleRecord, Verdict } from '../core/
 import type { CaptureLine, ExchangeLine, RunLine } from './entry.js';
 import { journalFiles, readJournal, type JournalProblem } from './journal-read.js';
 import type { ConversationReport, ErrorGroup, HostReport, PlainReport, Report, RuleGroup, RunReport, VerdictGroup } from './report-types.js';
+import { SequenceCollector } from './sequence-diagram.js';
 
 export type { ConversationReport, ErrorGroup, HostReport, JournalProblem, PlainReport, Report, RuleGroup, RunReport, VerdictGroup } from './report-types.js';
 
@@ -24,6 +25,8 @@ export interface BuildReportOptions {
   filter?: Filter;
   /** The report's `generated` time; default now. */
   now?: Date;
+  /** Draw each conversation's calls (ConversationReport.diagram, at most CALL_LIMIT each): `--html` shows them. */
+  diagrams?: boolean;
 }
 
 export const PROBLEM_LIMIT = 100;
@@ -39,7 +42,7 @@ const OUTCOME_RANK: Record<RuleRecord['outcome'], number> = { applied: 0, skippe
 
 export async function buildReport(journals: string[], options: BuildReportOptions = {}): Promise<Report> {
   const files = journalFiles(journals);
-  const builder = new ReportBuilder();
+  const builder = new ReportBuilder(options.diagrams === true);
   const problem = (p: JournalProblem): void => {
     builder.problem(p);
     options.onProblem?.(p);
@@ -86,6 +89,8 @@ class ReportBuilder {
   private readonly byProtocol: Record<string, number> = {};
   private readonly totals = { exchanges: 0, errors: 0, violations: 0, notices: 0, rulesApplied: 0, problems: 0, dropped: 0, leftOut: 0, bodiesLeftOut: 0 };
   private span: { first: number; last: number } | undefined;
+
+  constructor(private readonly diagrams: boolean) {}
 
   problem(p: JournalProblem): void {
     this.totals.problems += 1;
@@ -140,7 +145,7 @@ class ReportBuilder {
     const name = hostOf(x);
     let host = this.hosts.get(name);
     if (host === undefined) {
-      host = new HostTally(name);
+      host = new HostTally(name, this.diagrams);
       this.hosts.set(name, host);
     }
     host.add(x, start, end);
@@ -183,8 +188,15 @@ class HostTally {
   private readonly conversations = new Map<string, ConversationTally>();
   private readonly plain: PlainReport = { exchanges: 0, tunnels: 0, upgrades: 0, errors: 0 };
   private readonly hints = new CappedCounter();
+  /** Per conversation key, its calls as a diagram; only when the report draws them. */
+  private readonly diagrams: Map<string, SequenceCollector> | undefined;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    diagrams: boolean,
+  ) {
+    if (diagrams) this.diagrams = new Map();
+  }
 
   add(x: ExchangeLine, start: number, end: number): void {
     for (const hint of x.hints ?? []) this.hints.add(String(hint));
@@ -206,12 +218,25 @@ class HostTally {
       this.conversations.set(key, conv);
     }
     conv.add(x, protocol, start, end);
+    if (this.diagrams !== undefined) {
+      let diagram = this.diagrams.get(key);
+      if (diagram === undefined) {
+        diagram = new SequenceCollector();
+        this.diagrams.set(key, diagram);
+      }
+      diagram.add(x);
+    }
   }
 
   report(): HostReport {
     const protocolRank = (p: string): number => (p === 'fpse' ? 0 : 1);
-    const conversations = [...this.conversations.values()]
-      .map((c) => c.report())
+    const conversations = [...this.conversations.entries()]
+      .map(([key, c]) => {
+        const report = c.report();
+        const diagram = this.diagrams?.get(key);
+        if (diagram !== undefined) report.diagram = diagram.diagram();
+        return report;
+      })
       .sort((a, b) => protocolRank(a.protocol) - protocolRank(b.protocol) || a.firstSeen - b.firstSeen || compareText(a.conversation, b.conversation));
     return { host: this.name, conversations, plain: this.plain, hints: this.hints.entries().map(([message, count]) => ({ message, count })) };
   }

@@ -26,7 +26,7 @@ export interface ApiAnswer extends CollectedResponse {
 }
 
 export async function controlledProxy(t: TestContext, overrides: Partial<ProxyConfig> = {}): Promise<ControlledProxy> {
-  const defaults = { listen: { host: '127.0.0.1', port: 0 }, tokenFile: join(tempDir(t, 'vp-control-'), 'sub', 'control-token'), ring: 1000 };
+  const defaults = { listen: { host: '127.0.0.1', port: 0 }, tokenFile: join(tempDir(t, 'vp-control-'), 'sub', 'control-token'), ring: 1000, captureBytes: 64 * 1024 };
   const proxy = await forwardProxy(t, { control: defaults, ...overrides });
   const tokenFile = proxy.app.control!.tokenFile;
   const control = proxy.app.control!;

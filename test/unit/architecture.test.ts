@@ -29,7 +29,10 @@ const LAYERS: Array<[RegExp, number]> = [
   [/^(proxy|tls|record|simulators)\//, 3],
   [/^control\//, 4],
   [/^(config|log|log-destination|log-pretty)\.ts$/, 4],
-  [/^(app|demo)\.ts$/, 5],
+  [/^(app|demo|start-proxy|index)\.ts$/, 5],
+  // The control API client stands alone (layer 0 and its own test below): a test process
+  // that only talks to a running proxy loads none of the proxy.
+  [/^client\//, 0],
   [/^cli(\.ts$|\/)/, 6],
 ];
 
@@ -67,6 +70,13 @@ describe('architecture', () => {
     assert.deepEqual(importers('http-proxy'), []);
     assert.ok(importers('ws').length <= 1, `ws imported by ${importers('ws').join(', ')}`);
     assert.deepEqual(importers('yargs'), ['cli.ts']);
+  });
+
+  it('keeps the control client standalone: client/ imports only itself and node: builtins', () => {
+    const outside = files
+      .filter((f) => relative(src, f).startsWith('client/'))
+      .flatMap((f) => importsOf(f).filter((spec) => !spec.startsWith('./') && !spec.startsWith('node:')).map((spec) => `${relative(src, f)} imports ${spec}`));
+    assert.deepEqual(outside, []);
   });
 
   it('has no console.* or process.exit below the CLI', () => {

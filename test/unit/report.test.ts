@@ -387,6 +387,18 @@ describe('buildReport', () => {
     assert.equal(cells(tableRow(formatMarkdown(report), '127.0.0.1'))[4], '**⚠ client-ignored-negotiated ×2000**');
   });
 
+  it('diagrams only when asked for (--html), at most 200 calls each, the rest counted', async (t) => {
+    const lines = Array.from({ length: 500 }, (_, i) => fpse(T0 + i, `method ${i}`, [ACCEPTED], { client: '12.0.0.6415' }));
+    const file = journal(t, [run(), ...lines]);
+    assert.equal(conversation(await buildReport([file]), 'sp.example:8080', 'fpse').diagram, undefined);
+    const diagram = conversation(await buildReport([file], { diagrams: true }), 'sp.example:8080', 'fpse').diagram;
+    assert.ok(diagram);
+    assert.equal(diagram.calls.length, 200);
+    assert.equal(diagram.more, 300);
+    assert.equal(diagram.calls[0]!.operation, 'method 0');
+    assert.deepEqual(diagram.lanes.map((l) => l.detail), ['12.0.0.6415', undefined, 'sp.example:8080']);
+  });
+
   it('the report survives JSON (what --json prints)', async (t) => {
     const report = await buildReport([journal(t, [run(), fpse(T0, 'server version', [ACCEPTED], { client: '12.0.0.6415' }), exchange({ url: 'http://x.example/', at: T0 })])]);
     assert.deepEqual(JSON.parse(JSON.stringify(report, null, 2)), report);
@@ -400,7 +412,7 @@ describe('buildReport', () => {
 describe('report escaping', () => {
   const evil = '<script>alert(1)</script>';
 
-  async function evilReport(t: TestContext): Promise<Report> {
+  async function evilReport(t: TestContext, diagrams = false): Promise<Report> {
     const versions = { client: `12.0.0.6415${evil}`, server: `Exchange|${evil}`, negotiated: '12.0.0.6415' };
     const verdict: Verdict = { code: 'echo-mismatch', level: 'violation', message: `the method line says ${evil}` };
     const rule: RuleRecord = { id: 'r1', explain: '', stage: 'request-head', outcome: 'applied', changes: [{ action: 'set', target: 'X-Header', before: 'a', after: evil }] };
@@ -411,11 +423,12 @@ describe('report escaping', () => {
         exchange({ url: `http://evil.example/${evil}`, at: T0, protocol: { protocol: 'fpse', operation: evil, verdicts: [verdict], versions, conversation: `127.0.0.1 ${evil}` }, rules: [rule], error, hints: [evil] }),
         exchange({ url: `${evil}:443`, kind: 'tunnel', at: T0 }),
       ]),
-    ]);
+    ], { diagrams });
   }
 
   it('HTML: every value from the traffic is escaped; no script, no external resource', async (t) => {
-    const html = formatHtml(await evilReport(t));
+    const html = formatHtml(await evilReport(t, true));
+    assert.equal(html.split('<svg ').length - 1, 1, 'the conversation is drawn');
     assert.doesNotMatch(html, /<script/i);
     assert.doesNotMatch(html, /<(link|img|iframe|object|embed)\b/i);
     assert.doesNotMatch(html, /\b(src|href)=/i);
