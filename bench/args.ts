@@ -23,9 +23,10 @@ export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BEN
               the new-host probes of issue 5; forward-record (recording on) is
               compared with forward, and har-100k times ./proxy har on a
               100,000-exchange journal (issue 6); forward-control (the control
-              server up, one live feed subscriber) and forward-rules100-runtime
-              (100 rules added through POST /api/rules) are compared with forward,
-              and scope-roundtrip times POST + DELETE /api/scopes (issue 22);
+              server up, one live feed subscriber) is compared with forward,
+              forward-rules100-runtime (100 rules added through POST /api/rules)
+              with forward-control-idle (the control server up, unused), and
+              scope-roundtrip times POST + DELETE /api/scopes (issue 22);
               interleaved runs the pairs whose both subjects are named (all
               when none are); soak is the recording soak
               of issue 21 (bench/soak.ts), run once after everything else

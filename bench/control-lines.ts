@@ -1,9 +1,15 @@
 /**
- * Issue 22's acceptance lines for the table's control rows: pass-through with the control server
- * up and one live feed subscriber (`forward-control`), and 100 runtime rules added through the
- * control API that match nothing (`forward-rules100-runtime`), each against `proxy forward` of
- * the same run (median of per-run ratios, as every row ratio). The interleaved probe measures the
- * same two ratios a second way (interleaved.ts).
+ * Issue 22's acceptance lines for the table's control rows, each from the median of per-run
+ * ratios against a row of the same run:
+ *
+ * - pass-through with the control server up and one live feed subscriber (`forward-control`)
+ *   against `proxy forward`, which has neither;
+ * - 100 runtime rules added through the control API that match nothing
+ *   (`forward-rules100-runtime`) against the same proxy with its control server up and no rules
+ *   (`forward-control-idle`): the rules need the control server, whose own cost is the line's
+ *   information (and, with the subscriber, the first line's subject).
+ *
+ * The interleaved probe measures both ratios a second way (interleaved.ts).
  */
 import type { Row } from './table.js';
 import type { SubjectId } from './subjects.js';
@@ -16,23 +22,24 @@ export const RUNTIME_RULES_MIN_RATIO = 0.95;
 const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
 const grouped = (n: number | undefined): string => (n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US'));
 const us = (row: Row | undefined): string => (row?.cpuUsPerRequest === undefined ? 'n/a' : `${row.cpuUsPerRequest.toFixed(0)} µs`);
+const two = (n: number | undefined): string => (n === undefined ? 'n/a' : n.toFixed(2));
 
 /** `yes (0.97: 12,000 vs 12,400 req/s, …)`, or why there is no verdict. */
-function verdict(row: Row, fwd: Row | undefined, min: number, only: string): string {
+function verdict(row: Row, base: Row | undefined, r: number | undefined, cpu: number | undefined, min: number, only: string): string {
   if (row.failed !== undefined) return `no (${row.failed})`;
-  if (fwd === undefined || fwd.failed !== undefined) return `n/a (needs the forward row in the same run: --only ${only})`;
-  const r = row.rpsPerForward;
+  if (base === undefined || base.failed !== undefined) return `n/a (needs its baseline in the same run: --only ${only})`;
   if (r === undefined) return 'n/a (the load failed: see Notes)';
-  const cpu = row.cpuPerForward === undefined ? '' : `, ratio ${row.cpuPerForward.toFixed(2)}`;
-  return `${yesNo(r >= min)} (${r.toFixed(2)}: ${grouped(row.rps)} vs ${grouped(fwd.rps)} req/s, median of same-run ratios; CPU per request ${us(row)} vs ${us(fwd)}${cpu})`;
+  return `${yesNo(r >= min)} (${r.toFixed(2)}: ${grouped(row.rps)} vs ${grouped(base.rps)} req/s, median of same-run ratios; CPU per request ${us(row)} vs ${us(base)}, ratio ${two(cpu)})`;
 }
 
 export function controlLines(rows: Map<SubjectId, Row>): string[] {
   const lines: string[] = [];
   const fwd = rows.get('forward');
+  const idle = rows.get('forward-control-idle');
   const feed = rows.get('forward-control');
   if (feed !== undefined) {
-    lines.push(`Control server up + 1 live feed subscriber: req/s ≥ ${CONTROL_FEED_MIN_RATIO}× proxy forward without them: ${verdict(feed, fwd, CONTROL_FEED_MIN_RATIO, 'forward,forward-control')}`);
+    const split = feed.failed === undefined && idle?.failed === undefined && idle?.rpsPerForward !== undefined ? `; control server alone ÷ forward ${two(idle.rpsPerForward)}, subscriber ÷ control server alone ${two(feed.rpsPerControlIdle)}` : '';
+    lines.push(`Control server up + 1 live feed subscriber: req/s ≥ ${CONTROL_FEED_MIN_RATIO}× proxy forward without them: ${verdict(feed, fwd, feed.rpsPerForward, feed.cpuPerForward, CONTROL_FEED_MIN_RATIO, 'forward,forward-control')}${split}`);
     if (feed.feedFinished !== undefined) {
       const sent = feed.feedSent ?? 0;
       const read = (feed.feedFinishedSmall ?? 0) >= sent && sent > 0;
@@ -45,8 +52,11 @@ export function controlLines(rows: Map<SubjectId, Row>): string[] {
   }
   const runtime = rows.get('forward-rules100-runtime');
   if (runtime !== undefined) {
-    const file = runtime.rpsPerFileRules === undefined ? '' : `; ÷ the same 100 rules from --rules (forward-rules100) ${runtime.rpsPerFileRules.toFixed(2)}`;
-    lines.push(`100 runtime rules (POST /api/rules), none matching: req/s ≥ ${RUNTIME_RULES_MIN_RATIO}× no-rule proxy forward: ${verdict(runtime, fwd, RUNTIME_RULES_MIN_RATIO, 'forward,forward-rules100-runtime')}${file}`);
+    const info = runtime.failed === undefined ? `; ÷ proxy forward (no control server) ${two(runtime.rpsPerForward)}${runtime.rpsPerFileRules === undefined ? '' : `, ÷ the same rules from --rules (forward-rules100) ${two(runtime.rpsPerFileRules)}`}` : '';
+    lines.push(
+      `100 runtime rules (POST /api/rules), none matching: req/s ≥ ${RUNTIME_RULES_MIN_RATIO}× the same proxy with no rules (control server up): ` +
+        `${verdict(runtime, idle, runtime.rpsPerControlIdle, runtime.cpuPerControlIdle, RUNTIME_RULES_MIN_RATIO, 'forward-control-idle,forward-rules100-runtime')}${info}`,
+    );
     if (runtime.rulesLoaded !== undefined) {
       const none = runtime.rulesLoaded === 100 && runtime.runtimeHits === 0 && runtime.ruleExchanges === 0;
       lines.push(
@@ -54,6 +64,9 @@ export function controlLines(rows: Map<SubjectId, Row>): string[] {
           `${grouped(runtime.ruleExchanges)} of ${grouped(runtime.logExchanges)} exchange log lines list a rule (medians over runs)`,
       );
     }
+  }
+  if (idle !== undefined && feed === undefined && runtime === undefined) {
+    lines.push(`Control server up, unused (information): req/s ÷ proxy forward ${two(idle.rpsPerForward)}, CPU per request ${us(idle)} vs ${us(fwd)}`);
   }
   return lines;
 }

@@ -42,9 +42,10 @@ export const PAIRS: readonly Pair[] = [
   { subject: 'forward-record', baseline: 'forward', min: RECORD_MIN_RATIO, issue: 'issue 6 as restated' },
   { subject: 'forward-mapi', baseline: 'forward-mapi-plain', min: MAPI_OBSERVER_MIN_RATIO, issue: 'issue 3 as restated' },
   { subject: 'forward-rules100', baseline: 'forward', min: RULES_MIN_RATIO, issue: 'issue 4' },
-  // Issue 22: the control server up with one live feed subscriber; 100 runtime rules, none matching.
+  // Issue 22: the control server up with one live feed subscriber, against neither; 100 runtime
+  // rules, none matching, against the same proxy with no rules (its control server up, unused).
   { subject: 'forward-control', baseline: 'forward', min: CONTROL_FEED_MIN_RATIO, issue: 'issue 22' },
-  { subject: 'forward-rules100-runtime', baseline: 'forward', min: RUNTIME_RULES_MIN_RATIO, issue: 'issue 22' },
+  { subject: 'forward-rules100-runtime', baseline: 'forward-control-idle', min: RUNTIME_RULES_MIN_RATIO, issue: 'issue 22' },
 ];
 
 /**

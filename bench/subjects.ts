@@ -21,6 +21,7 @@ export const SUBJECT_IDS = [
   'forward-record',
   'forward-https',
   'forward-rules100',
+  'forward-control-idle',
   'forward-control',
   'forward-rules100-runtime',
   'forward-mapi',
@@ -122,6 +123,9 @@ export function subjects(): Subject[] {
       loadOnly: true,
       rules: { file: HUNDRED_RULES, count: 100 },
     },
+    // Issue 22: exactly `forward` with the control server up, nobody using it: the baseline of the
+    // runtime rules row, and what the control plane alone costs (its exchange ring, counts, hits).
+    { id: 'forward-control-idle', label: 'proxy forward, control server up (idle)', mode: 'forward', loadOnly: true, control: {} },
     // Issue 22: exactly `forward`, with the control server up and one live feed subscriber (a
     // process of its own) reading every event of the load. Load only, as the rules row.
     { id: 'forward-control', label: 'proxy forward, control server + 1 feed subscriber', mode: 'forward', loadOnly: true, control: { feed: true } },
@@ -170,7 +174,7 @@ export const MITMDUMP_ABSENT = 'mitmdump not installed';
 
 /** The rows that run our proxy (dist/src/cli.js), whose log the harness reads afterwards. */
 export function isOurProxy(id: SubjectId): boolean {
-  return id === 'forward' || id === 'forward-record' || id === 'forward-https' || id === 'forward-rules100' || id === 'forward-control' || id === 'forward-rules100-runtime' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
+  return id === 'forward' || id === 'forward-record' || id === 'forward-https' || id === 'forward-rules100' || id === 'forward-control-idle' || id === 'forward-control' || id === 'forward-rules100-runtime' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
 }
 
 /**
@@ -235,6 +239,8 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
         '--seed',
         BENCH_SEED,
       ]);
+    case 'forward-control-idle':
+      return startWithControl(ctx, 'proxy-forward-control-idle', []);
     case 'forward-control':
       return startWithFeed(ctx);
     case 'forward-rules100-runtime':
@@ -276,16 +282,30 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
   }
 }
 
+/** Issue 22: `forward` with its control server on a free port, the token in `.bench/NAME.token` (deleted after). */
+async function startWithControl(ctx: Context, name: string, extra: string[]): Promise<Running & { tokenFile: string }> {
+  const tokenFile = tokenFileFor(ctx.workDir, name);
+  fs.rmSync(tokenFile, { force: true });
+  const running = await proxyService(ctx, name, [...controlStartArgs(PROXY_START, tokenFile), ...extra]);
+  return {
+    ...running,
+    tokenFile,
+    stop: async () => {
+      const note = await running.stop();
+      fs.rmSync(tokenFile, { force: true });
+      return note;
+    },
+  };
+}
+
 /**
  * Issue 22: `forward` with its control server, then one feed subscriber connected to
  * `GET /api/events` before the warm-up. A proxy whose feed refuses the upgrade still runs (its
  * control server up) and the row says why it has no subscriber.
  */
 async function startWithFeed(ctx: Context): Promise<Running> {
-  const name = 'proxy-forward-control';
-  const tokenFile = tokenFileFor(ctx.workDir, name);
-  fs.rmSync(tokenFile, { force: true });
-  const running = await proxyService(ctx, name, controlStartArgs(PROXY_START, tokenFile));
+  const running = await startWithControl(ctx, 'proxy-forward-control', []);
+  const tokenFile = running.tokenFile;
   let subscriber: Awaited<ReturnType<typeof startSubscriber>> | undefined;
   let feedError: string | undefined;
   try {
@@ -305,9 +325,7 @@ async function startWithFeed(ctx: Context): Promise<Running> {
     },
     stop: async () => {
       await subscriber?.stop();
-      const note = await running.stop();
-      fs.rmSync(tokenFile, { force: true });
-      return note;
+      return running.stop();
     },
   };
 }
@@ -318,16 +336,11 @@ async function startWithFeed(ctx: Context): Promise<Running> {
  * `GET /api/rules` must list them all as runtime rules (or the subject fails to start).
  */
 async function startWithRuntimeRules(ctx: Context, file: string, count: number): Promise<Running> {
-  const name = 'proxy-forward-rules100-runtime';
-  const tokenFile = tokenFileFor(ctx.workDir, name);
-  fs.rmSync(tokenFile, { force: true });
-  const running = await proxyService(ctx, name, [...controlStartArgs(PROXY_START, tokenFile), '--seed', BENCH_SEED]);
-  const client = ControlClient.fromRun(running.service!.logFile, tokenFile);
+  const running = await startWithControl(ctx, 'proxy-forward-rules100-runtime', ['--seed', BENCH_SEED]);
+  const client = ControlClient.fromRun(running.service!.logFile, running.tokenFile);
   const stop = async (): Promise<string | undefined> => {
     client.close();
-    const note = await running.stop();
-    fs.rmSync(tokenFile, { force: true });
-    return note;
+    return running.stop();
   };
   try {
     await addRuntimeRules(client, file);

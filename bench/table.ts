@@ -66,6 +66,10 @@ export interface Row {
    * the load (must be 0), and its req/s against the same rules loaded from the file (same run). */
   runtimeHits?: number;
   rpsPerFileRules?: number;
+  /** Issue 22, the feed and runtime rules rows: req/s and CPU per request against
+   * `forward-control-idle` (the control server up, unused) of the same run (median of per-run ratios). */
+  rpsPerControlIdle?: number;
+  cpuPerControlIdle?: number;
   /** MAPI row: req/s and CPU per request against the unobserved MAPI-shaped baseline of the same
    * run (median of per-run ratios): the observer's cost alone. */
   rpsPerUnobserved?: number;
@@ -229,8 +233,6 @@ export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
         row.failed = FEED_NOT_READ;
         return row;
       }
-      row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
-      row.cpuPerForward = ratio(all, s.id, 'forward', METRICS.cpuPerRequest);
     }
     if (s.control?.runtimeRules !== undefined) {
       row.rulesLoaded = median(defined(started.map((r) => r.runtimeRules?.runtime)));
@@ -243,9 +245,15 @@ export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
           return row;
         }
       }
+      row.rpsPerFileRules = ratio(all, s.id, 'forward-rules100', METRICS.rps);
+    }
+    if (s.control !== undefined) {
       row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
       row.cpuPerForward = ratio(all, s.id, 'forward', METRICS.cpuPerRequest);
-      row.rpsPerFileRules = ratio(all, s.id, 'forward-rules100', METRICS.rps);
+      if (s.id !== 'forward-control-idle') {
+        row.rpsPerControlIdle = ratio(all, s.id, 'forward-control-idle', METRICS.rps);
+        row.cpuPerControlIdle = ratio(all, s.id, 'forward-control-idle', METRICS.cpuPerRequest);
+      }
     }
     if (s.id === 'forward-record') {
       // Issue 6: the very same process, options and load as `forward`, plus a journal; same run.
