@@ -23,6 +23,7 @@ import { RecordingGuard } from './record/recording-guard.js';
 import { createRedactor, type Redactor } from './record/redact.js';
 import { TOOL } from './core/tool.js';
 import { startControl, type ControlPlane } from './control/plane.js';
+import type { RecordingLosses } from './control/metrics.js';
 
 export interface App {
   proxy: ProxyServer;
@@ -128,7 +129,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (config.control !== undefined) {
     try {
       const c = config.control;
-      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, rulesFilesAnywhere: config.rulesFilesAnywhere === true }, { proxy, mode, seed, redactor, logger, rules: live! });
+      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, rulesFilesAnywhere: config.rulesFilesAnywhere === true }, { proxy, mode, seed, redactor, logger, rules: live!, ...(journal !== undefined && { recording: () => recordingLosses(journal, guard) }) });
     } catch (err) {
       rules?.close();
       await proxy.close(0);
@@ -182,6 +183,11 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
       await journal?.close();
     },
   };
+}
+
+/** What the journal left out since the start, for the control plane's metrics. */
+function recordingLosses(journal: Journal, guard: RecordingGuard | undefined): RecordingLosses {
+  return { ...journal.lost, lowDiskExchanges: guard?.leftOut.exchanges ?? 0, lowDiskBodies: guard?.leftOut.bodies ?? 0 };
 }
 
 function openGuard(config: ProxyConfig, journal: Journal, logger: Logger): RecordingGuard | undefined {

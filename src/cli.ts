@@ -27,7 +27,9 @@ const EXAMPLES = `Examples:
   TOKEN=$(cat ~/.version-proxy/control-token)     this run's control API token
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8089/api/status
   curl -H "Authorization: Bearer $TOKEN" --json @rule.json http://127.0.0.1:8089/api/rules
-                                                  add a rule at run time (docs/control-api.md)`;
+                                                  add a rule at run time (docs/control-api.md)
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8089/metrics
+                                                  Prometheus metrics (docs/control-api.md "Metrics")`;
 
 function startOptions(y: Argv) {
   return y
@@ -54,7 +56,7 @@ function startOptions(y: Argv) {
     .option('tls', { type: 'boolean', default: false, describe: 'reverse mode: listen with TLS, the certificate issued by the CA in --ca-dir' })
     .option('record', { type: 'string', default: DEFAULTS.recordDir, describe: 'journal file (.ndjson), or a folder that gets <start time>.ndjson; redacted unless --no-redact', requiresArg: true })
     .option('no-record', { type: 'boolean', default: false, describe: 'keep no journal' })
-    .option('capture-bytes', { type: 'string', default: '1MiB', describe: 'body bytes kept per direction of each exchange, in the journal and for the control API (e.g. 0, 64KiB, 10MiB); cut bodies are marked truncated with their real size', requiresArg: true })
+    .option('capture-bytes', { type: 'string', describe: 'body bytes kept per direction of each exchange, in the journal and for the control API (default 1MiB; with --no-record, 0 unless given); e.g. 0, 64KiB, 10MiB; cut bodies are marked truncated with their real size', requiresArg: true })
     .option('record-rotate', { type: 'string', default: '256MiB', describe: 'start the next journal part (<name>.part2.ndjson, …) past this size', requiresArg: true })
     .option('record-max', { type: 'string', default: DEFAULTS.recordMax, describe: 'the recording folder (or the named journal\'s parts) stays under this size: oldest files deleted first, said on the log; 0 for no bound', requiresArg: true })
     .option('record-min-free', { type: 'string', default: DEFAULTS.recordMinFree, describe: 'below this much free disk, bodies stop being recorded, and below half of it exchanges; each time a journal line says so and counts what was left out; 0 to turn off', requiresArg: true })
@@ -99,7 +101,7 @@ function toConfig(args: StartArgs): ProxyConfig {
     ...(!args['no-record'] && {
       record: {
         path: args.record,
-        captureBytes: parseSize('capture-bytes', args['capture-bytes']),
+        captureBytes: parseSize('capture-bytes', args['capture-bytes'] ?? '1MiB'),
         rotateBytes: parseSize('record-rotate', args['record-rotate'], 1024),
         maxBytes: parseSize('record-max', args['record-max']),
         minFreeBytes: parseSize('record-min-free', args['record-min-free']),
@@ -108,7 +110,10 @@ function toConfig(args: StartArgs): ProxyConfig {
     redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'], extraParams: args['redact-param'] },
     ...(args.allow !== undefined && { allow: parseAllow(args.allow) }),
     ...(!args['no-control'] && {
-      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']), captureBytes: parseSize('capture-bytes', args['capture-bytes']) },
+      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']),
+        // Bodies for GET /api/exchanges/{id}: as recorded; with --no-record only when asked for, since
+        // copying every body costs pass-through speed that --no-record usually wants.
+        captureBytes: parseSize('capture-bytes', args['capture-bytes'] ?? (args['no-record'] ? '0' : '1MiB')) },
     }),
   };
 }

@@ -106,6 +106,8 @@ describe('--record-min-free: bodies, then exchanges, stop when the disk runs sho
       ],
     );
     assert.ok(written.every((l) => l.type === 'capture' && /--record-min-free/.test(l.reason)));
+    // The running counts the control plane's metrics read: never reset by a change of state.
+    assert.deepEqual(guard.leftOut, { bodies: 2, exchanges: 3 });
   });
 
   it('a running proxy on a disk short of --record-min-free writes heads without bodies, and says so in the journal', { timeout: 20_000 }, async (t) => {

@@ -11,6 +11,7 @@ import { respondFileProblem } from '../rules/respond-file.js';
 import type { Redactor } from '../record/redact.js';
 import { LiveConversations } from './conversations.js';
 import { ExchangeRing } from './exchange-ring.js';
+import { ProxyMetrics, type RecordingLosses } from './metrics.js';
 import { RuleHits } from './hits.js';
 import { Scopes } from './scopes.js';
 import { startControlServer } from './server.js';
@@ -37,19 +38,21 @@ export interface ControlPlane {
 
 export async function startControl(
   options: ControlOptions,
-  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger; rules: LiveRules },
+  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger; rules: LiveRules; recording?: () => RecordingLosses },
 ): Promise<ControlPlane> {
   const token = newToken();
   let runtimeIds = 1;
   writeTokenFile(options.tokenFile, token);
+  const stats = new ExchangeStats();
   const state: ControlState = {
     mode: run.mode,
     seed: run.seed,
     startedAt: Date.now(),
     ring: new ExchangeRing(options.ring),
-    stats: new ExchangeStats(),
+    stats,
     conversations: new LiveConversations(run.redactor),
     redactor: run.redactor,
+    metrics: new ProxyMetrics({ mode: run.mode, proxy: run.proxy, stats, ...(run.recording !== undefined && { recording: run.recording }) }),
     rules: run.rules,
     hits: new RuleHits(),
     scopes: new Scopes(run.rules, run.logger),
@@ -67,6 +70,7 @@ export async function startControl(
     state.stats.finish(x);
     state.ring.push(x);
     state.conversations.add(x);
+    state.metrics.finished(x);
     state.hits.record(x);
   };
   run.proxy.events.on('started', onStarted);

@@ -11,6 +11,7 @@ import { ApiError, ERROR_SCHEMA } from './api-error.js';
 import type { LiveConversations } from './conversations.js';
 import type { ExchangeRing } from './exchange-ring.js';
 import { EXCHANGE_SUMMARY_SCHEMA, summarize } from './exchange-summary.js';
+import { METRICS_CONTENT_TYPE, type ProxyMetrics } from './metrics.js';
 import type { ExchangeStats } from './stats.js';
 import type { FileCheck } from '../rules/load.js';
 import type { LiveRules } from '../rules/live-rules.js';
@@ -37,6 +38,7 @@ export interface ControlState {
   respondFiles: FileCheck;
   /** `runtime-N`, for a runtime rule sent without an id. */
   nextRuntimeId(): string;
+  metrics: ProxyMetrics;
 }
 
 export interface Parameter {
@@ -213,6 +215,15 @@ export const ROUTES: Route[] = [
       state.conversations.clear();
       return { rules, scopes };
     },
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics: exchanges by mode, protocol and status class, durations, upstream failures, faults injected by rules, connections, bytes, verdicts, journal drops (docs/control-api.md "Metrics")',
+    parameters: [],
+    response: { status: 200, description: 'the Prometheus text exposition format 0.0.4', schema: { type: 'string' }, contentType: METRICS_CONTENT_TYPE },
+    handler: async ({ state }) => new Reply(200, await state.metrics.scrape(), METRICS_CONTENT_TYPE),
   },
 ];
 

@@ -21,6 +21,8 @@ import tls from 'node:tls';
 
 /** What an upstream socket tells the connection that owns it. */
 export interface UpstreamEvents {
+  /** A new upstream connection is being made (the proxy counts it until it closes). */
+  opened?: (socket: net.Socket) => void;
   /** An upstream connection that was up has closed. */
   closed: () => void;
   /** The socket's idle timeout (set per exchange, upstream.ts watchUpstreamSocket) ran out. */
@@ -135,6 +137,7 @@ export class AffinityAgent {
     // One listener for the socket's life, rather than ClientRequest.setTimeout's listeners and
     // timers per request (about 2 µs a request).
     socket.on('timeout', () => this.upstream.timedOut(socket));
+    this.upstream.opened?.(socket);
     return socket;
   }
 

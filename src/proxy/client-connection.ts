@@ -20,6 +20,7 @@ import type { ClientInfo } from '../core/exchange.js';
 import type { Origin } from '../core/origin.js';
 import { AffinityAgent, type UpstreamEvents } from './affinity-agent.js';
 import type { InFlight } from './http-exchange.js';
+import { SocketCount } from './socket-count.js';
 
 let nextConnectionId = 0;
 
@@ -55,6 +56,8 @@ export class ClientConnection {
     readonly tunnel?: TunnelInfo,
     /** The idle timeout the socket's timer goes back to when nothing is in flight; 0: none. */
     private readonly idleTimeoutMs = 0,
+    /** The proxy's count of upstream sockets open, which this connection's add to. */
+    private readonly upstreams = new SocketCount(),
   ) {
     const client = tunnel?.client;
     this.info = { address: client?.address ?? socket.remoteAddress ?? '', port: client?.port ?? socket.remotePort ?? 0, connection: this.id };
@@ -97,6 +100,12 @@ export class ClientConnection {
     (this.idleWaiters ??= []).push(step);
   }
 
+  /** An upstream socket of a tunnel or upgrade: counted while open, and tied to this connection. */
+  linkUpstream(upstream: Duplex): void {
+    this.upstreams.track(upstream);
+    this.link(upstream);
+  }
+
   /** Ties another socket to this connection: destroyed when it is. */
   link(other: Duplex): void {
     if (this.destroyed) {
@@ -118,6 +127,7 @@ export class ClientConnection {
   }
 
   private readonly upstreamEvents: UpstreamEvents = {
+    opened: (socket) => this.upstreams.track(socket),
     closed: () => {
       if (this.inFlight === 0 && !this.destroyed && !this.socket.destroyed) this.socket.end();
     },

@@ -77,7 +77,7 @@ export function handleConnect(ctx: ConnectContext, conn: ClientConnection, req: 
 
   const upstream = net.connect({ host: authority.hostname, port: authority.port });
   upstream.setNoDelay(true);
-  conn.link(upstream);
+  conn.linkUpstream(upstream);
   upstream.setTimeout(ctx.upstreamTimeoutMs, () => upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'UPSTREAM_TIMEOUT' })));
   let connected = false;
 

@@ -35,6 +35,7 @@ import { BurstLog } from './burst-log.js';
 import { defaultAccess, type ClientAccess } from './client-access.js';
 import { isLoopback, OwnAddresses } from './own-addresses.js';
 import { ConnectionLimit } from './connection-limit.js';
+import { SocketCount } from './socket-count.js';
 
 
 export interface ProxyServerOptions {
@@ -83,8 +84,10 @@ export interface ProxyServer {
   listen(host: string, port: number): Promise<AddressInfo>;
   /** Stops accepting, waits up to `graceMs` for exchanges in flight, then closes what is left. */
   close(graceMs: number): Promise<void>;
-  /** Client connections currently open. */
+  /** Client connections currently open (the inside of an intercepted tunnel is one of its own). */
   connectionCount(): number;
+  /** Upstream connections open or opening: keep-alive, tunnel and upgrade sockets. */
+  upstreamCount(): number;
   /** The proxy's own listening addresses (a control server adds its own): requests to them are refused. */
   readonly own: OwnAddresses;
   /** Client connections refused at the --max-connections cap since the start. */
@@ -95,6 +98,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const events = new ExchangeEvents();
   const log = options.logger;
   const connections = new Map<Duplex, ClientConnection>();
+  const upstreams = new SocketCount();
   let closing = false;
   const own = new OwnAddresses();
   const redactHead = options.redactHead ?? ((text: string) => text);
@@ -172,7 +176,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     },
   };
   server.on('connection', (socket: Socket) => {
-    const conn = new ClientConnection(socket, tunnels.get(socket), idleTimeoutMs);
+    const conn = new ClientConnection(socket, tunnels.get(socket), idleTimeoutMs, upstreams);
     connections.set(socket, conn);
     socket.once('close', () => connections.delete(socket));
   });
@@ -180,7 +184,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const conn = connections.get(socket);
     if (conn) return conn;
     // Sockets reach the server through 'connection' first; this is only a guard.
-    const created = new ClientConnection(socket as Socket);
+    const created = new ClientConnection(socket as Socket, undefined, 0, upstreams);
     connections.set(socket, created);
     return created;
   };
@@ -326,6 +330,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         });
       }),
     connectionCount: () => connections.size,
+    upstreamCount: () => upstreams.open,
     refusedConnections: () => limit?.refused ?? 0,
   };
 }

@@ -173,7 +173,7 @@ export function handleUpgrade(ctx: UpgradeContext, conn: ClientConnection, req: 
     proxyReq = upstreamReq;
     upstreamReq.setTimeout(ctx.upstreamTimeoutMs, () => upstreamReq.destroy(Object.assign(new Error(`no answer for ${ctx.upstreamTimeoutMs / 1000} s`), { code: 'UPSTREAM_TIMEOUT' })));
     upstreamReq.once('socket', (s) => {
-      conn.link(s);
+      conn.linkUpstream(s);
       s.once('connect', () => (exchange.timings.upstreamConnected = now()));
     });
     upstreamReq.on('error', (err: NodeJS.ErrnoException) => {

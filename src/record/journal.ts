@@ -67,6 +67,8 @@ export class Journal {
   private scheduled = false;
   private dropped = 0;
   private dropReason = '';
+  /** Lines lost since the start, never reset (the control plane's metrics): over the backlog bound, in failed writes. */
+  readonly lost = { backlog: 0, writeFailed: 0 };
   private closed = false;
   private idle: Array<() => void> = [];
   /** The file can be written synchronously (a regular file), while the gate is open. */
@@ -210,6 +212,7 @@ export class Journal {
   private drop(reason: string): void {
     if (this.dropped === 0) this.options.logger.error({ journal: this.file, reason }, 'journal dropping exchanges');
     this.dropped += 1;
+    this.lost.backlog += 1;
     this.dropReason = reason;
   }
 
@@ -275,7 +278,9 @@ export class Journal {
   /** The lines of a failed write are lost; say so, keep the proxy running, try the next ones. */
   private failed(err: NodeJS.ErrnoException, buffers: Buffer[]): void {
     this.options.logger.error({ journal: this.file, err: { code: err.code, message: err.message } }, 'journal write failed');
-    this.dropped += countLines(buffers);
+    const lines = countLines(buffers);
+    this.dropped += lines;
+    this.lost.writeFailed += lines;
     this.dropReason = `a write failed (${err.code ?? err.message})`;
   }
 

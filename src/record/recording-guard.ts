@@ -43,6 +43,8 @@ export class RecordingGuard {
   state: CaptureState = 'full';
   private bodiesLeftOut = 0;
   private exchangesLeftOut = 0;
+  /** Left out since the start, never reset (the control plane's metrics). */
+  readonly leftOut = { bodies: 0, exchanges: 0 };
   private readonly timer: NodeJS.Timeout;
   private readonly freeBytes: (file: string) => number;
 
@@ -55,8 +57,13 @@ export class RecordingGuard {
 
   /** Whether the next exchange is written, and with its bodies; counts what is left out. */
   admit(hasBodies: boolean): CaptureState {
-    if (this.state === 'off') this.exchangesLeftOut += 1;
-    else if (this.state === 'no-bodies' && hasBodies) this.bodiesLeftOut += 1;
+    if (this.state === 'off') {
+      this.exchangesLeftOut += 1;
+      this.leftOut.exchanges += 1;
+    } else if (this.state === 'no-bodies' && hasBodies) {
+      this.bodiesLeftOut += 1;
+      this.leftOut.bodies += 1;
+    }
     return this.state;
   }
 

@@ -70,6 +70,7 @@ describe('architecture', () => {
     assert.deepEqual(importers('http-proxy'), []);
     assert.ok(importers('ws').length <= 1, `ws imported by ${importers('ws').join(', ')}`);
     assert.deepEqual(importers('yargs'), ['cli.ts']);
+    assert.deepEqual(importers('prom-client'), ['control/metrics.ts']);
   });
 
   it('keeps the control client standalone: client/ imports only itself and node: builtins', () => {

@@ -58,6 +58,8 @@ describe('journal writer', () => {
     assert.ok(kept < 50, `some lines were dropped (${kept} kept)`);
     assert.equal(kept + dropped[0]!.count!, 50);
     assert.match(dropped[0]!.reason!, /did not keep up/);
+    // The running count the control plane's metrics read is never reset by the dropped line.
+    assert.deepEqual(journal.lost, { backlog: dropped[0]!.count!, writeFailed: 0 });
   });
 
   it('writes spliced lines byte for byte: small and large bodies, long text, more buffers than one writev takes', async (t) => {
