@@ -129,7 +129,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (config.control !== undefined) {
     try {
       const c = config.control;
-      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, rulesFilesAnywhere: config.rulesFilesAnywhere === true }, { proxy, mode, seed, redactor, logger, rules: live!, ...(journal !== undefined && { recording: () => recordingLosses(journal, guard) }) });
+      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, rulesFilesAnywhere: config.rulesFilesAnywhere === true, ...(c.feedRing !== undefined && { feedRing: c.feedRing }) }, { proxy, mode, seed, redactor, logger, rules: live!, ...(journal !== undefined && { recording: () => recordingLosses(journal, guard) }) });
     } catch (err) {
       rules?.close();
       await proxy.close(0);

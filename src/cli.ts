@@ -29,7 +29,9 @@ const EXAMPLES = `Examples:
   curl -H "Authorization: Bearer $TOKEN" --json @rule.json http://127.0.0.1:8089/api/rules
                                                   add a rule at run time (docs/control-api.md)
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8089/metrics
-                                                  Prometheus metrics (docs/control-api.md "Metrics")`;
+                                                  Prometheus metrics (docs/control-api.md "Metrics")
+  ./proxy tail --filter "protocol:fpse -status:2xx"
+                                                  follow the running proxy's exchanges in another terminal`;
 
 function startOptions(y: Argv) {
   return y
@@ -67,6 +69,7 @@ function startOptions(y: Argv) {
     .option('no-control', { type: 'boolean', default: false, describe: 'run without the control API' })
     .option('control-token-file', { type: 'string', describe: "where this run's control API bearer token is written, mode 0600 (default <ca-dir>/control-token)", requiresArg: true })
     .option('control-ring', { type: 'number', default: DEFAULTS.controlRing, describe: 'finished exchanges the control API keeps for GET /api/exchanges', requiresArg: true })
+    .option('control-feed-ring', { type: 'number', default: 10_000, describe: 'events the live feed (GET /api/events, ./proxy tail) keeps for a subscriber that resumes with since=SEQ', requiresArg: true })
     .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);
 }
@@ -110,7 +113,7 @@ function toConfig(args: StartArgs): ProxyConfig {
     redaction: { enabled: !args['no-redact'], extraHeaders: args['redact-header'], extraParams: args['redact-param'] },
     ...(args.allow !== undefined && { allow: parseAllow(args.allow) }),
     ...(!args['no-control'] && {
-      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']),
+      control: { listen: parseControl(args.control), tokenFile: args['control-token-file'] ?? join(args['ca-dir'], 'control-token'), ring: ringSize(args['control-ring']), feedRing: ringSize(args['control-feed-ring'], 'control-feed-ring'),
         // Bodies for GET /api/exchanges/{id}: as recorded; with --no-record only when asked for, since
         // copying every body costs pass-through speed that --no-record usually wants.
         captureBytes: parseSize('capture-bytes', args['capture-bytes'] ?? (args['no-record'] ? '0' : '1MiB')) },
@@ -118,9 +121,9 @@ function toConfig(args: StartArgs): ProxyConfig {
   };
 }
 
-function ringSize(value: number): number {
+function ringSize(value: number, name = 'control-ring'): number {
   if (!Number.isSafeInteger(value) || value < 1 || value > 1_000_000) {
-    throw new ProgramError('ERR_BAD_OPTION', `--control-ring must be a whole number from 1 to 1000000 (got ${String(value)})`, 'e.g. --control-ring 1000');
+    throw new ProgramError('ERR_BAD_OPTION', `--${name} must be a whole number from 1 to 1000000 (got ${String(value)})`, `e.g. --${name} 1000`);
   }
   return value;
 }
@@ -330,6 +333,22 @@ const commands = yargs(hideBin(process.argv))
   .command('start', 'run the proxy (forward mode, or reverse with --target)', startOptions, (args) => start(args).catch(report))
   .command('simulate', 'protocol simulators and clients: fpse, mapi, fpse-client, mapi-client', simulateCommands)
   .command('rules', 'rule files: check, list', rulesCommands)
+  .command(
+    'tail',
+    "the live feed of a running proxy: one line per finished exchange, verdicts coloured (its control server's GET /api/events)",
+    (y) =>
+      y
+        .option('control', { type: 'string', default: `http://${DEFAULTS.control}`, describe: "the proxy's control server, as its listening line names it", requiresArg: true })
+        .option('token-file', { type: 'string', describe: "the proxy's --control-token-file (default <ca-dir>/control-token)", requiresArg: true })
+        .option('ca-dir', { type: 'string', default: DEFAULTS.caDir, describe: "the proxy's --ca-dir, where its token file is by default", requiresArg: true })
+        .option('filter', filterOption)
+        .option('json', { type: 'boolean', default: false, describe: 'print the feed messages as they come ({seq, type, time, exchange} and {type: missed}), one JSON per line' }),
+    // Loaded when asked for, as `ca` is: the WebSocket client is no part of the other commands.
+    (args) =>
+      import('./cli/tail.js')
+        .then(({ tail }) => tail(args))
+        .catch(report),
+  )
   .command(
     'ca',
     'print the interception CA certificate (PEM), with install hints for curl, Node, Chromium and Windows',

@@ -81,6 +81,8 @@ export interface ControlConfig {
    * nothing is recorded; the ring's own byte budget bounds what is held.
    */
   captureBytes?: number;
+  /** Events the live feed holds for `since` (`--control-feed-ring`, default 10000). */
+  feedRing?: number;
 }
 
 export interface RecordConfig {

@@ -119,6 +119,12 @@ describe('./proxy: bad invocations of every command give one line and a non-zero
     { args: ['serve'], says: /needs more arguments/ },
     { args: ['serve', journalDir, '--listen', `127.0.0.1:${takenPort}`], says: /is taken by another program|already in use/ },
     { args: ['serve', '/nonexistent', '--listen', '127.0.0.1:0'], says: /\/nonexistent cannot be read/ },
+    // tail (test/tail-cli.test.ts: a running proxy's refusals)
+    { args: ['tail', '--control', `http://127.0.0.1:${deadPort}`, '--token-file', '/etc/hostname'], says: /nothing answers at http:\/\/127\.0\.0\.1:\d+ \(connection refused\); is the proxy running with its control server\?/ },
+    { args: ['tail', '--control', `http://127.0.0.1:${deadPort}`, '--token-file', '/nonexistent'], says: /cannot read the control token file \/nonexistent \(ENOENT\)/ },
+    { args: ['tail', '--filter', 'verb:POST'], says: /--filter "verb:POST": column 1, 'verb:POST': unknown key 'verb'/ },
+    { args: ['tail', '--filter'], says: /--filter needs a value/ },
+    { args: ['tail', '--control', 'ftp://x'], says: /--control "ftp:\/\/x" is not an http:\/\/ URL/ },
     // demo
     { args: ['demo', '--bogus'], says: /unknown option --bogus; run \.\/proxy demo --help/ },
   ];

@@ -25,6 +25,8 @@ export interface ControlOptions {
   tokenFile: string;
   /** Finished exchanges held for GET /api/exchanges (`--control-ring`). */
   ring: number;
+  /** Events the live feed holds for `since` (`--control-feed-ring`; default 10000). */
+  feedRing?: number;
   /** `--rules-files-anywhere`: runtime rules may `respond` with a file (paths from the working folder). */
   rulesFilesAnywhere?: boolean;
 }
@@ -33,6 +35,8 @@ export interface ControlPlane {
   url: string;
   tokenFile: string;
   token: string;
+  /** Live feed subscribers now (GET /api/events). */
+  subscribers(): number;
   close(): Promise<void>;
 }
 
@@ -62,7 +66,14 @@ export async function startControl(
       return `runtime-${runtimeIds++}`;
     },
   };
-  const server = await startControlServer({ host: options.host, port: options.port, token, state, logger: run.logger });
+  // Loaded with the control server only: ws and the feed are no part of a --no-control run's
+  // start, whose module graph a low `ulimit -n` must still be able to open.
+  const { LiveFeed } = await import('./feed.js');
+  const feed = new LiveFeed(run.redactor, run.logger, options.feedRing === undefined ? {} : { ring: options.feedRing });
+  const server = await startControlServer({ host: options.host, port: options.port, token, state, logger: run.logger, upgrade: (...args) => feed.upgrade(...args) }).catch((err: unknown) => {
+    void feed.close();
+    throw err;
+  });
   // CVE-2025-23217: a client of the proxy must not reach the control API through the proxy.
   const forget = run.proxy.own.add(server.address.host, server.address.port);
   const onStarted = (): void => state.stats.started();
@@ -75,16 +86,23 @@ export async function startControl(
   };
   run.proxy.events.on('started', onStarted);
   run.proxy.events.on('finished', onFinished);
+  run.proxy.events.on('started', feed.hub.started);
+  run.proxy.events.on('finished', feed.hub.finished);
   return {
     url: server.url,
     tokenFile: options.tokenFile,
     token,
+    subscribers: () => feed.hub.count,
     close: async () => {
       run.proxy.events.off('started', onStarted);
       run.proxy.events.off('finished', onFinished);
+      run.proxy.events.off('started', feed.hub.started);
+      run.proxy.events.off('finished', feed.hub.finished);
       forget();
       // Closing the server closes every hold, which would remove each scope one by one.
       state.scopes.clear('reset');
+      // Subscribers first: the server's close waits for every socket, upgraded ones included.
+      await feed.close();
       await server.close();
       removeTokenFile(options.tokenFile, token);
     },

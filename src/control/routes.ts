@@ -11,6 +11,7 @@ import { ApiError, ERROR_SCHEMA } from './api-error.js';
 import type { LiveConversations } from './conversations.js';
 import type { ExchangeRing } from './exchange-ring.js';
 import { EXCHANGE_SUMMARY_SCHEMA, summarize } from './exchange-summary.js';
+import { EVENTS_ROUTE } from './feed-route.js';
 import { METRICS_CONTENT_TYPE, type ProxyMetrics } from './metrics.js';
 import type { ExchangeStats } from './stats.js';
 import type { FileCheck } from '../rules/load.js';
@@ -225,6 +226,7 @@ export const ROUTES: Route[] = [
     response: { status: 200, description: 'the Prometheus text exposition format 0.0.4', schema: { type: 'string' }, contentType: METRICS_CONTENT_TYPE },
     handler: async ({ state }) => new Reply(200, await state.metrics.scrape(), METRICS_CONTENT_TYPE),
   },
+  EVENTS_ROUTE,
 ];
 
 function ruleCounts(state: ControlState): { file: number; runtime: number; scope: number } {

@@ -6,10 +6,11 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
 import { ApiError } from './api-error.js';
-import { allowedHosts, checkRequest } from './guard.js';
+import { allowedHosts, checkRequest, type Refusal } from './guard.js';
 import { matchRoute, parseArgs, Reply, ROUTES, type ControlState, type Route } from './routes.js';
 
 /** Request bodies past this are refused with 413 (rules and scopes are a few KiB). */
@@ -23,6 +24,8 @@ export interface ControlServerOptions {
   token: string;
   state: ControlState;
   logger: Logger;
+  /** Upgrade requests (the live feed's WebSocket, feed.ts), with the guard every request passes. */
+  upgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer, guard: (headers: http.IncomingHttpHeaders) => Refusal | undefined) => void;
 }
 
 export interface ControlServer {
@@ -126,6 +129,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     });
   });
   server.on('error', (err) => logger.error({ err }, 'control server error'));
+  const { upgrade } = options;
+  if (upgrade !== undefined) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head, (headers) => checkRequest(headers, hosts, token)));
   // A request that does not parse (RFC 9112 §2.2) gets a JSON 400 when the socket can still take it.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable)) return void socket.destroy();

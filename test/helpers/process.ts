@@ -112,8 +112,8 @@ export class ProxyProcess {
   port = 0;
   host = '';
 
-  private constructor(args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  private constructor(args: string[], nodeArgs: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
     this.child.stderr!.setEncoding('utf8').on('data', (text: string) => this.onStderr(text));
     this.exited = new Promise((resolve) => {
@@ -127,15 +127,16 @@ export class ProxyProcess {
 
   /**
    * Starts the CLI and resolves once it has logged `"msg":"listening"`; rejects (and kills the
-   * child) when it exits first or does not listen within `timeoutMs`.
+   * child) when it exits first or does not listen within `timeoutMs`. `nodeArgs` go to node
+   * before the script (e.g. `--expose-gc`).
    */
-  static async start(args: string[], timeoutMs = 15_000): Promise<ProxyProcess> {
+  static async start(args: string[], timeoutMs = 15_000, nodeArgs: string[] = []): Promise<ProxyProcess> {
     // Tests that are not about recording keep no journal (the CLI's default is recordings/).
     const records = args[0] !== 'start' || args.some((a) => a === '--record' || a === '--no-record');
     // Nor a control server, unless the test is about it: the default 127.0.0.1:8089 is one port for
     // every proxy of a parallel run (and its token file would go to ~/.version-proxy).
     const controls = args[0] !== 'start' || args.some((a) => a === '--control' || a === '--no-control');
-    const proxy = new ProxyProcess([...args, ...(records ? [] : ['--no-record']), ...(controls ? [] : ['--no-control'])]);
+    const proxy = new ProxyProcess([...args, ...(records ? [] : ['--no-record']), ...(controls ? [] : ['--no-control'])], nodeArgs);
     try {
       const listening = await Promise.race([
         proxy.waitForLine('the "listening" log line', (line) => line.msg === 'listening', timeoutMs),

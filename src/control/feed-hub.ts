@@ -1,0 +1,264 @@
+/**
+ * The live feed's logic, apart from the WebSocket library (feed.ts is that seam): numbering the
+ * proxy's exchange events, serializing each once, holding recent ones for `since`, and handing
+ * them to each subscriber its filter admits, without ever waiting for one
+ * (docs/control-api.md "Live feed").
+ *
+ * Costs: with no subscriber (and none in the last LINGER_MS) an event costs one increment: no
+ * summary, no JSON, nothing held. With subscribers, an event is summarized, serialized and held
+ * once, then per subscriber one filter test and one write of the same bytes.
+ *
+ * A subscriber that reads slower than events come is never waited for and never buffered without
+ * bound: past `bufferCap` bytes queued for it, its events are dropped and counted, and once its
+ * queue is under the cap again it is told how many (`{type:'missed'}`) before anything else.
+ * One that reads nothing for `stallMs` is closed (1008).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Exchange } from '../core/exchange.js';
+import type { Filter, FilterView } from '../core/filter.js';
+import type { Redactor } from '../record/redact.js';
+import { EventRing, type FeedEvent } from './event-ring.js';
+import { summarize, type ExchangeSummary } from './exchange-summary.js';
+
+/** One WebSocket, as the hub uses it (feed.ts adapts `ws`; unit tests fake it). */
+export interface Peer {
+  /** Bytes queued in the process for this peer and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  /** Sends one text message (the bytes are UTF-8 JSON). */
+  send(data: Buffer): void;
+  ping(): void;
+  /** Starts the closing handshake (RFC 6455 §7.1.2); the peer leaves through `remove`. */
+  close(code: number, reason: string): void;
+  /** Destroys the connection at once. */
+  terminate(): void;
+}
+
+export interface FeedLimits {
+  /** Events held for `since` (`--control-feed-ring`). */
+  ring: number;
+  /** Subscribers at once; more get 503. */
+  maxSubscribers: number;
+  /** Bytes queued for one subscriber past which its events are dropped (and counted). */
+  bufferCap: number;
+  /** A subscriber over the cap this long, reading nothing, is closed with 1008. */
+  stallMs: number;
+  /** Keepalive: a ping this often; a peer that took the last ping and sent no pong is terminated. */
+  pingMs: number;
+  /** After the last subscriber leaves, events are still held this long, so a reconnect resumes. */
+  lingerMs: number;
+}
+
+export const FEED_DEFAULTS: FeedLimits = {
+  ring: 10_000,
+  maxSubscribers: 32,
+  bufferCap: 1024 * 1024,
+  stallMs: 120_000,
+  pingMs: 30_000,
+  lingerMs: 60_000,
+};
+
+/** How often subscribers are looked at: missed counts flushed to the drained, stalls closed. */
+const TICK_MS = 1000;
+
+export interface Subscriber {
+  readonly peer: Peer;
+  readonly filter: Filter;
+  /** False when the filter reads what only the finished exchange has: such a subscriber gets no 'started'. */
+  readonly wantsStarted: boolean;
+  /** For the log: who it is. */
+  readonly remote: string;
+  dropped: number;
+  /** The seq of the last event counted in `dropped`. */
+  lastDropped: number;
+  /** Date.now() when its queue was first seen over the cap (this episode). */
+  overSince: number | undefined;
+  awaitingPong: boolean;
+}
+
+/** Filter keys decided by the request head alone (core/filter.ts), so they can hold at 'started'. */
+const HEAD_KEYS: ReadonlySet<string> = new Set(['method', 'host', 'path']);
+
+export class FeedHub {
+  readonly limits: FeedLimits;
+  /** Names this run's numbering: a `since` from another run (the proxy restarted) means nothing here. */
+  readonly run = randomBytes(6).toString('base64url');
+  private seqNow = 0;
+  private readonly ring: EventRing;
+  private readonly subscribers = new Set<Subscriber>();
+  private lingering = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private readonly ticker: NodeJS.Timeout;
+  private ticks = 0;
+
+  constructor(
+    private readonly redactor: Redactor,
+    private readonly logger: Logger,
+    limits: Partial<FeedLimits> = {},
+  ) {
+    this.limits = { ...FEED_DEFAULTS, ...limits };
+    this.ring = new EventRing(this.limits.ring);
+    this.ticker = setInterval(() => this.tick(), TICK_MS).unref();
+  }
+
+  /** The seq of the last event of this run (0 before any). */
+  get seq(): number {
+    return this.seqNow;
+  }
+
+  get count(): number {
+    return this.subscribers.size;
+  }
+
+  get full(): boolean {
+    return this.subscribers.size >= this.limits.maxSubscribers;
+  }
+
+  /** Listener for the proxy's 'started' event (core/exchange-events.ts). */
+  readonly started = (x: Exchange): void => {
+    const seq = ++this.seqNow;
+    if (this.subscribers.size === 0 && !this.lingering) return;
+    // What is known at the head: the request line. Written out rather than JSON.stringify'd
+    // whole (a third of the cost; the strings are still escaped by JSON.stringify).
+    const url = this.redactor.url(x.url);
+    const json = `{"seq":${seq},"type":"started","time":${Math.round(x.timings.start)},"exchange":{"id":${JSON.stringify(x.id)},"kind":"${x.kind}","method":${JSON.stringify(x.request.method)},"url":${JSON.stringify(url)},"verdicts":[],"rules":[],"bytes":{"request":0,"response":0}}}`;
+    this.publish({ seq, type: 'started', view: { kind: x.kind, url, request: { method: x.request.method } }, data: Buffer.from(json) });
+  };
+
+  /** Listener for the proxy's 'finished' event. */
+  readonly finished = (x: Exchange): void => {
+    const seq = ++this.seqNow;
+    if (this.subscribers.size === 0 && !this.lingering) return;
+    const summary = summarize(x, this.redactor);
+    const data = Buffer.from(JSON.stringify({ seq, type: 'finished', time: Math.round(x.timings.end ?? x.timings.start), exchange: summary }));
+    this.publish({ seq, type: 'finished', view: viewOf(summary), data });
+  };
+
+  /**
+   * A new subscriber: from now on it gets every event its filter admits; with `since`, first the
+   * held events after that seq, preceded by a `missed` for those no longer held.
+   */
+  add(peer: Peer, filter: Filter, remote: string, since?: number): Subscriber {
+    const s: Subscriber = {
+      peer,
+      filter,
+      wantsStarted: filter.terms.every((t) => HEAD_KEYS.has(t.key)),
+      remote,
+      dropped: 0,
+      lastDropped: 0,
+      overSince: undefined,
+      awaitingPong: false,
+    };
+    this.subscribers.add(s);
+    this.lingering = false;
+    clearTimeout(this.lingerTimer);
+    if (since !== undefined && since < this.seqNow) {
+      const held = this.ring.after(since);
+      // The ring holds one unbroken run of seqs up to the newest while anyone listens, so what
+      // is gone is what came before its first event (all of it when nothing is held).
+      const gone = this.seqNow - since - held.length;
+      if (gone > 0) {
+        s.dropped = gone;
+        s.lastDropped = held.length > 0 ? held[0]!.seq - 1 : this.seqNow;
+        this.flushMissed(s);
+      }
+      for (const event of held) this.offer(s, event);
+    }
+    this.logger.debug({ remote, filter: filter.toString(), since, subscribers: this.subscribers.size }, 'feed subscriber joined');
+    return s;
+  }
+
+  remove(s: Subscriber): void {
+    if (!this.subscribers.delete(s)) return;
+    this.logger.debug({ remote: s.remote, missed: s.dropped, subscribers: this.subscribers.size }, 'feed subscriber left');
+    if (this.subscribers.size > 0) return;
+    this.lingering = true;
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = setTimeout(() => {
+      // Nobody came back: stop paying for events, and let the held ones go.
+      this.lingering = false;
+      this.ring.clear();
+    }, this.limits.lingerMs).unref();
+  }
+
+  pong(s: Subscriber): void {
+    s.awaitingPong = false;
+  }
+
+  /** Every subscriber is told the proxy is stopping (1001, RFC 6455 §7.4.1); feed.ts ends the rest. */
+  close(): void {
+    clearInterval(this.ticker);
+    clearTimeout(this.lingerTimer);
+    for (const s of this.subscribers) s.peer.close(1001, 'the proxy is stopping');
+  }
+
+  private publish(event: FeedEvent): void {
+    this.ring.push(event);
+    for (const s of this.subscribers) this.offer(s, event);
+  }
+
+  private offer(s: Subscriber, event: FeedEvent): void {
+    if (event.type === 'started' && !s.wantsStarted) return;
+    if (!s.filter.test(event.view)) return;
+    if (s.peer.bufferedAmount >= this.limits.bufferCap) {
+      if (s.dropped === 0) this.logger.warn({ remote: s.remote, queued: s.peer.bufferedAmount }, 'feed subscriber is not reading: its events are dropped and counted until it catches up');
+      s.dropped += 1;
+      s.lastDropped = event.seq;
+      s.overSince ??= Date.now();
+      return;
+    }
+    s.overSince = undefined;
+    if (s.dropped > 0) this.flushMissed(s);
+    s.peer.send(event.data);
+  }
+
+  private flushMissed(s: Subscriber): void {
+    s.peer.send(Buffer.from(JSON.stringify({ seq: s.lastDropped, type: 'missed', missed: s.dropped })));
+    s.dropped = 0;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const ping = ++this.ticks % Math.max(1, Math.round(this.limits.pingMs / TICK_MS)) === 0;
+    for (const s of this.subscribers) {
+      const queued = s.peer.bufferedAmount;
+      if (queued < this.limits.bufferCap) {
+        s.overSince = undefined;
+        // Caught up with nothing new to send: told now rather than at the next event.
+        if (s.dropped > 0) this.flushMissed(s);
+      } else if (s.overSince === undefined) {
+        s.overSince = now;
+      } else if (now - s.overSince >= this.limits.stallMs) {
+        this.logger.warn({ remote: s.remote, missed: s.dropped, stalledMs: now - s.overSince }, 'feed subscriber closed: it read nothing for too long');
+        s.peer.close(1008, `stalled: nothing read for ${Math.round(this.limits.stallMs / 1000)} s; ${s.dropped} events missed`);
+        s.overSince = undefined;
+        continue;
+      }
+      if (!ping) continue;
+      // Its queue empty yet the last ping unanswered: the peer is gone (a queue still full is
+      // the stall rule's business: the ping may be waiting behind it).
+      if (s.awaitingPong && queued === 0) {
+        this.logger.info({ remote: s.remote }, 'feed subscriber did not answer a ping: closed');
+        s.peer.terminate();
+        this.remove(s);
+        continue;
+      }
+      if (!s.awaitingPong) {
+        s.awaitingPong = true;
+        s.peer.ping();
+      }
+    }
+  }
+}
+
+/** The filter's view of a summary (core/filter.ts FilterView): what it reads, and nothing else. */
+function viewOf(s: ExchangeSummary): FilterView {
+  return {
+    kind: s.kind,
+    url: s.url,
+    request: { method: s.method },
+    ...(s.status !== undefined && { response: { statusCode: s.status } }),
+    ...(s.protocol !== undefined && { protocol: { protocol: s.protocol, operation: s.operation ?? '', verdicts: s.verdicts } }),
+    rules: s.rules.map((id) => ({ id, outcome: 'applied' })),
+  };
+}
