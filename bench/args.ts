@@ -22,7 +22,13 @@ export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BEN
               compared with mitmdump-https, and https-new-host and https-hosts-rss are
               the new-host probes of issue 5; forward-record (recording on) is
               compared with forward, and har-100k times ./proxy har on a
-              100,000-exchange journal (issue 6); soak is the recording soak
+              100,000-exchange journal (issue 6); forward-control (the control
+              server up, one live feed subscriber) is compared with forward,
+              forward-rules100-runtime (100 rules added through POST /api/rules)
+              with forward-control-idle (the control server up, unused), and
+              scope-roundtrip times POST + DELETE /api/scopes (issue 22);
+              interleaved runs the pairs whose both subjects are named (all
+              when none are); soak is the recording soak
               of issue 21 (bench/soak.ts), run once after everything else
   --soak-minutes M
               how long the soak runs (default 10; --quick: 1; env BENCH_SOAK_MINUTES);
@@ -107,6 +113,9 @@ export function parseBenchArgs(argv: string[]): BenchConfig | 'help' {
     rssHosts: 1000,
     hostsWarmup: quick ? 3 : 10,
     rssConcurrency: 8,
+    // Issue 22: sequential control API calls of ~1-2 ms each, two proxies: ~3 s (--quick: < 1 s).
+    scopePairs: quick ? 100 : 500,
+    scopeWarmup: quick ? 20 : 50,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The `interleaved` probe: the same-run ratios of issues 3, 4, 6 and 8, measured with both
+ * The `interleaved` probe: the same-run ratios of issues 3, 4, 6, 8 and 22, measured with both
  * subjects of a pair up at once and one load alternating between them in short slices,
  * A B B A A B B A A B, so that whatever the machine does meanwhile falls on both alike.
  *
@@ -14,6 +14,8 @@
  * complete) hold for the same configuration. The recording subject's journal is set aside after
  * its pair (scratch.ts).
  */
+import { CONTROL_FEED_MIN_RATIO, RUNTIME_RULES_MIN_RATIO } from './control-lines.js';
+import type { ControlChecks } from './control.js';
 import { cpuSeconds } from './cpu.js';
 import { loadOptions, type BenchConfig } from './measure.js';
 import { MAPI_OBSERVER_MIN_RATIO, median, RECORD_MIN_RATIO, RULES_MIN_RATIO } from './table.js';
@@ -30,7 +32,8 @@ export interface Pair {
 }
 
 /**
- * Issue 8's forward ÷ floor, 6's recording on ÷ off, 3's MAPI observed ÷ unobserved, 4's rules.
+ * Issue 8's forward ÷ floor, 6's recording on ÷ off, 3's MAPI observed ÷ unobserved, 4's rules,
+ * 22's control server with a feed subscriber and its runtime rules.
  * The recording and observer bounds are the ones issue 24 restated from this machine's
  * measurements, judged on the median of this probe's runs.
  */
@@ -39,7 +42,20 @@ export const PAIRS: readonly Pair[] = [
   { subject: 'forward-record', baseline: 'forward', min: RECORD_MIN_RATIO, issue: 'issue 6 as restated' },
   { subject: 'forward-mapi', baseline: 'forward-mapi-plain', min: MAPI_OBSERVER_MIN_RATIO, issue: 'issue 3 as restated' },
   { subject: 'forward-rules100', baseline: 'forward', min: RULES_MIN_RATIO, issue: 'issue 4' },
+  // Issue 22: the control server up with one live feed subscriber, against neither; 100 runtime
+  // rules, none matching, against the same proxy with no rules (its control server up, unused).
+  { subject: 'forward-control', baseline: 'forward', min: CONTROL_FEED_MIN_RATIO, issue: 'issue 22' },
+  { subject: 'forward-rules100-runtime', baseline: 'forward-control-idle', min: RUNTIME_RULES_MIN_RATIO, issue: 'issue 22' },
 ];
+
+/**
+ * The pairs to measure: when `--only` names both subjects of some pairs, those (so that
+ * `--only forward,forward-control,interleaved` measures one pair, not all six); otherwise all.
+ */
+export function selectedPairs(only: readonly string[]): readonly Pair[] {
+  const named = PAIRS.filter((p) => only.includes(p.subject) && only.includes(p.baseline));
+  return named.length > 0 ? named : PAIRS;
+}
 
 const SLICE_SECONDS = 2;
 /** A B B A A B B A A B: five slices a side, 10 s each, as long as a row's load. */
@@ -76,7 +92,7 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 export async function measureInterleaved(ctx: Context, cfg: BenchConfig, run: number, log: (line: string) => void): Promise<InterleavedRun> {
   const all = new Map(subjects().map((s) => [s.id, s]));
   const pairs: PairRun[] = [];
-  for (const pair of PAIRS) {
+  for (const pair of selectedPairs(cfg.only)) {
     const a = all.get(pair.subject)!;
     const b = all.get(pair.baseline)!;
     const result: PairRun = { subject: pair.subject, baseline: pair.baseline };
@@ -128,10 +144,24 @@ async function measurePair(a: Subject, b: Subject, ctx: Context, cfg: BenchConfi
       side.p50Us.push(r.p50Us);
       if (before !== undefined && after !== undefined) side.cpu = (side.cpu ?? 0) + (after - before);
     }
+    // Issue 22's subjects hold only if their feed subscriber read the load, or their runtime rules
+    // were all in force and none applied (the rows check the same, in more detail: measure.ts).
+    for (const [i, r] of running.entries()) {
+      const problem = r.controlChecks === undefined ? undefined : controlProblem(await r.controlChecks());
+      if (problem !== undefined) throw new Error(`${[a, b][i]!.label}: ${problem}`);
+    }
     return sides;
   } finally {
     for (const r of running) await r.stop();
   }
+}
+
+function controlProblem(checks: ControlChecks): string | undefined {
+  if (checks.feedError !== undefined) return `no live feed subscriber (${checks.feedError})`;
+  if (checks.feed !== undefined && checks.feed.finished === 0) return 'the feed subscriber read no finished event';
+  if (checks.rulesError !== undefined) return `GET /api/rules failed (${checks.rulesError})`;
+  if (checks.rules !== undefined && (checks.rules.hits > 0 || checks.rules.runtime !== checks.rules.total)) return `GET /api/rules: ${checks.rules.runtime} runtime rules of ${checks.rules.total}, ${checks.rules.hits} hit(s)`;
+  return undefined;
 }
 
 const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
@@ -140,7 +170,8 @@ const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
 export function interleavedLines(runs: InterleavedRun[]): string[] {
   const labels = new Map(subjects().map((s) => [s.id, s.label]));
   const lines: string[] = [];
-  for (const pair of PAIRS) {
+  const ran = PAIRS.filter((pair) => runs.some((r) => r.pairs.some((p) => p.subject === pair.subject && p.baseline === pair.baseline)));
+  for (const pair of ran.length > 0 ? ran : PAIRS) {
     const measured = runs.flatMap((r) => r.pairs.filter((p) => p.subject === pair.subject && p.baseline === pair.baseline));
     const ok = measured.filter((p): p is PairRun & { a: Side; b: Side } => p.a !== undefined && p.b !== undefined);
     const head = `${labels.get(pair.subject)} ÷ ${labels.get(pair.baseline)} req/s, interleaved (${pair.issue}, target ≥ ${pair.min})`;

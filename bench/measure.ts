@@ -9,7 +9,9 @@
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
+import type { ControlChecks, RulesInForce } from './control.js';
 import { cpuSeconds } from './cpu.js';
+import type { FeedCounts } from './feed-subscriber.js';
 import { download, upload, type StreamResult } from './curl.js';
 import { isRunning } from './proc.js';
 import type { HttpsLoad } from './https.js';
@@ -41,6 +43,9 @@ export interface BenchConfig {
   rssHosts: number;
   hostsWarmup: number;
   rssConcurrency: number;
+  /** Issue 22's scope probe (scope-roundtrip.ts): timed add + remove pairs per side, after untimed ones. */
+  scopePairs: number;
+  scopeWarmup: number;
   /** The soak (soak.ts): minutes, 0 for none. */
   soakMinutes: number;
 }
@@ -81,6 +86,12 @@ export interface SubjectRun {
    * lines that list a rule (`"rules":[…]`; there must be none). */
   rulesLoaded?: number;
   ruleExchanges?: number;
+  /** Issue 22, `forward-control`: what its feed subscriber counted, and the requests wrk
+   * completed (warm-up and load) whose events it should have read. */
+  feed?: FeedCounts;
+  feedSent?: number;
+  /** Issue 22, `forward-rules100-runtime`: the rules in force after the load (`GET /api/rules`). */
+  runtimeRules?: RulesInForce;
   /** The HTTPS rows (issue 5): both sides of the Node client's load, HTTPS (also in `load`,
    * `cpuLoad`) and plain HTTP through the same process, the baseline. */
   https?: HttpsLoad;
@@ -134,6 +145,7 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
     timeoutSeconds: Math.max(60, Math.ceil(cfg.streamBytes / 5e6)),
   };
   const pid = running.pid;
+  let checks: ControlChecks | undefined;
 
   try {
     if (subject.client === 'node-https') {
@@ -180,6 +192,8 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
       log(`  ${subject.label}: peak RSS ${mb(result.rssLoad)} MB load${streamsRss}`);
     }
   } finally {
+    // Issue 22: what the control server says, while it is still up (and the feed subscriber's counts).
+    if (running.controlChecks !== undefined) checks = await running.controlChecks();
     const stopNote = await running.stop();
     if (stopNote !== undefined) result.notes.push(stopNote);
   }
@@ -211,6 +225,8 @@ export async function measure(subject: Subject, ctx: Context, cfg: BenchConfig, 
     if (subject.traffic === 'mapi') checkMapi(result, mapiExchanges, subject.label, log);
     if (subject.traffic === 'mapi-plain') checkUnobserved(result, protoExchanges, exchanges, subject.label, log);
     if (subject.rules !== undefined) checkRules(result, subject.rules.count, rulesLoaded, ruleExchanges ?? 0, exchanges ?? 0, subject.label, log);
+    if (subject.control?.feed === true) checkFeed(result, checks ?? {}, subject.label, log);
+    if (subject.control?.runtimeRules !== undefined) checkRuntimeRules(result, subject.control.runtimeRules.count, checks ?? {}, ruleExchanges ?? 0, exchanges ?? 0, subject.label, log);
   }
   for (const note of result.notes) log(`  ${subject.label}: note: ${note}`);
   return result;
@@ -274,6 +290,62 @@ function checkRules(r: SubjectRun, expected: number, loaded: number | undefined,
   const rps = `${Math.round(r.load.rps)} req/s not counted`;
   if (r.rulesLoaded !== expected) r.loadError = `${RULES_NOT_LOADED} (${r.rulesLoaded} of ${expected} rules in its "rules loaded" line; ${rps})`;
   else if (applied > 0) r.loadError = `${RULES_APPLIED} (${applied} exchange line(s) list a rule; ${rps})`;
+  else return;
+  delete r.load;
+  delete r.cpuLoad;
+}
+
+export const FEED_NOT_READ = 'no live feed subscriber read the load';
+
+/**
+ * Issue 22: `forward-control` measures the proxy with a live feed subscriber only if one read the
+ * load's events: without its counts, or with no `finished` event, the load's numbers are those of
+ * a proxy without a subscriber and do not count (the row says why). Events the proxy dropped for
+ * it (`missed`) or fewer events than requests completed are worth a note.
+ */
+function checkFeed(r: SubjectRun, checks: ControlChecks, label: string, log: (line: string) => void): void {
+  const sent = (r.warmupRequests ?? 0) + (r.load?.requests ?? 0);
+  r.feedSent = sent;
+  const feed = checks.feed;
+  if (feed !== undefined) {
+    r.feed = feed;
+    log(`  ${label}: the feed subscriber read ${feed.finished} finished (${feed.finishedSmall} GET /small) and ${feed.started} started events, ${feed.missed} missed, for ${sent} requests (warm-up and load)`);
+  }
+  if (r.load === undefined) return;
+  const reason = checks.feedError ?? (feed === undefined || feed.finished === 0 ? `it read no finished event${feed !== undefined && feed.unparsed > 0 ? ` (${feed.unparsed} messages it could not read)` : ''}` : undefined);
+  if (reason !== undefined) {
+    r.loadError = `${FEED_NOT_READ} (${reason}; ${Math.round(r.load.rps)} req/s not counted)`;
+    delete r.load;
+    delete r.cpuLoad;
+    return;
+  }
+  if (feed!.missed > 0) r.notes.push(`the proxy dropped ${feed!.missed} events for the feed subscriber (${feed!.missedMessages} "missed" messages): it did not keep up`);
+  if (feed!.finishedSmall + feed!.missed < sent) r.notes.push(`the feed subscriber read ${feed!.finishedSmall} finished GET /small events (and ${feed!.missed} missed) for ${sent} requests completed`);
+  if (feed!.unparsed > 0) r.notes.push(`${feed!.unparsed} feed message(s) did not open with {"seq":N,"type":"…"} (bench/feed-subscriber.ts reads that head)`);
+  if (feed!.closed !== undefined) r.notes.push(`the proxy closed the feed during the run (${feed!.closed.code} ${feed!.closed.reason})`);
+}
+
+export const RUNTIME_RULES_NOT_IN_FORCE = 'the runtime rules were not in force after the load';
+
+/**
+ * Issue 22: `forward-rules100-runtime` measures "runtime rules, none matching" only if, after the
+ * load, `GET /api/rules` still lists every rule as a runtime rule with no hit, and no exchange line
+ * lists a rule; otherwise the load's numbers do not count (the row says why).
+ */
+function checkRuntimeRules(r: SubjectRun, expected: number, checks: ControlChecks, applied: number, exchanges: number, label: string, log: (line: string) => void): void {
+  r.ruleExchanges = applied;
+  r.logExchanges = exchanges;
+  const rules = checks.rules;
+  if (rules !== undefined) {
+    r.runtimeRules = rules;
+    r.rulesLoaded = rules.runtime;
+    log(`  ${label}: GET /api/rules: ${rules.runtime} runtime rule(s) of ${rules.total} in force (${expected} expected), ${rules.hits} hit(s); ${applied} of ${exchanges} exchange line(s) list a rule (must be 0)`);
+  }
+  if (r.load === undefined) return;
+  const rps = `${Math.round(r.load.rps)} req/s not counted`;
+  if (rules === undefined) r.loadError = `${RUNTIME_RULES_NOT_IN_FORCE} (${checks.rulesError ?? 'GET /api/rules was not asked'}; ${rps})`;
+  else if (rules.runtime !== expected || rules.total !== expected) r.loadError = `${RUNTIME_RULES_NOT_IN_FORCE} (${rules.runtime} runtime of ${rules.total} rules listed, ${expected} expected; ${rps})`;
+  else if (applied > 0 || rules.hits > 0) r.loadError = `${RULES_APPLIED} (${applied} exchange line(s) list a rule, ${rules.hits} hit(s) in GET /api/rules; ${rps})`;
   else return;
   delete r.load;
   delete r.cpuLoad;

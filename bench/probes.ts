@@ -18,7 +18,12 @@
  *
  *   har-100k         `har` converting a 100,000-exchange journal: wall time and peak RSS
  *
- * and one for the same-run ratios of issues 3, 4, 6 and 8 (interleaved.ts):
+ * and that of issue 22 (scope-roundtrip.ts), with a bound:
+ *
+ *   scope-roundtrip  POST /api/scopes + DELETE on one keep-alive connection, with no rules and
+ *                    with 100 runtime rules in force
+ *
+ * and one for the same-run ratios of issues 3, 4, 6, 8 and 22 (interleaved.ts):
  *
  *   interleaved      each pair of subjects up at once, the load alternating between them in
  *                    2 s slices, so that the machine's drift falls on both alike
@@ -33,12 +38,13 @@ import type { BenchConfig } from './measure.js';
 import { measureMapiStream, REWRITTEN_SERVER, type MapiStreamRun, type Series } from './mapi-stream-timing.js';
 import { ms, signedMs } from './probe-kit.js';
 import { HAR_MAX_RSS_MB, HAR_MAX_SECONDS, measureHar, type HarRun } from './record-har.js';
+import { measureScopeRoundTrip, SCOPE_MAX_P50_MS, type ScopeRoundTripRun, type ScopeSide } from './scope-roundtrip.js';
 import type { Context } from './subjects.js';
 import { median } from './table.js';
 
-export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss', 'har-100k', 'interleaved'] as const;
+export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss', 'har-100k', 'scope-roundtrip', 'interleaved'] as const;
 export type ProbeId = (typeof PROBE_IDS)[number];
-export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun | HarRun | InterleavedRun;
+export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun | HarRun | ScopeRoundTripRun | InterleavedRun;
 /** The probes that need the HTTPS upstream (bench/https-upstream.ts). */
 export const HTTPS_PROBES: readonly ProbeId[] = ['https-new-host', 'https-hosts-rss'];
 /** The rule probes of issue 4 (FPSE and MAPI/HTTP simulators, a pair of proxies). */
@@ -72,6 +78,9 @@ export function runProbe(id: ProbeId, ctx: Context, cfg: BenchConfig, run: numbe
     case 'har-100k':
       log(' HAR of a 100,000-exchange journal (./proxy har)');
       return measureHar(ctx, cfg, run, log);
+    case 'scope-roundtrip':
+      log(` control API scope add + remove round trip (${cfg.scopePairs} pairs a side after ${cfg.scopeWarmup} untimed)`);
+      return measureScopeRoundTrip(ctx, cfg, run, log);
     case 'interleaved':
       log(' same-run ratios, interleaved: both subjects up, the load alternating in 2 s slices');
       return measureInterleaved(ctx, cfg, run, log);
@@ -90,8 +99,28 @@ export function probeLines(all: ProbeRun[], selected: readonly ProbeId[]): strin
   if (selected.includes('https-new-host')) lines.push(...newHostLines(all.filter((r): r is NewHostRun => r.probe === 'https-new-host')));
   if (selected.includes('https-hosts-rss')) lines.push(...hostsRssLines(all.filter((r): r is HostsRssRun => r.probe === 'https-hosts-rss')));
   if (selected.includes('har-100k')) lines.push(...harLines(all.filter((r): r is HarRun => r.probe === 'har-100k')));
+  if (selected.includes('scope-roundtrip')) lines.push(...scopeLines(all.filter((r): r is ScopeRoundTripRun => r.probe === 'scope-roundtrip')));
   if (selected.includes('interleaved')) lines.push(...interleavedLines(all.filter((r): r is InterleavedRun => r.probe === 'interleaved')));
   return lines;
+}
+
+/** Issue 22: one line per side (no rules, 100 runtime rules), medians over runs of per-run percentiles. */
+function scopeLines(runs: ScopeRoundTripRun[]): string[] {
+  const ok = runs.filter((r) => r.error === undefined);
+  const failed = runs.find((r) => r.error !== undefined)?.error;
+  const heads: Record<ScopeSide, string> = {
+    empty: `Scope add + remove round trip (POST /api/scopes with one rule + DELETE, one keep-alive connection) p50 ≤ ${SCOPE_MAX_P50_MS} ms`,
+    rules100: `The same with 100 runtime rules in force (the rule set recompiled on each change) p50 ≤ ${SCOPE_MAX_P50_MS} ms`,
+  };
+  return (['empty', 'rules100'] as const).map((side) => {
+    const measured = ok.map((r) => r.series[side]).filter((s) => s !== undefined);
+    if (measured.length === 0) return `${heads[side]}: ${failed === undefined ? 'n/a' : `no (${failed})`}`;
+    const p = (key: 'p50Ms' | 'p95Ms' | 'maxMs' | 'addP50Ms' | 'removeP50Ms'): number => med(measured.map((s) => s[key]))!;
+    return (
+      `${heads[side]}: ${yesNo(p('p50Ms') <= SCOPE_MAX_P50_MS)} (p50 ${ms(p('p50Ms'))}, p95 ${ms(p('p95Ms'))}, max ${ms(p('maxMs'))}; POST ${ms(p('addP50Ms'))}, DELETE ${ms(p('removeP50Ms'))} median; ` +
+      `${measured[0]!.pairs} pairs, the two proxies alternating; medians over runs${ok.length < runs.length ? `; ${ok.length} of ${runs.length} runs counted` : ''})`
+    );
+  });
 }
 
 /** Issue 6: time is the median over runs; RSS, a limit, the maximum over runs. */

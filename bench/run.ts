@@ -48,6 +48,8 @@ function cleanUp(): void {
     removeHarFiles(workDir);
     removeSpent(workDir);
     removeScratch();
+    // Issue 22's control tokens (bench/control.ts): of dead proxies, but nobody needs them.
+    for (const f of fs.readdirSync(workDir)) if (f.endsWith('.token')) fs.rmSync(path.join(workDir, f), { force: true });
   } catch {
     // Best effort on the way out.
   }

@@ -5,6 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { addRuntimeRules, ControlClient, controlStartArgs, controlUrlFromLog, rulesInForce, tokenFileFor, type ControlChecks } from './control.js';
+import { startSubscriber } from './feed-row.js';
 import { freshCaDir, httpsProxyArgs, proxyCaPem, waitForMitmproxyCa, type HttpsUpstream } from './https.js';
 import { freePort, startService, stopService, waitForListening, waitForPort, type Service } from './proc.js';
 import { recordJournalPath, removeRecordJournal } from './record-row.js';
@@ -19,6 +21,9 @@ export const SUBJECT_IDS = [
   'forward-record',
   'forward-https',
   'forward-rules100',
+  'forward-control-idle',
+  'forward-control',
+  'forward-rules100-runtime',
   'forward-mapi',
   'forward-mapi-plain',
   'reverse',
@@ -45,6 +50,10 @@ export interface Subject {
    * CONNECT + TLS to the HTTPS upstream, alternating with the same client's plain HTTP through the
    * same process. The row shows the HTTPS side; its baseline is the plain side. */
   client?: 'node-https';
+  /** Issue 22: our proxy with its control server up (`--control`, not --no-control): with one live
+   * feed subscriber reading every event (`feed`), or with `runtimeRules` (the rules of this file
+   * under bench/rules/, none of which may apply to the load) added through `POST /api/rules`. */
+  control?: { feed?: true; runtimeRules?: { file: string; count: number } };
 }
 
 export interface Context {
@@ -66,6 +75,8 @@ export interface Running {
   clientCa?: string;
   /** Stops it; returns a note when it did not stop cleanly. */
   stop(): Promise<string | undefined>;
+  /** Subjects with a control server: what it says once the load is done, asked before stop(). */
+  controlChecks?(): Promise<ControlChecks>;
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -112,6 +123,20 @@ export function subjects(): Subject[] {
       loadOnly: true,
       rules: { file: HUNDRED_RULES, count: 100 },
     },
+    // Issue 22: exactly `forward` with the control server up, nobody using it: the baseline of the
+    // runtime rules row, and what the control plane alone costs (its exchange ring, counts, hits).
+    { id: 'forward-control-idle', label: 'proxy forward, control server up (idle)', mode: 'forward', loadOnly: true, control: {} },
+    // Issue 22: exactly `forward`, with the control server up and one live feed subscriber (a
+    // process of its own) reading every event of the load. Load only, as the rules row.
+    { id: 'forward-control', label: 'proxy forward, control server + 1 feed subscriber', mode: 'forward', loadOnly: true, control: { feed: true } },
+    // Issue 22: the 100 rules of the rules row, added through the control API after start.
+    {
+      id: 'forward-rules100-runtime',
+      label: 'proxy forward (100 runtime rules, none matching)',
+      mode: 'forward',
+      loadOnly: true,
+      control: { runtimeRules: { file: HUNDRED_RULES, count: 100 } },
+    },
     // The same proxy process, under MAPI/HTTP-shaped load (issue 3): its protocol observer parses
     // every exchange, which plain pass-through does not pay.
     { id: 'forward-mapi', label: 'proxy forward (MAPI)', mode: 'forward', traffic: 'mapi', loadOnly: true },
@@ -149,7 +174,7 @@ export const MITMDUMP_ABSENT = 'mitmdump not installed';
 
 /** The rows that run our proxy (dist/src/cli.js), whose log the harness reads afterwards. */
 export function isOurProxy(id: SubjectId): boolean {
-  return id === 'forward' || id === 'forward-record' || id === 'forward-https' || id === 'forward-rules100' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
+  return id === 'forward' || id === 'forward-record' || id === 'forward-https' || id === 'forward-rules100' || id === 'forward-control-idle' || id === 'forward-control' || id === 'forward-rules100-runtime' || id === 'forward-mapi' || id === 'forward-mapi-plain' || id === 'reverse';
 }
 
 /**
@@ -214,6 +239,12 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
         '--seed',
         BENCH_SEED,
       ]);
+    case 'forward-control-idle':
+      return startWithControl(ctx, 'proxy-forward-control-idle', []);
+    case 'forward-control':
+      return startWithFeed(ctx);
+    case 'forward-rules100-runtime':
+      return startWithRuntimeRules(ctx, benchRulesFile(ctx, HUNDRED_RULES), 100);
     // Exactly the configuration of `forward`; its own log, so its MAPI lines can be counted.
     case 'forward-mapi':
       return proxyService(ctx, 'proxy-forward-mapi', PROXY_START);
@@ -249,6 +280,87 @@ export async function startSubject(subject: Subject, ctx: Context): Promise<Runn
       }
     }
   }
+}
+
+/** Issue 22: `forward` with its control server on a free port, the token in `.bench/NAME.token` (deleted after). */
+async function startWithControl(ctx: Context, name: string, extra: string[]): Promise<Running & { tokenFile: string }> {
+  const tokenFile = tokenFileFor(ctx.workDir, name);
+  fs.rmSync(tokenFile, { force: true });
+  const running = await proxyService(ctx, name, [...controlStartArgs(PROXY_START, tokenFile), ...extra]);
+  return {
+    ...running,
+    tokenFile,
+    stop: async () => {
+      const note = await running.stop();
+      fs.rmSync(tokenFile, { force: true });
+      return note;
+    },
+  };
+}
+
+/**
+ * Issue 22: `forward` with its control server, then one feed subscriber connected to
+ * `GET /api/events` before the warm-up. A proxy whose feed refuses the upgrade still runs (its
+ * control server up) and the row says why it has no subscriber.
+ */
+async function startWithFeed(ctx: Context): Promise<Running> {
+  const running = await startWithControl(ctx, 'proxy-forward-control', []);
+  const tokenFile = running.tokenFile;
+  let subscriber: Awaited<ReturnType<typeof startSubscriber>> | undefined;
+  let feedError: string | undefined;
+  try {
+    subscriber = await startSubscriber(ctx.root, ctx.workDir, 'feed-subscriber', controlUrlFromLog(running.service!.logFile), tokenFile);
+  } catch (err) {
+    feedError = err instanceof Error ? err.message : String(err);
+  }
+  return {
+    ...running,
+    controlChecks: async () => {
+      if (subscriber === undefined) return { feedError: feedError ?? 'no subscriber' };
+      try {
+        return { feed: await subscriber.counts() };
+      } catch (err) {
+        return { feedError: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    stop: async () => {
+      await subscriber?.stop();
+      return running.stop();
+    },
+  };
+}
+
+/**
+ * Issue 22: `forward-rules100`'s rules, but none on the command line: `forward` with its control
+ * server, then each rule of the file sent through `POST /api/rules` (JSON) before the warm-up, and
+ * `GET /api/rules` must list them all as runtime rules (or the subject fails to start).
+ */
+async function startWithRuntimeRules(ctx: Context, file: string, count: number): Promise<Running> {
+  const running = await startWithControl(ctx, 'proxy-forward-rules100-runtime', ['--seed', BENCH_SEED]);
+  const client = ControlClient.fromRun(running.service!.logFile, running.tokenFile);
+  const stop = async (): Promise<string | undefined> => {
+    client.close();
+    return running.stop();
+  };
+  try {
+    await addRuntimeRules(client, file);
+    const before = await rulesInForce(client);
+    if (before.runtime !== count || before.total !== count) throw new Error(`GET /api/rules lists ${before.runtime} runtime rules of ${before.total} after ${count} were added`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    ...running,
+    controlChecks: async () => {
+      try {
+        return { rules: await rulesInForce(client) };
+      } catch (err) {
+        return { rulesError: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    stop,
+  };
 }
 
 function needHttps(ctx: Context): HttpsUpstream {

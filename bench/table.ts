@@ -5,7 +5,8 @@
  * slow drift of the machine cancels). Peak RSS is the maximum over runs: a limit is about the
  * worst case.
  */
-import { BASELINE_OBSERVED, MAPI_UNRECOGNISED, RULES_APPLIED, RULES_NOT_LOADED } from './measure.js';
+import { controlLines } from './control-lines.js';
+import { BASELINE_OBSERVED, FEED_NOT_READ, MAPI_UNRECOGNISED, RULES_APPLIED, RULES_NOT_LOADED, RUNTIME_RULES_NOT_IN_FORCE } from './measure.js';
 import { missingExchanges, type RecordedRun } from './record-row.js';
 import type { Subject, SubjectId } from './subjects.js';
 
@@ -52,6 +53,23 @@ export interface Row {
    * list a rule (must be 0), and of all its exchange lines. */
   rulesLoaded?: number;
   ruleExchanges?: number;
+  /** Issue 22, `forward-control`: medians over runs of the events its feed subscriber read
+   * (finished, of which GET /small, started), of those the proxy dropped for it (missed), of the
+   * requests completed (warm-up and load), and of the subscriber's CPU seconds. */
+  feedFinished?: number;
+  feedFinishedSmall?: number;
+  feedStarted?: number;
+  feedMissed?: number;
+  feedSent?: number;
+  feedCpuSeconds?: number;
+  /** Issue 22, `forward-rules100-runtime`: median of the rule hits `GET /api/rules` listed after
+   * the load (must be 0), and its req/s against the same rules loaded from the file (same run). */
+  runtimeHits?: number;
+  rpsPerFileRules?: number;
+  /** Issue 22, the feed and runtime rules rows: req/s and CPU per request against
+   * `forward-control-idle` (the control server up, unused) of the same run (median of per-run ratios). */
+  rpsPerControlIdle?: number;
+  cpuPerControlIdle?: number;
   /** MAPI row: req/s and CPU per request against the unobserved MAPI-shaped baseline of the same
    * run (median of per-run ratios): the observer's cost alone. */
   rpsPerUnobserved?: number;
@@ -201,6 +219,41 @@ export function buildRows(all: SubjectRun[], subjects: Subject[]): Row[] {
       }
       row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
       row.cpuPerForward = ratio(all, s.id, 'forward', METRICS.cpuPerRequest);
+    }
+    if (s.control?.feed === true) {
+      const fed = defined(started.map((r) => r.feed));
+      row.feedFinished = median(fed.map((f) => f.finished));
+      row.feedFinishedSmall = median(fed.map((f) => f.finishedSmall));
+      row.feedStarted = median(fed.map((f) => f.started));
+      row.feedMissed = median(fed.map((f) => f.missed));
+      row.feedCpuSeconds = median(defined(fed.map((f) => f.cpuSeconds)));
+      row.feedSent = median(defined(started.map((r) => r.feedSent)));
+      // Load numbers without a subscriber reading the load measure a proxy without one.
+      if (started.every((r) => r.loadError?.startsWith(FEED_NOT_READ) === true)) {
+        row.failed = FEED_NOT_READ;
+        return row;
+      }
+    }
+    if (s.control?.runtimeRules !== undefined) {
+      row.rulesLoaded = median(defined(started.map((r) => r.runtimeRules?.runtime)));
+      row.runtimeHits = median(defined(started.map((r) => r.runtimeRules?.hits)));
+      row.ruleExchanges = median(defined(started.map((r) => r.ruleExchanges)));
+      row.logExchanges = median(defined(started.map((r) => r.logExchanges)));
+      for (const reason of [RUNTIME_RULES_NOT_IN_FORCE, RULES_APPLIED]) {
+        if (started.every((r) => r.loadError?.startsWith(reason) === true)) {
+          row.failed = reason;
+          return row;
+        }
+      }
+      row.rpsPerFileRules = ratio(all, s.id, 'forward-rules100', METRICS.rps);
+    }
+    if (s.control !== undefined) {
+      row.rpsPerForward = ratio(all, s.id, 'forward', METRICS.rps);
+      row.cpuPerForward = ratio(all, s.id, 'forward', METRICS.cpuPerRequest);
+      if (s.id !== 'forward-control-idle') {
+        row.rpsPerControlIdle = ratio(all, s.id, 'forward-control-idle', METRICS.rps);
+        row.cpuPerControlIdle = ratio(all, s.id, 'forward-control-idle', METRICS.cpuPerRequest);
+      }
     }
     if (s.id === 'forward-record') {
       // Issue 6: the very same process, options and load as `forward`, plus a journal; same run.
@@ -469,6 +522,8 @@ export function acceptanceLines(rows: Row[], streamLabel: string, candidates?: R
       );
     }
   }
+
+  lines.push(...controlLines(byId));
 
   // Issue 3: what the MAPI/HTTP observer costs, against the very same bytes unobserved (a POST
   // with a body and a chunked three-write answer cost more than GET /small before any observing).
