@@ -108,11 +108,16 @@ const PREFILTER: ReadonlySet<string> = new Set(['protocol', 'method', 'host', 'c
 export const EMPTY_RULES = new RuleSet([], 0);
 
 export function compileRules(defs: readonly RuleDefinition[], options: CompileOptions, previous?: RuleSet): RuleSet {
-  const gates = new Map<string, { signature: string; gate: RuleGate }>();
-  for (const rule of previous?.all ?? []) gates.set(rule.id, { signature: signatureOf(rule.definition), gate: rule.gate });
+  const before = new Map<string, { signature: string; rule: Rule }>();
+  for (const rule of previous?.all ?? []) before.set(rule.id, { signature: signatureOf(rule.definition), rule });
+  const sameSeed = previous?.seed === options.seed;
   const rules = defs.map((def, order) => {
-    const kept = gates.get(def.id);
-    const gate = kept !== undefined && kept.signature === signatureOf(def) && previous?.seed === options.seed ? kept.gate : new RuleGate(def, createChance(options.seed, def.id));
+    const kept = before.get(def.id);
+    const same = kept !== undefined && sameSeed && kept.signature === signatureOf(def);
+    // The same definition compiles to the same rule: reuse it (matchers, regexes and all), so a
+    // runtime rule added beside a hundred others costs one compile, not a hundred and one.
+    if (same && kept.rule.definition === def) return kept.rule.order === order ? kept.rule : { ...kept.rule, order };
+    const gate = same ? kept.rule.gate : new RuleGate(def, createChance(options.seed, def.id));
     return compileRule(def, order, gate);
   });
   return new RuleSet(rules, options.seed);
@@ -167,8 +172,16 @@ function ordinal(n: number): string {
   return `${n}${suffix}`;
 }
 
+/** Signatures by definition object: a definition is never changed once made, so one is enough. */
+const signatures = new WeakMap<RuleDefinition, string>();
+
 /** What makes two definitions the same rule for carrying counters across a reload. */
 function signatureOf(def: RuleDefinition): string {
-  const match = Object.fromEntries(Object.entries(def.match).sort(([a], [b]) => a.localeCompare(b)));
-  return JSON.stringify([match, def.actions.map((a) => [a.name, a.arg]), def.skip, def.every, def.chance, def.times]);
+  let signature = signatures.get(def);
+  if (signature === undefined) {
+    const match = Object.fromEntries(Object.entries(def.match).sort(([a], [b]) => a.localeCompare(b)));
+    signature = JSON.stringify([match, def.actions.map((a) => [a.name, a.arg]), def.skip, def.every, def.chance, def.times]);
+    signatures.set(def, signature);
+  }
+  return signature;
 }
