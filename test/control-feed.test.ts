@@ -113,6 +113,8 @@ describe('live feed: events', () => {
     assert.equal(finished!.exchange!.status, 200);
     assert.equal(finished!.exchange!.method, 'GET');
     assert.equal(typeof finished!.time, 'number');
+    assert.equal(started!.exchange!.start, finished!.exchange!.start, 'the start is the same in both');
+    assert.equal(started!.exchange!.start, started!.time);
     assert.ok(finished!.exchange!.bytes.response > 0);
     assert.equal(messages[5]!.exchange!.status, 503);
     // Redacted as the journal is.

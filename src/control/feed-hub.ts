@@ -121,7 +121,7 @@ export class FeedHub {
     // What is known at the head: the request line. Written out rather than JSON.stringify'd
     // whole (a third of the cost; the strings are still escaped by JSON.stringify).
     const url = this.redactor.url(x.url);
-    const json = `{"seq":${seq},"type":"started","time":${Math.round(x.timings.start)},"exchange":{"id":${JSON.stringify(x.id)},"kind":"${x.kind}","method":${JSON.stringify(x.request.method)},"url":${JSON.stringify(url)},"verdicts":[],"rules":[],"bytes":{"request":0,"response":0}}}`;
+    const json = `{"seq":${seq},"type":"started","time":${Math.round(x.timings.start)},"exchange":{"id":${JSON.stringify(x.id)},"kind":"${x.kind}","method":${JSON.stringify(x.request.method)},"url":${JSON.stringify(url)},"start":${Math.round(x.timings.start)},"verdicts":[],"rules":[],"bytes":{"request":0,"response":0}}}`;
     this.publish({ seq, type: 'started', view: { kind: x.kind, url, request: { method: x.request.method } }, data: Buffer.from(json) });
   };
 

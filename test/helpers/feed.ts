@@ -13,7 +13,7 @@ export interface FeedMessage {
   type: 'started' | 'finished' | 'missed';
   time?: number;
   missed?: number;
-  exchange?: { id: string; method: string; url: string; status?: number; kind: string; protocol?: string; verdicts: Array<{ code: string }>; rules: string[]; bytes: { request: number; response: number } };
+  exchange?: { id: string; method: string; url: string; start: number; status?: number; kind: string; protocol?: string; verdicts: Array<{ code: string }>; rules: string[]; bytes: { request: number; response: number } };
 }
 
 export interface Subscription {
