@@ -7,7 +7,8 @@
  * - long main-thread tasks: a PerformanceObserver for 'longtask' injected before the page's own
  *   scripts (page.addInitScript), each task kept with its epoch start so the harness can keep
  *   those of the load's window;
- * - the tab's JS heap: CDP `Performance.getMetrics` JSHeapUsedSize once a second;
+ * - the tab's JS heap: CDP `Performance.getMetrics` JSHeapUsedSize once a second, and after a
+ *   full GC (`HeapProfiler.collectGarbage`) when the page is ready and at the end;
  * - the rows the list holds: the grid's aria-rowcount (header row included) and the counts text.
  *
  * One JSON line per event on stdout (the harness sends it to .bench/NAME.log):
@@ -84,6 +85,9 @@ async function main(): Promise<void> {
     if (mode === 'live' || mode.startsWith('polling')) break;
     await new Promise((wake) => setTimeout(wake, 100));
   }
+  // The start and end samples follow a full GC, so they are what the page holds, not garbage
+  // awaiting collection; the samples during the load are taken as they come.
+  await cdp.send('HeapProfiler.collectGarbage');
   await sampleHeap();
   say(UI_READY, { rows: await rowCount(page), mode });
   const sampler = setInterval(() => {
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
       break;
     }
   }
+  await cdp.send('HeapProfiler.collectGarbage');
   await sampleHeap();
   const countsText = ((await page.locator('.counts').first().textContent({ timeout: 5000 }).catch(() => '')) ?? '').trim();
   const longTasks = await page.evaluate<Array<[number, number]>>('window.__benchLongTasks ?? []');
