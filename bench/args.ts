@@ -27,6 +27,9 @@ export const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--only ${BEN
               forward-rules100-runtime (100 rules added through POST /api/rules)
               with forward-control-idle (the control server up, unused), and
               scope-roundtrip times POST + DELETE /api/scopes (issue 22);
+              ui-feed opens the web UI in headless Chromium under a paced
+              ~1,000 exchanges/s for 30 s (--quick: 5 s) and compares the
+              proxy's CPU per request with the same load and no page (issue 23);
               interleaved runs the pairs whose both subjects are named (all
               when none are); soak is the recording soak
               of issue 21 (bench/soak.ts), run once after everything else

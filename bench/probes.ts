@@ -23,6 +23,10 @@
  *   scope-roundtrip  POST /api/scopes + DELETE on one keep-alive connection, with no rules and
  *                    with 100 runtime rules in force
  *
+ * and that of issue 23 (ui-feed.ts), with bounds and a same-run ratio:
+ *
+ *   ui-feed          the web UI open in headless Chromium under a paced ~1,000 exchanges/s
+ *
  * and one for the same-run ratios of issues 3, 4, 6, 8 and 22 (interleaved.ts):
  *
  *   interleaved      each pair of subjects up at once, the load alternating between them in
@@ -40,11 +44,13 @@ import { ms, signedMs } from './probe-kit.js';
 import { HAR_MAX_RSS_MB, HAR_MAX_SECONDS, measureHar, type HarRun } from './record-har.js';
 import { measureScopeRoundTrip, SCOPE_MAX_P50_MS, type ScopeRoundTripRun, type ScopeSide } from './scope-roundtrip.js';
 import type { Context } from './subjects.js';
+import { measureUiFeed, type UiFeedRun } from './ui-feed.js';
+import { uiFeedLines } from './ui-lines.js';
 import { median } from './table.js';
 
-export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss', 'har-100k', 'scope-roundtrip', 'interleaved'] as const;
+export const PROBE_IDS = ['fpse-rewrite', 'mapi-stream', 'https-new-host', 'https-hosts-rss', 'har-100k', 'scope-roundtrip', 'ui-feed', 'interleaved'] as const;
 export type ProbeId = (typeof PROBE_IDS)[number];
-export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun | HarRun | ScopeRoundTripRun | InterleavedRun;
+export type ProbeRun = FpseLatencyRun | MapiStreamRun | NewHostRun | HostsRssRun | HarRun | ScopeRoundTripRun | UiFeedRun | InterleavedRun;
 /** The probes that need the HTTPS upstream (bench/https-upstream.ts). */
 export const HTTPS_PROBES: readonly ProbeId[] = ['https-new-host', 'https-hosts-rss'];
 /** The rule probes of issue 4 (FPSE and MAPI/HTTP simulators, a pair of proxies). */
@@ -81,6 +87,9 @@ export function runProbe(id: ProbeId, ctx: Context, cfg: BenchConfig, run: numbe
     case 'scope-roundtrip':
       log(` control API scope add + remove round trip (${cfg.scopePairs} pairs a side after ${cfg.scopeWarmup} untimed)`);
       return measureScopeRoundTrip(ctx, cfg, run, log);
+    case 'ui-feed':
+      log(` web UI open in headless Chromium under ~1,000 exchanges/s (${cfg.quick ? 5 : 30} s), and the same load with no page`);
+      return measureUiFeed(ctx, cfg, run, log);
     case 'interleaved':
       log(' same-run ratios, interleaved: both subjects up, the load alternating in 2 s slices');
       return measureInterleaved(ctx, cfg, run, log);
@@ -100,6 +109,7 @@ export function probeLines(all: ProbeRun[], selected: readonly ProbeId[]): strin
   if (selected.includes('https-hosts-rss')) lines.push(...hostsRssLines(all.filter((r): r is HostsRssRun => r.probe === 'https-hosts-rss')));
   if (selected.includes('har-100k')) lines.push(...harLines(all.filter((r): r is HarRun => r.probe === 'har-100k')));
   if (selected.includes('scope-roundtrip')) lines.push(...scopeLines(all.filter((r): r is ScopeRoundTripRun => r.probe === 'scope-roundtrip')));
+  if (selected.includes('ui-feed')) lines.push(...uiFeedLines(all.filter((r): r is UiFeedRun => r.probe === 'ui-feed')));
   if (selected.includes('interleaved')) lines.push(...interleavedLines(all.filter((r): r is InterleavedRun => r.probe === 'interleaved')));
   return lines;
 }
