@@ -112,7 +112,7 @@ describe('feed hub: messages', () => {
       seq: 1,
       type: 'started',
       time: Math.round(x.timings.start),
-      exchange: { id: x.id, kind: 'http', method: 'GET', url: message.exchange.url, verdicts: [], rules: [], bytes: { request: 0, response: 0 } },
+      exchange: { id: x.id, kind: 'http', method: 'GET', url: message.exchange.url, start: Math.round(x.timings.start), verdicts: [], rules: [], bytes: { request: 0, response: 0 } },
     });
     assert.equal(text, JSON.stringify(message));
     assert.doesNotMatch(message.exchange.url, /secret/);
