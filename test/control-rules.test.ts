@@ -7,13 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { describe, it } from 'node:test';
 import { delay, header, proxiedRequest, withTimeout } from './helpers/client.js';
 import { controlledProxy, type ControlledProxy } from './helpers/control.js';
+import { ProxyProcess } from './helpers/process.js';
 import { FPSE_HEADERS, SHTML, fpseServer } from './helpers/protocol.js';
+import { tempDir } from './helpers/temp.js';
 import { recordingRelay, writeRules, type RecordingRelay } from './helpers/rule-files.js';
 
 const OLD_CLIENT = 'method=server+version%3a12%2e0%2e0%2e6415';
@@ -228,6 +232,20 @@ describe('scopes', () => {
     assert.equal(status((await call(c, relay)).body), undefined, 'no fault left');
     assert.equal((await send(c, 'DELETE', `/api/scopes/${scope.id}`)).statusCode, 404);
     assert.equal((await send(c, 'PUT', `/api/scopes/${scope.id}`)).statusCode, 404);
+  });
+
+  it('scopes created at once, their rules unnamed, each get their own id, also while the validator is first loaded', { timeout: 30_000 }, async (t) => {
+    // A fresh process: the rule validator is imported by the first request, and the others
+    // arrive during that import; each scope's rules must still be named after its own id.
+    const tokenFile = join(tempDir(t), 'token');
+    const proxy = await ProxyProcess.start(['start', '--listen', '127.0.0.1:0', '--no-record', '--control', '127.0.0.1:0', '--control-token-file', tokenFile]);
+    t.after(() => proxy.kill());
+    const control = String(proxy.lines.find((l) => l.msg === 'listening')!.control);
+    const headers = { Authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`, 'Content-Type': 'application/json' };
+    const answers = await Promise.all(Array.from({ length: 4 }, () => fetch(`${control}/api/scopes`, { method: 'POST', headers, body: JSON.stringify({ rules: [DOWNGRADE] }) })));
+    const bodies = await Promise.all(answers.map((a) => a.text()));
+    assert.deepEqual(answers.map((a) => a.status), [201, 201, 201, 201], bodies.join('\n'));
+    assert.equal(new Set(bodies.map((b) => (JSON.parse(b) as { id: string }).id)).size, 4);
   });
 
   it('a lease lapses unless renewed; renewing keeps it', async (t) => {

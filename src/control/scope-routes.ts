@@ -61,10 +61,10 @@ export const SCOPE_ROUTES: Route[] = [
       if (!Array.isArray(rules) || rules.length === 0) throw new ApiError(400, 'BAD_BODY', `rules: a scope needs a list of one or more rules, e.g. ${CREATE_EXAMPLE}`);
       if (rules.length > 1000) throw new ApiError(400, 'BAD_BODY', `rules: ${rules.length} rules in one scope; at most 1000`);
       const lease = ttlOf(ttl) ?? DEFAULT_TTL_MS;
-      const scope = state.scopes.nextId();
+      const scope = state.scopes.reserveId();
       const defs = await validateRules(state, rules, `scope ${scope}`, (i) => `${scope}-${i + 1}`);
       try {
-        return state.scopes.create(defs, lease);
+        return state.scopes.create(scope, defs, lease);
       } catch (err) {
         if (err instanceof ScopeLimit) throw new ApiError(429, 'TOO_MANY_SCOPES', err.message);
         return conflict(err);

@@ -50,17 +50,18 @@ export class Scopes {
     return this.scopes.size;
   }
 
-  /** A fresh id, for naming the rules before create(). */
-  nextId(): string {
-    return `scope-${this.next}`;
+  /**
+   * A fresh id, taken now: the rules are named after it while they are validated (an await), and
+   * two scopes created at once must not both get the same one. An id never used leaves a gap.
+   */
+  reserveId(): string {
+    return `scope-${this.next++}`;
   }
 
   /** Adds the rules and starts the lease; throws RuleConflict (nothing added) on a taken id. */
-  create(defs: RuleDefinition[], ttl: number): ScopeInfo {
+  create(id: string, defs: RuleDefinition[], ttl: number): ScopeInfo {
     if (this.scopes.size >= MAX_SCOPES) throw new ScopeLimit(`${MAX_SCOPES} scopes are alive; delete some (or POST /api/reset) before adding more`);
-    const id = this.nextId();
     this.rules.add(defs, { source: 'scope', scope: id });
-    this.next += 1;
     const scope: Scope = { id, rules: defs.map((d) => d.id), ttl, expiresAt: 0, timer: undefined as unknown as NodeJS.Timeout, holders: new Set() };
     this.scopes.set(id, scope);
     this.lease(scope, ttl);
