@@ -1,56 +1,120 @@
 /**
  * The live feed's memory of recent events (docs/control-api.md "Live feed"), so a subscriber that
- * reconnects with `since=SEQ` gets what it has not seen. Each event is held as the bytes already
- * sent to subscribers (serialized once) beside the small view the filter reads, never as the
- * proxy's Exchange record: a record can hold megabytes of captured bodies, an event a few hundred
- * bytes. A fixed number of slots: past capacity the oldest event goes.
+ * reconnects with `since=SEQ` gets what it has not seen.
+ *
+ * Events are held as the batches they were sent in (feed-hub.ts): one buffer of the messages'
+ * bytes back to back and a table of where each ends, never as the proxy's Exchange records nor
+ * as an object per event. Under load a ring of 10,000 events as objects kept that many objects
+ * alive past the young generation, and the garbage collector paid for copying and promoting every
+ * one of them; a batch of a hundred events is three objects. Past capacity the oldest events go
+ * (a batch part-gone is held until all of it is).
  */
-import type { FilterView } from '../core/filter.js';
 
-export interface FeedEvent {
+export const STARTED = 1;
+export const FINISHED = 2;
+
+/** The events of one flush, seqs `firstSeq` … `firstSeq + count - 1` in order. */
+export interface EventBatch {
+  readonly firstSeq: number;
+  readonly count: number;
+  /** STARTED or FINISHED, per event. */
+  readonly types: Uint8Array;
+  /** The messages as sent, `{seq, type, time, exchange}` in JSON, UTF-8, back to back. */
+  readonly payload: Buffer;
+  /** Where message i ends in `payload`; it starts where message i - 1 ends (0 for the first). */
+  readonly ends: Uint32Array;
+  /** The transport's encoding of every message of the batch, made once for all the subscribers that take them all (feed.ts). */
+  wire?: Buffer;
+}
+
+/** One held event, for a replay. */
+export interface HeldEvent {
   seq: number;
   type: 'started' | 'finished';
-  /** What the subscribers' filters test (core/filter.ts), as the event stood when it happened. */
-  view: FilterView;
-  /** The message as sent: `{seq, type, time, exchange}` in JSON, UTF-8. */
   data: Buffer;
 }
 
+/** A batch of `texts` (the messages of seqs firstSeq, firstSeq + 1, …). */
+export function makeBatch(firstSeq: number, types: Uint8Array, texts: readonly string[]): EventBatch {
+  const joined = texts.join('');
+  const payload = Buffer.from(joined, 'utf8');
+  const ends = new Uint32Array(texts.length);
+  // All ASCII (the usual case: URLs are percent-encoded): byte offsets are string offsets.
+  const ascii = payload.length === joined.length;
+  let end = 0;
+  for (let i = 0; i < texts.length; i++) {
+    end += ascii ? texts[i]!.length : Buffer.byteLength(texts[i]!, 'utf8');
+    ends[i] = end;
+  }
+  return { firstSeq, count: texts.length, types, payload, ends };
+}
+
+/** Message i of a batch (a view of its bytes, not a copy). */
+export function messageOf(batch: EventBatch, i: number): Buffer {
+  return batch.payload.subarray(i === 0 ? 0 : batch.ends[i - 1], batch.ends[i]);
+}
+
 export class EventRing {
-  private readonly slots: Array<FeedEvent | undefined>;
-  private next = 0;
-  private count = 0;
+  private batches: EventBatch[] = [];
+  private head = 0;
+  /** Events at the start of the oldest batch that are no longer held. */
+  private headGone = 0;
+  private events = 0;
 
-  constructor(readonly capacity: number) {
-    this.slots = new Array<FeedEvent | undefined>(capacity);
-  }
+  constructor(readonly capacity: number) {}
 
+  /** Events held. */
   get size(): number {
-    return this.count;
+    return this.events;
   }
 
-  push(event: FeedEvent): void {
-    this.slots[this.next] = event;
-    this.next = (this.next + 1) % this.capacity;
-    if (this.count < this.capacity) this.count += 1;
+  push(batch: EventBatch): void {
+    this.batches.push(batch);
+    this.events += batch.count;
+    while (this.events > this.capacity) {
+      const oldest = this.batches[this.head]!;
+      const over = this.events - this.capacity;
+      const left = oldest.count - this.headGone;
+      if (over < left) {
+        this.headGone += over;
+        this.events -= over;
+        break;
+      }
+      this.events -= left;
+      this.batches[this.head] = undefined as unknown as EventBatch;
+      this.head += 1;
+      this.headGone = 0;
+    }
+    // The array's dead front is cut once it is as long as what is held (amortized O(1)).
+    if (this.head > 64 && this.head * 2 > this.batches.length) {
+      this.batches = this.batches.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** The events held with a seq above `seq`, oldest first. */
-  after(seq: number): FeedEvent[] {
-    const out: FeedEvent[] = [];
-    // Newest backwards until an event at or below `seq`, then reversed: a recent `since`
-    // (the usual reconnect) reads a few slots, not the whole ring.
-    for (let i = 1; i <= this.count; i++) {
-      const event = this.slots[(this.next - i + this.capacity) % this.capacity]!;
-      if (event.seq <= seq) break;
-      out.push(event);
+  after(seq: number): HeldEvent[] {
+    const out: HeldEvent[] = [];
+    // Newest batches backwards until one that starts at or below `seq`: a recent `since` (the
+    // usual reconnect) reads the last batch or two, not the whole ring.
+    let from = this.batches.length;
+    while (from > this.head && this.batches[from - 1]!.firstSeq > seq) from -= 1;
+    if (from > this.head) from -= 1;
+    for (let b = from; b < this.batches.length; b++) {
+      const batch = this.batches[b]!;
+      for (let i = b === this.head ? this.headGone : 0; i < batch.count; i++) {
+        const eventSeq = batch.firstSeq + i;
+        if (eventSeq <= seq) continue;
+        out.push({ seq: eventSeq, type: batch.types[i] === STARTED ? 'started' : 'finished', data: messageOf(batch, i) });
+      }
     }
-    return out.reverse();
+    return out;
   }
 
   clear(): void {
-    this.slots.fill(undefined);
-    this.next = 0;
-    this.count = 0;
+    this.batches = [];
+    this.head = 0;
+    this.headGone = 0;
+    this.events = 0;
   }
 }

@@ -18,6 +18,7 @@ import { MATCH_ALL, type Filter } from '../core/filter.js';
 import type { Redactor } from '../record/redact.js';
 import { ApiError } from './api-error.js';
 import type { ExchangeSummary } from './exchange-summary.js';
+import type { EventBatch } from './event-ring.js';
 import { FeedHub, type FeedLimits, type Peer } from './feed-hub.js';
 import { EVENTS_PATH, EVENTS_ROUTE } from './feed-route.js';
 import type { Refusal } from './guard.js';
@@ -26,11 +27,6 @@ import { parseArgs } from './routes.js';
 /** The subprotocol a browser offers beside `bearer.<token>`, so that the token is not echoed. */
 export const FEED_PROTOCOL = 'version-proxy.v1';
 const BEARER_PREFIX = 'bearer.';
-/**
- * Frames wait this long to leave together: one write (system call) per subscriber per period
- * instead of one per frame, which under load cost the proxy more than building the events.
- */
-const FLUSH_MS = 10;
 /** How long subscribers get to answer the closing handshake when the proxy stops. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -48,12 +44,6 @@ export class LiveFeed {
   /** Upgrades accepted but not yet open: they count toward the subscriber cap. */
   private pending = 0;
   private closing = false;
-  /** Subscriber sockets corked since the last flush, uncorked together FLUSH_MS after the first. */
-  private readonly corked = new Set<Duplex>();
-  private readonly uncorkAll = (): void => {
-    for (const socket of this.corked) socket.uncork();
-    this.corked.clear();
-  };
 
   constructor(
     redactor: Redactor,
@@ -142,17 +132,15 @@ export class LiveFeed {
       get bufferedAmount() {
         return ws.bufferedAmount;
       },
-      // Text frames of the same bytes for every subscriber: serialized once (feed-hub.ts).
-      // The frames of FLUSH_MS leave in one write: the socket (ws's own, handed over by
-      // node:http) is corked at the first and uncorked after, instead of a system call per
-      // frame (ws uncorks after each frame, but cork() nests).
-      send: (data) => {
-        if (!this.corked.has(socket)) {
-          if (this.corked.size === 0) setTimeout(this.uncorkAll, FLUSH_MS);
-          this.corked.add(socket);
-          socket.cork();
-        }
-        ws.send(data, { binary: false });
+      send: (data) => ws.send(data, { binary: false }),
+      // A batch's messages leave as text frames written by this file, all in one write on the
+      // socket ws reads from: ws.send() per message made a frame, a Buffer list and a write
+      // each. Whole frames between ws's own writes keep the stream well formed: with
+      // perMessageDeflate off, ws writes each of its frames (pings, close) at once and queues
+      // nothing. Nothing is sent once the closing handshake has begun (RFC 6455 §5.5.1).
+      sendBatch: (batch, only) => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        socket.write(only === undefined ? (batch.wire ??= textFrames(batch)) : textFrames(batch, only));
       },
       ping: () => ws.ping(),
       close: (code, reason) => ws.close(code, reason),
@@ -166,6 +154,43 @@ export class LiveFeed {
       this.hub.remove(subscriber);
     });
   }
+}
+
+/**
+ * Messages of a batch (those at `only`, or all) as unmasked, unfragmented text frames back to
+ * back (RFC 6455 §5.2: FIN set, opcode 0x1; a server masks nothing, §5.1; the payload length in
+ * the fewest bytes: 7 bits, or 126 and 16 bits, or 127 and 64 bits).
+ */
+export function textFrames(batch: EventBatch, only?: readonly number[]): Buffer {
+  const count = only?.length ?? batch.count;
+  let size = 0;
+  for (let k = 0; k < count; k++) {
+    const i = only === undefined ? k : only[k]!;
+    const length = batch.ends[i]! - (i === 0 ? 0 : batch.ends[i - 1]!);
+    size += length + (length < 126 ? 2 : length < 65536 ? 4 : 10);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let k = 0; k < count; k++) {
+    const i = only === undefined ? k : only[k]!;
+    const start = i === 0 ? 0 : batch.ends[i - 1]!;
+    const length = batch.ends[i]! - start;
+    out[at++] = 0x81;
+    if (length < 126) {
+      out[at++] = length;
+    } else if (length < 65536) {
+      out[at++] = 126;
+      out.writeUInt16BE(length, at);
+      at += 2;
+    } else {
+      out[at++] = 127;
+      out.writeUInt32BE(Math.floor(length / 2 ** 32), at);
+      out.writeUInt32BE(length >>> 0, at + 4);
+      at += 8;
+    }
+    at += batch.payload.copy(out, at, start, start + length);
+  }
+  return out;
 }
 
 /**

@@ -3,8 +3,8 @@
  * exposition format, through prom-client with a registry of this control plane's own (never
  * prom-client's global one, which another library in the same process could fill or clear).
  *
- * The hot path is `finished()`: one pass over the finished exchange, a few increments of plain
- * numbers (metric-tally.ts) and one histogram observation. What the proxy already counts
+ * The hot path is `finished()`: one pass over the finished exchange and a few increments of plain
+ * numbers (metric-tally.ts, metric-histogram.ts). What the proxy already counts
  * (connections open, exchanges in flight, journal losses) is read when scraped, by the gauges'
  * and counters' `collect`, and costs traffic nothing.
  *
@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import { durationOf, type Exchange, type RuleRecord } from '../core/exchange.js';
 import type { ExchangeStats } from './stats.js';
+import { HistogramTally } from './metric-histogram.js';
 import { Tally, type TallyConfig } from './metric-tally.js';
 import { upstreamFailureOf } from './upstream-failure-kind.js';
 
@@ -29,7 +30,6 @@ const require = createRequire(import.meta.url);
 const Registry = require('prom-client/lib/registry') as typeof PromClient.Registry;
 const Counter = require('prom-client/lib/counter') as typeof PromClient.Counter;
 const Gauge = require('prom-client/lib/gauge') as typeof PromClient.Gauge;
-const Histogram = require('prom-client/lib/histogram') as typeof PromClient.Histogram;
 
 /** Text format 0.0.4, the format every Prometheus scrapes (prom-client's PROMETHEUS_CONTENT_TYPE). */
 export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -66,7 +66,7 @@ export interface RecordingLosses {
 export class ProxyMetrics {
   private readonly registry = new Registry();
   private readonly exchanges: Tally;
-  private readonly duration: PromClient.Histogram<'protocol'>;
+  private readonly duration: HistogramTally;
   private readonly requestBytes: Tally;
   private readonly responseBytes: Tally;
   private readonly upstreamFailures: Tally;
@@ -81,13 +81,8 @@ export class ProxyMetrics {
       labelNames: ['protocol', 'status_class'],
       constant: { mode: sources.mode },
     });
-    this.duration = new Histogram({
-      name: 'version_proxy_exchange_duration_seconds',
-      help: 'Time from the request head to the end of the exchange, by protocol or kind',
-      labelNames: ['protocol'],
-      buckets: DURATION_BUCKETS,
-      registers: [registry],
-    });
+    this.duration = new HistogramTally('version_proxy_exchange_duration_seconds', 'Time from the request head to the end of the exchange, by protocol or kind', 'protocol', DURATION_BUCKETS);
+    registry.registerMetric(this.duration.asMetric() as unknown as PromClient.Metric);
     this.requestBytes = tally(registry, {
       name: 'version_proxy_request_bytes_total',
       help: 'Body bytes from clients (every byte, for tunnels and upgrades), counted as exchanges finish',
@@ -151,7 +146,7 @@ export class ProxyMetrics {
     const protocol = x.protocol?.protocol ?? x.kind;
     this.exchanges.add(1, protocol, statusClass(x.response?.statusCode));
     const ms = durationOf(x);
-    if (ms !== undefined) this.duration.observe({ protocol }, ms / 1000);
+    if (ms !== undefined) this.duration.observe(protocol, ms / 1000);
     this.requestBytes.add(x.bytes.request, protocol);
     this.responseBytes.add(x.bytes.response, protocol);
     const verdicts = x.protocol?.verdicts;

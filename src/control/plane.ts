@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { Exchange } from '../core/exchange.js';
 import type { ProxyServer } from '../proxy/server.js';
 import type { FileCheck } from '../rules/load.js';
 import type { LiveRules } from '../rules/live-rules.js';
@@ -76,18 +77,21 @@ export async function startControl(
   });
   // CVE-2025-23217: a client of the proxy must not reach the control API through the proxy.
   const forget = run.proxy.own.add(server.address.host, server.address.port);
-  const onStarted = (): void => state.stats.started();
-  const onFinished = (x: Parameters<typeof state.ring.push>[0]): void => {
+  // One listener per event: each listener more is a call more per exchange in emit().
+  const onStarted = (x: Exchange): void => {
+    state.stats.started();
+    feed.hub.started(x);
+  };
+  const onFinished = (x: Exchange): void => {
     state.stats.finish(x);
     state.ring.push(x);
     state.conversations.add(x);
     state.metrics.finished(x);
     state.hits.record(x);
+    feed.hub.finished(x);
   };
   run.proxy.events.on('started', onStarted);
   run.proxy.events.on('finished', onFinished);
-  run.proxy.events.on('started', feed.hub.started);
-  run.proxy.events.on('finished', feed.hub.finished);
   return {
     url: server.url,
     tokenFile: options.tokenFile,
@@ -96,8 +100,6 @@ export async function startControl(
     close: async () => {
       run.proxy.events.off('started', onStarted);
       run.proxy.events.off('finished', onFinished);
-      run.proxy.events.off('started', feed.hub.started);
-      run.proxy.events.off('finished', feed.hub.finished);
       forget();
       // Closing the server closes every hold, which would remove each scope one by one.
       state.scopes.clear('reset');

@@ -8,7 +8,8 @@ import { afterEach, describe, it, mock } from 'node:test';
 import { createExchange, type Exchange } from '../../src/core/exchange.js';
 import { MATCH_ALL, parseFilter, type Filter } from '../../src/core/filter.js';
 import { silentLogger } from '../../src/log.js';
-import { FeedHub, type FeedLimits, type Peer } from '../../src/control/feed-hub.js';
+import { messageOf, type EventBatch } from '../../src/control/event-ring.js';
+import { FeedHub, FLUSH_MS, type FeedLimits, type Peer } from '../../src/control/feed-hub.js';
 import { createRedactor, type Redactor } from '../../src/record/redact.js';
 
 class FakePeer implements Peer {
@@ -17,8 +18,13 @@ class FakePeer implements Peer {
   pings = 0;
   closed: { code: number; reason: string } | undefined;
   terminated = false;
+  batches: Array<{ batch: EventBatch; only: readonly number[] | undefined }> = [];
   send(data: Buffer): void {
     this.sent.push(data);
+  }
+  sendBatch(batch: EventBatch, only?: readonly number[]): void {
+    this.batches.push({ batch, only });
+    for (let k = 0; k < (only?.length ?? batch.count); k++) this.sent.push(messageOf(batch, only === undefined ? k : only[k]!));
   }
   ping(): void {
     this.pings += 1;
@@ -63,6 +69,16 @@ function filter(text: string): Filter {
   return parsed.filter;
 }
 
+/** An event sent at once (the hub batches them for FLUSH_MS; these tests are about what is sent). */
+function finish(h: FeedHub, x: Exchange): void {
+  h.finished(x);
+  h.flush();
+}
+function start(h: FeedHub, x: Exchange): void {
+  h.started(x);
+  h.flush();
+}
+
 const hubs: FeedHub[] = [];
 function hub(redactor: Redactor = countingRedactor(), limits: Partial<FeedLimits> = {}): FeedHub {
   const h = new FeedHub(redactor, silentLogger(), limits);
@@ -81,8 +97,8 @@ describe('feed hub: cost', () => {
     const h = hub(redactor);
     for (let i = 0; i < 100; i++) {
       const x = exchange(`/${i}`);
-      h.started(x);
-      h.finished(x);
+      start(h, x);
+      finish(h, x);
     }
     assert.equal(redactor.calls, 0);
     assert.equal(h.seq, 200);
@@ -93,9 +109,9 @@ describe('feed hub: cost', () => {
     const h = hub(redactor);
     const peers = [new FakePeer(), new FakePeer(), new FakePeer()];
     for (const p of peers) h.add(p, MATCH_ALL, 'test');
-    h.finished(exchange('/x', 200));
+    finish(h, exchange('/x', 200));
     assert.equal(redactor.calls, 1);
-    assert.ok(peers.every((p) => p.sent.length === 1 && p.sent[0] === peers[0]!.sent[0]), 'one Buffer for all');
+    assert.ok(peers.every((p) => p.batches.length === 1 && p.batches[0]!.batch === peers[0]!.batches[0]!.batch && p.batches[0]!.only === undefined), 'one batch for all');
   });
 });
 
@@ -105,7 +121,7 @@ describe('feed hub: messages', () => {
     const peer = new FakePeer();
     h.add(peer, MATCH_ALL, 'test');
     const x = exchange('/a"b\\c?access_token=secret&x=\u2028');
-    h.started(x);
+    start(h, x);
     const text = peer.sent[0]!.toString('utf8');
     const message = JSON.parse(text) as { exchange: { url: string } };
     assert.deepEqual(message, {
@@ -131,10 +147,10 @@ describe('feed hub: filters', () => {
     h.add(negated, filter('-status:5xx'), 'test');
     for (const [path, status] of [['/a1', 200], ['/b', 200], ['/a2', 503]] as const) {
       const x = exchange(path);
-      h.started(x);
+      start(h, x);
       x.response = { statusCode: status } as Exchange['response'];
       x.timings.end = x.timings.start + 1;
-      h.finished(x);
+      finish(h, x);
     }
     const seen = (p: FakePeer): string[] => p.messages().map((m) => `${m.seq} ${m.type} ${new URL(m.exchange!.url).pathname}`);
     assert.deepEqual(seen(head), ['1 started /a1', '2 finished /a1', '5 started /a2', '6 finished /a2']);
@@ -150,13 +166,13 @@ describe('feed hub: a subscriber that does not keep up', () => {
     const fast = new FakePeer();
     h.add(slow, MATCH_ALL, 'slow');
     h.add(fast, MATCH_ALL, 'fast');
-    h.finished(exchange('/1', 200));
+    finish(h, exchange('/1', 200));
     slow.bufferedAmount = 1000;
-    for (let i = 2; i <= 5; i++) h.finished(exchange(`/${i}`, 200));
+    for (let i = 2; i <= 5; i++) finish(h, exchange(`/${i}`, 200));
     assert.equal(slow.sent.length, 1);
     assert.equal(fast.sent.length, 5, 'the others are not held back');
     slow.bufferedAmount = 0;
-    h.finished(exchange('/6', 200));
+    finish(h, exchange('/6', 200));
     assert.deepEqual(
       slow.messages().map((m) => `${m.seq} ${m.type}${m.missed !== undefined ? ` ${m.missed}` : ''}`),
       ['1 finished', '5 missed 4', '6 finished'],
@@ -171,8 +187,8 @@ describe('feed hub: a subscriber that does not keep up', () => {
     h.add(caughtUp, MATCH_ALL, 'a');
     h.add(stuck, MATCH_ALL, 'b');
     caughtUp.bufferedAmount = stuck.bufferedAmount = 5000;
-    h.finished(exchange('/1', 200));
-    h.finished(exchange('/2', 200));
+    finish(h, exchange('/1', 200));
+    finish(h, exchange('/2', 200));
     caughtUp.bufferedAmount = 0;
     mock.timers.tick(1000);
     assert.deepEqual(caughtUp.messages(), [{ seq: 2, type: 'missed', missed: 2 }]);
@@ -213,9 +229,9 @@ describe('feed hub: since', () => {
     const h = hub(undefined, { ring: 3, lingerMs: 10_000 });
     const first = new FakePeer();
     const s = h.add(first, MATCH_ALL, 'first');
-    for (let i = 1; i <= 5; i++) h.finished(exchange(`/${i}`, 200));
+    for (let i = 1; i <= 5; i++) finish(h, exchange(`/${i}`, 200));
     h.remove(s);
-    h.finished(exchange('/6', 200)); // held: the feed lingers
+    finish(h, exchange('/6', 200)); // held: the feed lingers
     const back = new FakePeer();
     const b = h.add(back, MATCH_ALL, 'back', 2);
     assert.deepEqual(
@@ -230,9 +246,64 @@ describe('feed hub: since', () => {
     h.remove(u);
     assert.equal(h.count, 0);
     mock.timers.tick(10_000);
-    h.finished(exchange('/7', 200));
+    finish(h, exchange('/7', 200));
     const late = new FakePeer();
     h.add(late, MATCH_ALL, 'late', 4);
     assert.deepEqual(late.messages(), [{ seq: 7, type: 'missed', missed: 3 }]);
+  });
+});
+
+describe('feed hub: batches', () => {
+  it('events of FLUSH_MS leave together: one batch, one send per subscriber, nothing before the timer', () => {
+    mock.timers.enable({ apis: ['setInterval', 'setTimeout', 'Date'] });
+    const redactor = countingRedactor();
+    const h = hub(redactor);
+    const all = new FakePeer();
+    const filtered = new FakePeer();
+    h.add(all, MATCH_ALL, 'all');
+    h.add(filtered, filter('path:/b*'), 'filtered');
+    for (const path of ['/a', '/b', '/c']) {
+      const x = exchange(path);
+      h.started(x);
+      x.response = { statusCode: 200 } as Exchange['response'];
+      x.timings.end = x.timings.start + 1;
+      h.finished(x);
+    }
+    assert.equal(all.sent.length, 0, 'queued, not sent');
+    assert.equal(redactor.calls, 0, 'nor serialized yet');
+    mock.timers.tick(FLUSH_MS);
+    assert.equal(all.batches.length, 1);
+    assert.equal(all.batches[0]!.only, undefined, 'all of it, as it is');
+    assert.deepEqual(all.messages().map((m) => `${m.seq} ${m.type}`), ['1 started', '2 finished', '3 started', '4 finished', '5 started', '6 finished']);
+    assert.equal(filtered.batches.length, 1);
+    assert.deepEqual(filtered.batches[0]!.only, [2, 3]);
+    assert.equal(redactor.calls, 6, 'each event serialized once for both');
+  });
+
+  it('a subscriber joining while events wait gets none of them; those there before get them at once', () => {
+    mock.timers.enable({ apis: ['setInterval', 'setTimeout', 'Date'] });
+    const h = hub();
+    const early = new FakePeer();
+    h.add(early, MATCH_ALL, 'early');
+    h.finished(exchange('/before', 200));
+    const late = new FakePeer();
+    h.add(late, MATCH_ALL, 'late');
+    assert.deepEqual(early.messages().map((m) => m.seq), [1]);
+    h.finished(exchange('/after', 200));
+    mock.timers.tick(FLUSH_MS);
+    assert.deepEqual(early.messages().map((m) => m.seq), [1, 2]);
+    assert.deepEqual(late.messages().map((m) => m.seq), [2]);
+  });
+
+  it('a subscriber over the cap misses the whole batch, counted per event it would have had', () => {
+    const h = hub(undefined, { bufferCap: 1000 });
+    const slow = new FakePeer();
+    h.add(slow, filter('path:/k*'), 'slow');
+    slow.bufferedAmount = 1000;
+    for (const path of ['/k1', '/x', '/k2']) h.finished(exchange(path, 200));
+    h.flush();
+    slow.bufferedAmount = 0;
+    finish(h, exchange('/k3', 200));
+    assert.deepEqual(slow.messages().map((m) => `${m.seq} ${m.type}${m.missed !== undefined ? ` ${m.missed}` : ''}`), ['3 missed 2', '4 finished']);
   });
 });
