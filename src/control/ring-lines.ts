@@ -20,7 +20,7 @@ import type { Redactor } from '../record/redact.js';
 import type { ExchangeRing } from './exchange-ring.js';
 
 /** Longest stretch of work between two turns of the event loop. */
-export const SLICE_MS = 10;
+export const SLICE_MS = 5;
 
 /** What a ring export is made of. */
 export interface RingSource {
