@@ -90,7 +90,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     const closed = new AbortController();
     res.on('close', () => closed.abort());
     const fail = (err: unknown): void => {
-      if (res.headersSent || res.destroyed) return;
+      // A client that went away stopped the work (an export's AbortError): nobody to answer.
+      if (res.headersSent || res.destroyed || closed.signal.aborted) return;
       if (err instanceof ApiError) {
         send(res, err.status, err.body(), err.headers);
         return;
