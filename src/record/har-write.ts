@@ -1,5 +1,6 @@
 /**
- * `./proxy har`: journals → one HAR 1.2 file, streamed in constant memory. The log's head is
+ * `./proxy har`: journals → one HAR 1.2 file, streamed in constant memory (harDocument, which the
+ * control API's export feeds from its ring instead). The log's head is
  * written first, then each entry as its journal line is read (never all entries at once), then
  * the tail; a full output stream is waited for ('drain'), so a slow disk holds the reader back
  * instead of filling memory. Entries come in journal order, i.e. the order exchanges finished;

@@ -4,7 +4,8 @@
  * src/protocols/negotiation.ts gives), the builds each side stated, the negotiated version, the
  * verdicts grouped by code, the rules applied, the errors, and when the conversation was seen.
  *
- * The journals are streamed (journal-read.ts); memory grows with the number of hosts and
+ * The journals are streamed (journal-read.ts), or the control API's ring is (reportOf, one builder
+ * for both sources); memory grows with the number of hosts and
  * conversations, never with the number of exchanges: every per-conversation list is capped.
  * The Report's shape is report-types.ts (re-exported here); the formats are report-markdown.ts and
  * report-html.ts, with the words they share in report-words.ts; `--json` is the Report as it is.
