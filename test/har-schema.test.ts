@@ -1,11 +1,7 @@
 /**
  * `./proxy har` output against the HAR 1.2 JSON Schema (issue 6 item 3 and Acceptance): the
- * schema is har-schema (the one har-validator used), checked with ajv 8. Two things are added to
- * make the check as strict as the spec (http://www.softwareishard.com/blog/har-12-spec/):
- *  - har-schema writes `"min": -1` on timings (a typo for `minimum` that validators ignore);
- *    here `min` is a real keyword, so a negative timing fails;
- *  - every field that is not in the schema must be a custom one, i.e. start with `_` (HAR 1.2
- *    "Custom fields"), so a misspelt standard field cannot slip through as "additional".
+ * schema is har-schema (the one har-validator used), checked with ajv 8 and made as strict as the
+ * spec (helpers/har-validator.ts, which the control API's HAR export is checked with too).
  * First on hand-built journal lines of every kind, then end to end: a recording proxy between
  * real clients and the FPSE and MAPI/HTTP simulators, an HTTPS upstream and a WebSocket server.
  */
@@ -14,14 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { createRequire } from 'node:module';
-import net, { isIPv4, isIPv6 } from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import tls from 'node:tls';
-import { Ajv, type ValidateFunction } from 'ajv';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Exchange } from '../src/core/exchange.js';
 import { exchangeLine, type ExchangeLine } from '../src/record/entry.js';
@@ -32,67 +26,13 @@ import { runFpseClient } from '../src/simulators/fpse-client.js';
 import { runMapiClient } from '../src/simulators/mapi-client.js';
 import { openCa } from '../src/tls/ca.js';
 import { proxiedRequest, withTimeout } from './helpers/client.js';
+import { assertValidHar, byId, nonCustomExtras, validate } from './helpers/har-validator.js';
 import { createLogSink } from './helpers/log-sink.js';
 import { fpseServer, logger, mapiServer } from './helpers/protocol.js';
 import { startProxy } from './helpers/proxy.js';
 import { makeTestCa, startHttpsServer } from './helpers/tls.js';
 
-const require = createRequire(import.meta.url);
 const MiB = 1024 * 1024;
-
-// ---------------------------------------------------------------------------------------------
-// The validator
-
-interface SchemaNode {
-  $id?: string;
-  $ref?: string;
-  type?: string | string[];
-  properties?: Record<string, SchemaNode>;
-  items?: SchemaNode;
-}
-
-const schemas = Object.values(require('har-schema') as Record<string, SchemaNode>);
-const byId = new Map(schemas.map((s) => [s.$id!, s]));
-
-function harValidator(): ValidateFunction {
-  const ajv = new Ajv({ allErrors: true, strictTypes: false });
-  ajv.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json') as object);
-  ajv.addKeyword({ keyword: 'min', type: 'number', schemaType: 'number', validate: (min: number, data: number) => data >= min });
-  // Annotations har-schema writes that no JSON Schema draft defines (pages are not written).
-  ajv.addKeyword('optional');
-  ajv.addKeyword('unique');
-  // The formats har-schema names, checked with Node's own parsers.
-  ajv.addFormat('date-time', (s: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)));
-  ajv.addFormat('uri', (s: string) => /^[a-z][a-z0-9+.-]*:[^\s]*$/i.test(s) && URL.canParse(s));
-  ajv.addFormat('ipv4', (s: string) => isIPv4(s));
-  ajv.addFormat('ipv6', (s: string) => isIPv6(s));
-  for (const schema of schemas) ajv.addSchema(schema);
-  return ajv.getSchema('har.json#')!;
-}
-
-const validate = harValidator();
-
-/** Fields at `path` that the schema does not name and that do not start with `_`. */
-function nonCustomExtras(value: unknown, schema: SchemaNode, path: string, out: string[]): string[] {
-  const node = schema.$ref !== undefined ? byId.get(schema.$ref)! : schema;
-  if (Array.isArray(value)) {
-    if (node.items !== undefined) value.forEach((item, i) => nonCustomExtras(item, node.items!, `${path}[${i}]`, out));
-    return out;
-  }
-  if (typeof value !== 'object' || value === null || node.properties === undefined) return out;
-  for (const [key, child] of Object.entries(value)) {
-    const sub = node.properties[key];
-    if (sub !== undefined) nonCustomExtras(child, sub, `${path}.${key}`, out);
-    else if (!key.startsWith('_')) out.push(`${path}.${key}`);
-  }
-  return out;
-}
-
-function assertValidHar(har: unknown): void {
-  const ok = validate(har);
-  assert.ok(ok, `not valid HAR 1.2: ${JSON.stringify(validate.errors?.slice(0, 5), null, 1)}`);
-  assert.deepEqual(nonCustomExtras(har, byId.get('har.json#')!, '', []), [], 'fields outside HAR 1.2 that are not custom (_name)');
-}
 
 // ---------------------------------------------------------------------------------------------
 // Conversion

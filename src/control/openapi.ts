@@ -23,8 +23,10 @@ export function buildOpenApi(routes: readonly Route[]): object {
   const paths: Record<string, Record<string, object>> = {};
   for (const route of routes) {
     if (route.hidden === true) continue;
+    const content: Record<string, object> = { [route.response.contentType ?? 'application/json']: { schema: route.response.schema } };
+    for (const other of route.response.more ?? []) content[other.contentType] = { schema: other.schema };
     const responses: Record<string, object> = {
-      [String(route.response.status)]: { description: route.response.description, content: { [route.response.contentType ?? 'application/json']: { schema: route.response.schema } } },
+      [String(route.response.status)]: { description: route.response.description, content, ...(route.response.headers !== undefined && { headers: route.response.headers }) },
       '403': { $ref: '#/components/responses/Forbidden' },
     };
     if (route.public !== true) responses['401'] = { $ref: '#/components/responses/Unauthorized' };

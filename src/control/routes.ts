@@ -12,6 +12,7 @@ import { buildOpenApi, COUNT_MAP } from './openapi.js';
 import type { LiveConversations } from './conversations.js';
 import type { ExchangeRing } from './exchange-ring.js';
 import { summarize } from './exchange-summary.js';
+import { EXPORT_ROUTES } from './export-routes.js';
 import { EVENTS_ROUTE } from './feed-route.js';
 import { METRICS_CONTENT_TYPE, type ProxyMetrics } from './metrics.js';
 import type { ExchangeStats } from './stats.js';
@@ -51,7 +52,7 @@ export interface Parameter {
   name: string;
   in: 'path' | 'query';
   description: string;
-  schema: { type: 'integer'; minimum?: number; maximum?: number; default?: number } | { type: 'string' };
+  schema: { type: 'integer'; minimum?: number; maximum?: number; default?: number } | { type: 'string'; enum?: string[]; default?: string };
 }
 
 export interface RouteCall {
@@ -75,7 +76,16 @@ export interface Route {
   parameters: Parameter[];
   /** A JSON request body, validated by the handler (which answers 400 with `issues`). */
   requestBody?: { description: string; schema: object; required: boolean };
-  response: { status: number; description: string; schema: object; contentType?: string };
+  response: {
+    status: number;
+    description: string;
+    schema: object;
+    contentType?: string;
+    /** Other types the route answers with (a query parameter picks one). */
+    more?: Array<{ contentType: string; schema: object }>;
+    /** Response headers worth documenting. */
+    headers?: Record<string, { description: string; schema: object }>;
+  };
   /** Served without the bearer token (the UI's page and files, which hold no data); Host and cross-site checks still apply. */
   public?: true;
   /** Left out of the OpenAPI document (the UI's files). */
@@ -159,6 +169,8 @@ export const ROUTES: Route[] = [
       return state.ring.recent(args.limit as number, filter === undefined ? undefined : (x) => filter.test(x)).map((x) => summarize(x, state.redactor));
     },
   },
+  // Before /api/exchanges/{id}, which would take `har` for an id.
+  ...EXPORT_ROUTES,
   {
     method: 'GET',
     path: '/api/exchanges/{id}',
@@ -287,7 +299,11 @@ export function parseArgs(route: Route, params: Record<string, string>, query: U
       } else {
         args[p.name] = n;
       }
-    } else if (text !== null) {
+    } else if (text === null) {
+      if (p.schema.default !== undefined) args[p.name] = p.schema.default;
+    } else if (p.schema.enum !== undefined && !p.schema.enum.includes(text)) {
+      issues.push(`${p.name}: "${text}" is not one of ${p.schema.enum.join(', ')}; e.g. ${p.name}=${p.schema.default ?? p.schema.enum[0]!}`);
+    } else {
       args[p.name] = text;
     }
   }

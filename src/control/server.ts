@@ -4,6 +4,7 @@
  * Bounded in every direction: request bodies (413 past MAX_BODY_BYTES), header and request
  * timeouts, idle sockets, connections. The routes are the one table of routes.ts.
  */
+import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -11,10 +12,13 @@ import type { Logger } from 'pino';
 import { ProgramError } from '../errors.js';
 import { ApiError } from './api-error.js';
 import { allowedHosts, checkRequest, type Refusal } from './guard.js';
+import { StreamReply } from './reply.js';
 import { matchRoute, parseArgs, Reply, ROUTES, type ControlState, type Route } from './routes.js';
 
 /** Request bodies past this are refused with 413 (rules and scopes are a few KiB). */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** A streamed answer is written in pieces of about this many characters. */
+const STREAM_CHUNK = 64 * 1024;
 /** Bodies up to this are read to the end (and dropped) before the 413; larger ones are cut off. */
 const DISCARD_LIMIT = 8 * MAX_BODY_BYTES;
 
@@ -86,7 +90,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     const closed = new AbortController();
     res.on('close', () => closed.abort());
     const fail = (err: unknown): void => {
-      if (res.headersSent || res.destroyed) return;
+      // A client that went away stopped the work (an export's AbortError): nobody to answer.
+      if (res.headersSent || res.destroyed || closed.signal.aborted) return;
       if (err instanceof ApiError) {
         send(res, err.status, err.body(), err.headers);
         return;
@@ -107,6 +112,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       const reply = (value: unknown): void => {
         if (res.destroyed) return;
         if (value instanceof Reply) sendRaw(res, value);
+        else if (value instanceof StreamReply) void sendStream(res, value, closed.signal, (err) => logger.error({ err, method: req.method, path: pathOf(req.url) }, 'control answer cut short'));
         else send(res, route.response.status, value);
       };
       if (result instanceof Promise) result.then(reply, fail);
@@ -173,6 +179,31 @@ function sendRaw(res: http.ServerResponse, reply: Reply): void {
     ...reply.headers,
   });
   res.end(reply.body);
+}
+
+/**
+ * Writes a streamed answer (chunked) at the pace the client reads it. When the client goes away
+ * (`closed`), the pieces are stopped, so the work that makes them stops too.
+ */
+async function sendStream(res: http.ServerResponse, reply: StreamReply, closed: AbortSignal, onError: (err: unknown) => void): Promise<void> {
+  res.writeHead(reply.status, { 'Content-Type': reply.contentType, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...reply.headers });
+  // Small pieces (a HAR entry each) go out together, in HTTP chunks of about STREAM_CHUNK characters.
+  let pending = '';
+  try {
+    for await (const piece of reply.chunks) {
+      if (res.destroyed) break;
+      pending += piece;
+      if (pending.length < STREAM_CHUNK) continue;
+      const full = !res.write(pending);
+      pending = '';
+      if (full) await once(res, 'drain', { signal: closed });
+    }
+    if (!res.destroyed) res.end(pending);
+  } catch (err) {
+    if (!closed.aborted) onError(err);
+    // A break or a throw in the loop has ended the pieces (for await calls their return()).
+    res.destroy();
+  }
 }
 
 /** A body for a route that takes one: JSON, or a 400 that says what is wrong with it. */

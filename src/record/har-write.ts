@@ -1,5 +1,6 @@
 /**
- * `./proxy har`: journals → one HAR 1.2 file, streamed in constant memory. The log's head is
+ * `./proxy har`: journals → one HAR 1.2 file, streamed in constant memory (harDocument, which the
+ * control API's export feeds from its ring instead). The log's head is
  * written first, then each entry as its journal line is read (never all entries at once), then
  * the tail; a full output stream is waited for ('drain'), so a slow disk holds the reader back
  * instead of filling memory. Entries come in journal order, i.e. the order exchanges finished;
@@ -56,36 +57,78 @@ export async function writeHar(journals: string[], out: NodeJS.WritableStream, o
   const write = async (text: string): Promise<void> => {
     if (!out.write(text)) await once(out, 'drain');
   };
-
-  const creator = { name: TOOL.name, version: TOOL.version };
-  // HAR 1.2 "log": version, creator and entries are required; pages are optional and unused here.
-  await write(`{\n  "log": {\n    "version": "1.2",\n    "creator": ${JSON.stringify(creator)},\n    "entries": [`);
-  for await (const { file, line, entry } of readJournal(files, { onProblem: problem, onProgress: (bytes) => options.onProgress?.(bytes, totalBytes) })) {
-    if (entry.type === 'dropped') {
-      problem({ file, line, message: `the recorder dropped ${entry.count} exchange(s) here (${entry.reason}); they are not in the journal` });
-      continue;
-    }
-    if (entry.type === 'capture' && (entry.exchangesLeftOut ?? 0) > 0) {
-      problem({ file, line, message: `the recorder left ${entry.exchangesLeftOut} exchange(s) out before this point (the disk was short of space); they are not in the journal` });
-      continue;
-    }
-    if (entry.type !== 'exchange') continue;
-    let text: string;
-    try {
-      if (!keep(entry)) {
+  // Where the line being converted came from, for a problem with it (harDocument converts each
+  // line as it is handed over, before it asks for the next).
+  let at = { file: '', line: 0 };
+  async function* exchanges(): AsyncGenerator<ExchangeLine> {
+    for await (const { file, line, entry } of readJournal(files, { onProblem: problem, onProgress: (bytes) => options.onProgress?.(bytes, totalBytes) })) {
+      if (entry.type === 'dropped') {
+        problem({ file, line, message: `the recorder dropped ${entry.count} exchange(s) here (${entry.reason}); they are not in the journal` });
+        continue;
+      }
+      if (entry.type === 'capture' && (entry.exchangesLeftOut ?? 0) > 0) {
+        problem({ file, line, message: `the recorder left ${entry.exchangesLeftOut} exchange(s) out before this point (the disk was short of space); they are not in the journal` });
+        continue;
+      }
+      if (entry.type !== 'exchange') continue;
+      let kept: boolean;
+      try {
+        kept = keep(entry);
+      } catch (err) {
+        problem({ file, line, message: `not a usable exchange record (${(err as Error).message}); skipped` });
+        continue;
+      }
+      if (!kept) {
         result.filteredOut += 1;
         continue;
       }
-      text = JSON.stringify(harEntry(entry));
-    } catch (err) {
-      problem({ file, line, message: `not a usable exchange record (${(err as Error).message}); skipped` });
-      continue;
+      at = { file, line };
+      yield entry;
     }
-    await write(`${result.entries === 0 ? '\n' : ',\n'}      ${text}`);
-    result.entries += 1;
   }
-  await write(`${result.entries === 0 ? '' : '\n    '}]\n  }\n}\n`);
+  const document = harDocument(exchanges(), {
+    onUnusable: (err) => problem({ ...at, message: `not a usable exchange record (${err.message}); skipped` }),
+  });
+  for await (const text of document.chunks) await write(text);
+  result.entries = document.entries();
   return result;
+}
+
+export interface HarDocument {
+  /** The document's text in pieces: the log's head, each entry, the tail. */
+  chunks: AsyncGenerator<string>;
+  /** Entries written so far. */
+  entries(): number;
+}
+
+/**
+ * The HAR 1.2 document of `lines`, whatever reads them: the journals (`./proxy har`, writeHar) or
+ * the control API's ring (GET /api/exchanges/har). Lazy and streamed: a line is converted when the
+ * consumer asks for more text, so memory holds one piece at a time, and a consumer that stops
+ * (`return()`) stops the reading. A line harEntry cannot convert is skipped and told to
+ * `onUnusable`; `comment` is the log's (HAR 1.2 `log.comment`).
+ */
+export function harDocument(lines: AsyncIterable<ExchangeLine>, options: { onUnusable?(err: Error): void; comment?: string } = {}): HarDocument {
+  let entries = 0;
+  async function* chunks(): AsyncGenerator<string> {
+    const creator = { name: TOOL.name, version: TOOL.version };
+    const comment = options.comment === undefined ? '' : `\n    "comment": ${JSON.stringify(options.comment)},`;
+    // HAR 1.2 "log": version, creator and entries are required; pages are optional and unused here.
+    yield `{\n  "log": {\n    "version": "1.2",\n    "creator": ${JSON.stringify(creator)},${comment}\n    "entries": [`;
+    for await (const line of lines) {
+      let text: string;
+      try {
+        text = JSON.stringify(harEntry(line));
+      } catch (err) {
+        options.onUnusable?.(err as Error);
+        continue;
+      }
+      yield `${entries === 0 ? '\n' : ',\n'}      ${text}`;
+      entries += 1;
+    }
+    yield `${entries === 0 ? '' : '\n    '}]\n  }\n}\n`;
+  }
+  return { chunks: chunks(), entries: () => entries };
 }
 
 function sizeOf(file: string): number {

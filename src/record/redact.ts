@@ -27,6 +27,8 @@ export interface RedactionOptions {
 
 export interface Redactor {
   readonly enabled: boolean;
+  /** The `--redact-header` names beyond the defaults, for a report to say what was redacted. */
+  readonly extraHeaders?: readonly string[];
   /** Raw header list with secret values redacted; the SAME array back (no allocation) when nothing needed redaction. */
   headers(raw: RawHeaders): RawHeaders;
   /**
@@ -181,7 +183,7 @@ export function createRedactor(options: RedactionOptions): Redactor {
 
   const headText = (text: string): string => redactHeadText(text, redactUrl, value);
 
-  return Object.freeze({ enabled: true, headers, exchange, url: redactUrl, changes, value, headText });
+  return Object.freeze({ enabled: true, extraHeaders: Object.freeze([...options.extraHeaders]), headers, exchange, url: redactUrl, changes, value, headText });
 }
 
 /** `error` with every copy of `url`'s userinfo replaced by its marker; the same object when there is none. */

@@ -8,7 +8,7 @@
  * so for HTML too).
  */
 import type { ConversationReport, HostReport, Report, VerdictGroup } from './report-types.js';
-import { isoTime, plainCounts, plural, PROTOCOL_NAMES, ruleDetail, runRedaction, summaryOf, unredactedRuns, verdictCounts } from './report-words.js';
+import { isoTime, plainCounts, plural, PROTOCOL_NAMES, ringSource, ruleDetail, runRedaction, summaryOf, unredactedRuns, verdictCounts } from './report-words.js';
 import { sequenceSvg } from './sequence-svg.js';
 
 const STYLE = `
@@ -35,7 +35,7 @@ export function formatHtml(report: Report): string {
     body.push(`<p class="secrets">⚠ CONTAINS SECRETS: recorded with --no-redact. ${esc(unredacted.map((r) => r.file).join(', '))} ${unredacted.length === 1 ? 'holds' : 'hold'} credentials and cookies as sent. Do not attach this report or the journal to a public bug report.</p>`);
   }
   body.push(`<p>${esc(summaryOf(report))}</p>`);
-  body.push(`<p>Generated ${esc(report.generated)} from ${report.journals.map((j) => `<code>${esc(j)}</code>`).join(', ') || 'no journal'}.</p>`);
+  body.push(`<p>Generated ${esc(report.generated)} from ${report.ring !== undefined ? esc(ringSource(report.ring)) : report.journals.map((j) => `<code>${esc(j)}</code>`).join(', ') || 'no journal'}.</p>`);
   if (report.filter !== undefined) body.push(`<p>Only exchanges matching <code>${esc(report.filter.expression)}</code>; ${report.filter.leftOut} left out.</p>`);
 
   if (report.runs.length > 0) {

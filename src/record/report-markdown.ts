@@ -5,7 +5,7 @@
  * table (CommonMark §2.4: any ASCII punctuation may be backslash-escaped).
  */
 import type { ConversationReport, HostReport, Report, RuleGroup, VerdictGroup } from './report-types.js';
-import { isoTime, plainCounts, plural, PROTOCOL_NAMES, ruleDetail, runRedaction, summaryOf, unredactedRuns, verdictCounts } from './report-words.js';
+import { isoTime, plainCounts, plural, PROTOCOL_NAMES, ringSource, ruleDetail, runRedaction, summaryOf, unredactedRuns, verdictCounts } from './report-words.js';
 
 /** Longest value a table cell shows; the JSON output has them whole. */
 const CELL_LIMIT = 120;
@@ -17,7 +17,7 @@ export function formatMarkdown(report: Report): string {
     out.push(`> **⚠ CONTAINS SECRETS: recorded with --no-redact.** ${text(unredacted.map((r) => r.file).join(', '))} hold${unredacted.length === 1 ? 's' : ''} credentials and cookies as sent. Do not attach ${unredacted.length === 1 ? 'it' : 'them'} to a public bug report.`, '');
   }
   out.push(text(summaryOf(report)), '');
-  out.push(`Generated ${report.generated} from ${report.journals.map((j) => code(j)).join(', ') || 'no journal'}.`, '');
+  out.push(`Generated ${report.generated} from ${report.ring !== undefined ? text(ringSource(report.ring)) : report.journals.map((j) => code(j)).join(', ') || 'no journal'}.`, '');
   if (report.filter !== undefined) out.push(`Only exchanges matching ${code(report.filter.expression)}; ${report.filter.leftOut} left out.`, '');
 
   if (report.runs.length > 0) {

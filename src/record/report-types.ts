@@ -101,8 +101,14 @@ export interface HostReport {
 export interface Report {
   /** ISO 8601 UTC. */
   generated: string;
-  /** The journal files read, in order. */
+  /** The journal files read, in order (none when the report was made from the control server's ring). */
   journals: string[];
+  /**
+   * Present when the report was made from the control server's ring of recent exchanges
+   * (GET /api/report) instead of journals: how many it held, and how many it can hold
+   * (--control-ring); older exchanges are only in the journal.
+   */
+  ring?: { held: number; capacity: number };
   runs: RunReport[];
   totals: {
     exchanges: number;

@@ -44,6 +44,11 @@ export function unredactedRuns(report: Report): RunReport[] {
   return report.runs.filter((r) => !r.redaction.enabled);
 }
 
+/** Where the exchanges of a report came from when it was not made from journals (Report.ring). */
+export function ringSource(ring: NonNullable<Report['ring']>): string {
+  return `the control server's ring of recent exchanges, which held ${plural(ring.held, 'exchange')} (at most ${ring.capacity}, --control-ring); older exchanges are only in the journal (./proxy report recordings/)`;
+}
+
 /**
  * The one-paragraph summary: runs, time span, exchanges by protocol, hosts, violations, rules,
  * errors, unreadable lines, and how the journal was redacted. Plain text; each format escapes it.

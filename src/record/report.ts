@@ -4,7 +4,8 @@
  * src/protocols/negotiation.ts gives), the builds each side stated, the negotiated version, the
  * verdicts grouped by code, the rules applied, the errors, and when the conversation was seen.
  *
- * The journals are streamed (journal-read.ts); memory grows with the number of hosts and
+ * The journals are streamed (journal-read.ts), or the control API's ring is (reportOf, one builder
+ * for both sources); memory grows with the number of hosts and
  * conversations, never with the number of exchanges: every per-conversation list is capped.
  * The Report's shape is report-types.ts (re-exported here); the formats are report-markdown.ts and
  * report-html.ts, with the words they share in report-words.ts; `--json` is the Report as it is.
@@ -12,7 +13,7 @@
 import type { Filter } from '../core/filter.js';
 import type { ExchangeKind, ProtocolRecord, RuleRecord, Verdict } from '../core/exchange.js';
 import type { CaptureLine, ExchangeLine, RunLine } from './entry.js';
-import { journalFiles, readJournal, type JournalProblem } from './journal-read.js';
+import { journalFiles, readJournal, type JournalProblem, type ReadLine } from './journal-read.js';
 import type { ConversationReport, ErrorGroup, HostReport, PlainReport, Report, RuleGroup, RunReport, VerdictGroup } from './report-types.js';
 import { SequenceCollector } from './sequence-diagram.js';
 
@@ -42,6 +43,15 @@ const OUTCOME_RANK: Record<RuleRecord['outcome'], number> = { applied: 0, skippe
 
 export async function buildReport(journals: string[], options: BuildReportOptions = {}): Promise<Report> {
   const files = journalFiles(journals);
+  return reportOf((onProblem) => readJournal(files, { onProblem }), files, options);
+}
+
+/**
+ * The report of any source of journal lines: the journals (buildReport) or the control API's ring
+ * of recent exchanges (GET /api/report). `source` is called once, with where to report the lines
+ * it had to skip. `journals` is what the report says it was made from.
+ */
+export async function reportOf(source: (onProblem: (p: JournalProblem) => void) => AsyncIterable<ReadLine>, journals: string[], options: BuildReportOptions = {}): Promise<Report> {
   const builder = new ReportBuilder(options.diagrams === true);
   const problem = (p: JournalProblem): void => {
     builder.problem(p);
@@ -49,7 +59,7 @@ export async function buildReport(journals: string[], options: BuildReportOption
   };
   const filter = options.filter !== undefined && options.filter.terms.length > 0 ? options.filter : undefined;
   let leftOut = 0;
-  for await (const { file, line, entry } of readJournal(files, { onProblem: problem })) {
+  for await (const { file, line, entry } of source(problem)) {
     if (entry.type === 'run') builder.run(file, entry);
     else if (entry.type === 'dropped') builder.dropped(typeof entry.count === 'number' ? entry.count : 0);
     else if (entry.type === 'capture') builder.leftOut(entry);
@@ -60,7 +70,7 @@ export async function buildReport(journals: string[], options: BuildReportOption
       else leftOut += 1;
     }
   }
-  const report = builder.finish(files, options.now ?? new Date());
+  const report = builder.finish(journals, options.now ?? new Date());
   if (filter !== undefined) report.filter = { expression: filter.toString(), leftOut };
   return report;
 }

@@ -144,7 +144,7 @@ function App({ api }: { api: Api }) {
             <button type="button" onClick={() => rows.clear()}>
               Clear
             </button>
-            <ExportCommands filter={filter} />
+            <ExportCommands api={api} filter={filter} />
           </form>
           <div id="filter-error" class="error" role="alert">
             {live.error !== undefined && (
