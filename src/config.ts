@@ -128,7 +128,7 @@ export const DEFAULTS = {
   recordMinFree: '256MiB',
   /** The control server (docs/control-api.md). */
   control: '127.0.0.1:8089',
-  controlRing: 1000,
+  controlRing: 200,
 };
 
 /** `--control HOST:PORT`, parsed as --listen is, the messages naming --control. */

@@ -34,19 +34,59 @@ export interface HeldEvent {
   data: Buffer;
 }
 
+/**
+ * The batch being gathered: each message's text is written into one buffer as it comes, so the
+ * queue holds bytes, not strings. A message built by concatenation is a tree of string pieces
+ * until it is flattened; queued as a string for FLUSH_MS it outlived a scavenge and the garbage
+ * collector copied every piece. The buffer is reused from batch to batch.
+ */
+export class BatchBuilder {
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+  private length = 0;
+  private ends: number[] = [];
+  private types: number[] = [];
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  /** Adds one message (JSON text); its index in the batch. */
+  add(type: number, text: string): number {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const room = text.length * 3;
+    if (this.length + room > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + room));
+      this.buffer.copy(bigger, 0, 0, this.length);
+      this.buffer = bigger;
+    }
+    this.length += this.buffer.write(text, this.length, 'utf8');
+    this.ends.push(this.length);
+    this.types.push(type);
+    return this.ends.length - 1;
+  }
+
+  /** The batch of the messages added since the last take (seqs firstSeq, firstSeq + 1, …); starts a new one. */
+  take(firstSeq: number): EventBatch {
+    const batch: EventBatch = {
+      firstSeq,
+      count: this.ends.length,
+      types: Uint8Array.from(this.types),
+      // A copy of its own size: the ring holds it, the builder's buffer is reused.
+      payload: Buffer.from(this.buffer.subarray(0, this.length)),
+      ends: Uint32Array.from(this.ends),
+    };
+    this.length = 0;
+    this.ends = [];
+    this.types = [];
+    return batch;
+  }
+}
+
 /** A batch of `texts` (the messages of seqs firstSeq, firstSeq + 1, …). */
 export function makeBatch(firstSeq: number, types: Uint8Array, texts: readonly string[]): EventBatch {
-  const joined = texts.join('');
-  const payload = Buffer.from(joined, 'utf8');
-  const ends = new Uint32Array(texts.length);
-  // All ASCII (the usual case: URLs are percent-encoded): byte offsets are string offsets.
-  const ascii = payload.length === joined.length;
-  let end = 0;
-  for (let i = 0; i < texts.length; i++) {
-    end += ascii ? texts[i]!.length : Buffer.byteLength(texts[i]!, 'utf8');
-    ends[i] = end;
-  }
-  return { firstSeq, count: texts.length, types, payload, ends };
+  const builder = new BatchBuilder();
+  for (let i = 0; i < texts.length; i++) builder.add(types[i]!, texts[i]!);
+  return builder.take(firstSeq);
 }
 
 /** Message i of a batch (a view of its bytes, not a copy). */

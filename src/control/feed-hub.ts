@@ -5,12 +5,13 @@
  * (docs/control-api.md "Live feed").
  *
  * Costs: with no subscriber (and none in the last LINGER_MS) an event costs one increment: no
- * summary, no JSON, nothing held. With subscribers, the proxy's event handler only queues the
- * exchange; every FLUSH_MS the queued events are serialized (feed-json.ts) into one batch, held,
- * and handed to each subscriber its filter admits in one write. Doing that per event cost the
- * proxy about 25-30 µs of CPU per exchange under load (a summary object, a JSON.stringify, a
- * Buffer and a frame per event, twice per exchange, and the garbage of all of it); batched it is a
- * few µs.
+ * summary, no JSON, nothing held. With subscribers, an event is written as JSON text once
+ * (feed-json.ts) and each filtered subscriber's filter is tested on it; every FLUSH_MS the queued
+ * texts become one batch, held, and handed to each subscriber in one write. Sending each event on
+ * its own cost the proxy about 25-30 µs of CPU per exchange under load (a summary object, a
+ * JSON.stringify, a Buffer and a frame per event, twice per exchange); batched it is a few µs.
+ * The queue holds the text, not the exchange: a queue of records kept each one alive for another
+ * scavenge of the young generation, which the garbage collector paid for in copying.
  *
  * A subscriber that reads slower than events come is never waited for and never buffered without
  * bound: past `bufferCap` bytes queued for it, its events are dropped and counted, and once its
@@ -22,7 +23,7 @@ import type { Logger } from 'pino';
 import type { Exchange } from '../core/exchange.js';
 import type { Filter, FilterView } from '../core/filter.js';
 import type { Redactor } from '../record/redact.js';
-import { EventRing, FINISHED, makeBatch, STARTED, type EventBatch, type HeldEvent } from './event-ring.js';
+import { BatchBuilder, EventRing, FINISHED, STARTED, type EventBatch, type HeldEvent } from './event-ring.js';
 import type { ExchangeSummary } from './exchange-summary.js';
 import { finishedJson, startedJson } from './feed-json.js';
 
@@ -83,6 +84,8 @@ export interface Subscriber {
   readonly wantsStarted: boolean;
   /** It takes every event: no filter terms, and 'started' too. */
   readonly takesAll: boolean;
+  /** The queued events its filter admits, by index in the queue (unused when it takes all). */
+  queued: number[];
   /** For the log: who it is. */
   readonly remote: string;
   dropped: number;
@@ -107,9 +110,8 @@ export class FeedHub {
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly ticker: NodeJS.Timeout;
   private ticks = 0;
-  /** Exchanges of the events not yet sent, and their types; seqs up to seqNow. */
-  private pending: Exchange[] = [];
-  private pendingTypes: number[] = [];
+  /** The events not yet sent, their seqs up to seqNow. */
+  private readonly pending = new BatchBuilder();
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -150,10 +152,14 @@ export class FeedHub {
   };
 
   private queue(type: number, x: Exchange): void {
-    // The exchange itself is queued: a 'started' message reads only the request line, which
-    // does not change, and a 'finished' one the finished record.
-    this.pending.push(x);
-    this.pendingTypes.push(type);
+    const seq = this.seqNow;
+    const index = this.pending.add(type, type === STARTED ? startedJson(seq, x, this.redactor) : finishedJson(seq, x, this.redactor));
+    for (const s of this.subscribers) {
+      if (s.takesAll || (type === STARTED && !s.wantsStarted)) continue;
+      // The exchange is its own filter view (core/filter.ts FilterView); at 'started' only head
+      // keys are tested, which the request line already decides.
+      if (s.filter.test(x)) s.queued.push(index);
+    }
     this.flushTimer ??= setTimeout(this.flush, FLUSH_MS);
   }
 
@@ -161,21 +167,21 @@ export class FeedHub {
   readonly flush = (): void => {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    const xs = this.pending;
-    if (xs.length === 0) return;
-    const types = Uint8Array.from(this.pendingTypes);
-    this.pending = [];
-    this.pendingTypes = [];
+    const count = this.pending.count;
+    if (count === 0) return;
     // Queued events are the last ones numbered: queuing stops only when the linger ends, and
     // that flushes first.
-    const firstSeq = this.seqNow - xs.length + 1;
-    const texts = new Array<string>(xs.length);
-    for (let i = 0; i < xs.length; i++) {
-      texts[i] = types[i] === STARTED ? startedJson(firstSeq + i, xs[i]!, this.redactor) : finishedJson(firstSeq + i, xs[i]!, this.redactor);
-    }
-    const batch = makeBatch(firstSeq, types, texts);
+    const batch = this.pending.take(this.seqNow - count + 1);
     this.ring.push(batch);
-    for (const s of this.subscribers) this.deliver(s, batch, xs);
+    for (const s of this.subscribers) {
+      if (s.takesAll) {
+        this.deliver(s, batch, undefined);
+      } else if (s.queued.length > 0) {
+        const only = s.queued;
+        s.queued = [];
+        this.deliver(s, batch, only);
+      }
+    }
   };
 
   /**
@@ -192,6 +198,7 @@ export class FeedHub {
       filter,
       wantsStarted,
       takesAll: wantsStarted && filter.terms.length === 0,
+      queued: [],
       remote,
       dropped: 0,
       lastDropped: 0,
@@ -244,23 +251,10 @@ export class FeedHub {
     for (const s of this.subscribers) s.peer.close(1001, 'the proxy is stopping');
   }
 
-  /** The events of a batch this subscriber's filter admits, in one write, unless its queue is full. */
-  private deliver(s: Subscriber, batch: EventBatch, xs: readonly Exchange[]): void {
-    let only: number[] | undefined;
-    if (!s.takesAll) {
-      only = [];
-      for (let i = 0; i < batch.count; i++) {
-        if (batch.types[i] === STARTED && !s.wantsStarted) continue;
-        // The exchange is its own filter view (core/filter.ts FilterView); at 'started' only
-        // head keys are tested, which the request line already decides.
-        if (!s.filter.test(xs[i]!)) continue;
-        only.push(i);
-      }
-      if (only.length === 0) return;
-    }
-    const count = only?.length ?? batch.count;
+  /** The events of a batch (those at `only`, or all) in one write, unless its queue is full. */
+  private deliver(s: Subscriber, batch: EventBatch, only: number[] | undefined): void {
     if (this.overCap(s)) {
-      s.dropped += count;
+      s.dropped += only?.length ?? batch.count;
       s.lastDropped = batch.firstSeq + (only === undefined ? batch.count - 1 : only[only.length - 1]!);
       return;
     }

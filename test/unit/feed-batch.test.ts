@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventEmitter } from 'node:events';
 import * as ws from 'ws';
-import { EventRing, FINISHED, makeBatch, messageOf, STARTED } from '../../src/control/event-ring.js';
+import { BatchBuilder, EventRing, FINISHED, makeBatch, messageOf, STARTED } from '../../src/control/event-ring.js';
 import { textFrames } from '../../src/control/feed.js';
 
 /** ws's frame parser (exported by ws, not declared by @types/ws). */
@@ -55,6 +55,23 @@ describe('feed batches on the wire', () => {
     const batch = batchOf(texts);
     assert.deepEqual([0, 1, 2, 3].map((i) => messageOf(batch, i).toString('utf8')), texts);
     assert.deepEqual(parse(textFrames(batch)), texts);
+  });
+});
+
+describe('feed batch builder', () => {
+  it('grows past its first buffer, keeps every message whole, and starts afresh after a take', () => {
+    const builder = new BatchBuilder();
+    const texts = Array.from({ length: 700 }, (_, i) => `{"i":${i},"u":"${'é✓'.repeat(i % 50)}${'x'.repeat(i)}"}`);
+    for (const t of texts) builder.add(FINISHED, t);
+    const batch = builder.take(11);
+    assert.equal(batch.count, 700);
+    assert.ok(batch.payload.length > 64 * 1024);
+    assert.deepEqual(Array.from({ length: 700 }, (_, i) => messageOf(batch, i).toString('utf8')), texts);
+    builder.add(STARTED, '{"again":1}');
+    const next = builder.take(711);
+    assert.equal(next.count, 1);
+    assert.equal(messageOf(next, 0).toString('utf8'), '{"again":1}');
+    assert.equal(messageOf(batch, 0).toString('utf8'), texts[0], 'a batch taken is its own copy');
   });
 });
 
