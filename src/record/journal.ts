@@ -26,6 +26,7 @@ import { ProgramError } from '../errors.js';
 import { JOURNAL_VERSION, type DroppedLine, type RunLine } from './entry.js';
 import { FILE_MODE, isRegularFile, looseMode, makeFolder, openFresh, resolveFile, sizeOf } from './journal-files.js';
 import type { LineParts } from './exchange-json.js';
+import { JournalIndex } from './journal-index.js';
 import { ASYNC_SPELL_MS, SLOW_WRITE_MS, STRIKES, SyncWriteGate } from '../core/sync-writes.js';
 
 export interface JournalOptions {
@@ -76,6 +77,22 @@ export class Journal {
   private readonly gate = new SyncWriteGate(SLOW_WRITE_MS, ASYNC_SPELL_MS, STRIKES);
   private readonly stem: string;
   private readonly maxBacklog: number;
+  /** Where each exchange's line went (journal-index.ts), for GET /api/exchanges/{id}. */
+  readonly index = new JournalIndex();
+  /**
+   * Positions in the stream of appended bytes (the index's coordinates): bytes appended through
+   * text() and bytes() so far, and how many of them writes have taken. A rotation's run line is
+   * not in the stream: it is queued ahead of it (`runAhead` bytes, taken by the next write).
+   */
+  private appended = 0;
+  private taken = 0;
+  private runAhead = 0;
+  /** Where the next byte lands in the file being written (`written` restarts at a failed rotation; this does not). */
+  private at = 0;
+  /** The write in flight: its first stream position, its run line bytes, and `at` when it began. */
+  private batchFrom = 0;
+  private batchRun = 0;
+  private batchAt = 0;
 
   private constructor(
     private readonly options: JournalOptions,
@@ -87,6 +104,8 @@ export class Journal {
     this.stem = join(dirname(file), basename(file, extname(file)));
     this.maxBacklog = options.maxBacklogBytes ?? DEFAULT_BACKLOG;
     this.written = sizeOf(file);
+    this.at = this.written;
+    this.index.segment(0, file, this.at);
     this.syncFile = isRegularFile(fd);
     this.appendLine(this.runLine());
   }
@@ -115,14 +134,19 @@ export class Journal {
     if (this.admit()) this.appendLine(JSON.stringify(line) + '\n');
   }
 
-  /** Appends one line already written as JSON text, with body bytes spliced in (exchange-json.ts). */
-  appendParts(parts: LineParts): void {
-    if (!this.admit()) return;
+  /** Appends one line already written as JSON text, with body bytes spliced in (exchange-json.ts); `id`: the exchange's, for the index. */
+  appendParts(parts: LineParts, id?: string): void {
+    if (!this.admit()) {
+      if (id !== undefined && !this.closed) this.index.droppedBacklog(id);
+      return;
+    }
     this.noteDropped();
+    const start = this.appended;
     for (const part of parts) {
       if (typeof part === 'string') this.text(part);
       else this.bytes(part);
     }
+    if (id !== undefined) this.index.line(id, start, this.appended - start);
     this.scheduleWrite();
   }
 
@@ -181,6 +205,7 @@ export class Journal {
     const n = this.slab.write(text, this.used);
     this.used += n;
     this.queued += n;
+    this.appended += n;
   }
 
   private bytes(bytes: Buffer): void {
@@ -193,6 +218,7 @@ export class Journal {
       this.used += bytes.copy(this.slab, this.used);
     }
     this.queued += bytes.length;
+    this.appended += bytes.length;
   }
 
   /** Queues the slab's unqueued bytes (a write may be reading them from then on; they are never written again). */
@@ -240,12 +266,19 @@ export class Journal {
       let size = 0;
       for (const buffer of buffers) size += buffer.length;
       this.queued -= size;
+      // A rotation's run line is the queue's first buffer, so it goes in this batch.
+      this.batchFrom = this.taken;
+      this.batchRun = this.runAhead;
+      this.batchAt = this.at;
+      this.taken += size - this.runAhead;
+      this.runAhead = 0;
       if (!this.syncFile || !this.gate.open) {
         this.writing = true;
         this.writeAll(buffers, size);
         return;
       }
       this.writeNow(buffers, size);
+      this.index.settled = this.taken;
       if (this.written >= this.options.rotateBytes) this.rotate();
     }
     for (const resolve of this.idle.splice(0)) resolve();
@@ -267,6 +300,7 @@ export class Journal {
         const n = writevSync(this.fd, rest);
         if (n === 0) throw Object.assign(new Error('the file took no bytes'), { code: 'EIO' });
         this.written += n;
+        this.at += n;
         left -= n;
         if (left > 0) rest = skip(rest, n);
       }
@@ -282,6 +316,9 @@ export class Journal {
     this.dropped += lines;
     this.lost.writeFailed += lines;
     this.dropReason = `a write failed (${err.code ?? err.message})`;
+    // The stream bytes past what landed are lost; the next write lands where this one stopped.
+    const landed = Math.max(0, this.at - this.batchAt - this.batchRun);
+    this.index.lost(this.batchFrom + landed, this.taken, this.file, this.at);
   }
 
   private writeAll(buffers: Buffer[], size: number): void {
@@ -290,10 +327,13 @@ export class Journal {
         this.failed(err, buffers);
       } else if (n < size) {
         this.written += n;
+        this.at += n;
         return this.writeAll(skip(buffers, n), size - n);
       } else {
         this.written += size;
+        this.at += size;
       }
+      this.index.settled = this.taken;
       this.writing = false;
       if (this.written >= this.options.rotateBytes) this.rotate();
       this.kick();
@@ -321,6 +361,10 @@ export class Journal {
     const run = Buffer.from(this.runLine(), 'utf8');
     this.queue.unshift(run);
     this.queued += run.length;
+    // No write is in flight: every stream byte not taken yet lands in this part, after its run line.
+    this.runAhead = run.length;
+    this.at = 0;
+    this.index.segment(this.taken, this.file, run.length);
   }
 
   private runLine(): string {
