@@ -18,6 +18,7 @@ import type { RuleStore } from './rules/store.js';
 import { LiveRules } from './rules/live-rules.js';
 import { exchangeLineParts } from './record/exchange-json.js';
 import { Journal } from './record/journal.js';
+import { JournalLineReader } from './record/journal-line-reader.js';
 import { resolveFile } from './record/journal-files.js';
 import { RecordingGuard } from './record/recording-guard.js';
 import { createRedactor, type Redactor } from './record/redact.js';
@@ -117,9 +118,13 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (journal !== undefined) {
     proxy.events.on('finished', (exchange) => {
       const keep = guard === undefined ? 'full' : guard.admit(exchange.bodies !== undefined);
-      if (keep === 'off') return;
+      if (keep === 'off') {
+        journal.index.leftOut(exchange.id);
+        return;
+      }
       const redacted = redactor.exchange(exchange);
-      journal.appendParts(exchangeLineParts(keep === 'full' ? redacted : { ...redacted, bodies: undefined }));
+      // The id lets GET /api/exchanges/{id} find the line once the control ring has let go of it.
+      journal.appendParts(exchangeLineParts(keep === 'full' ? redacted : { ...redacted, bodies: undefined }), exchange.id);
     });
   }
   const host = address.address;
@@ -129,7 +134,7 @@ export async function startApp(config: ProxyConfig, logger: Logger): Promise<App
   if (config.control !== undefined) {
     try {
       const c = config.control;
-      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, rulesFilesAnywhere: config.rulesFilesAnywhere === true, ...(c.feedRing !== undefined && { feedRing: c.feedRing }) }, { proxy, mode, seed, redactor, logger, rules: live!, ...(journal !== undefined && { recording: () => recordingLosses(journal, guard) }) });
+      control = await startControl({ host: c.listen.host, port: c.listen.port, tokenFile: c.tokenFile, ring: c.ring, rulesFilesAnywhere: config.rulesFilesAnywhere === true, ...(c.feedRing !== undefined && { feedRing: c.feedRing }) }, { proxy, mode, seed, redactor, logger, rules: live!, ...(journal !== undefined && { recording: () => recordingLosses(journal, guard), journal: new JournalLineReader(journal) }) });
     } catch (err) {
       rules?.close();
       await proxy.close(0);
@@ -201,6 +206,7 @@ function openGuard(config: ProxyConfig, journal: Journal, logger: Logger): Recor
     maxBytes,
     minFreeBytes,
     append: (line) => journal.append(line),
+    deleted: (file) => journal.index.deleted(file),
     logger,
   });
 }

@@ -12,6 +12,7 @@ import { respondFileProblem } from '../rules/respond-file.js';
 import type { Redactor } from '../record/redact.js';
 import { LiveConversations } from './conversations.js';
 import { ExchangeRing } from './exchange-ring.js';
+import type { JournalLookup } from './journal-lookup.js';
 import { ProxyMetrics, type RecordingLosses } from './metrics.js';
 import { RuleHits } from './hits.js';
 import { Scopes } from './scopes.js';
@@ -43,7 +44,7 @@ export interface ControlPlane {
 
 export async function startControl(
   options: ControlOptions,
-  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger; rules: LiveRules; recording?: () => RecordingLosses },
+  run: { proxy: ProxyServer; mode: 'forward' | 'reverse'; seed: number; redactor: Redactor; logger: Logger; rules: LiveRules; recording?: () => RecordingLosses; journal?: JournalLookup },
 ): Promise<ControlPlane> {
   const token = newToken();
   let runtimeIds = 1;
@@ -54,6 +55,7 @@ export async function startControl(
     seed: run.seed,
     startedAt: Date.now(),
     ring: new ExchangeRing(options.ring),
+    ...(run.journal !== undefined && { journal: run.journal }),
     stats,
     conversations: new LiveConversations(run.redactor),
     redactor: run.redactor,

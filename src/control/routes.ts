@@ -11,6 +11,7 @@ import { ApiError } from './api-error.js';
 import { buildOpenApi, COUNT_MAP } from './openapi.js';
 import type { LiveConversations } from './conversations.js';
 import type { ExchangeRing } from './exchange-ring.js';
+import type { JournalLookup } from './journal-lookup.js';
 import { summarize } from './exchange-summary.js';
 import { EXPORT_ROUTES } from './export-routes.js';
 import { EVENTS_ROUTE } from './feed-route.js';
@@ -34,6 +35,8 @@ export interface ControlState {
   /** Date.now() at start. */
   startedAt: number;
   ring: ExchangeRing;
+  /** Where GET /api/exchanges/{id} looks once the ring no longer holds the exchange; absent with --no-record. */
+  journal?: JournalLookup;
   stats: ExchangeStats;
   conversations: LiveConversations;
   redactor: Redactor;
@@ -175,13 +178,23 @@ export const ROUTES: Route[] = [
     method: 'GET',
     path: '/api/exchanges/{id}',
     operationId: 'getExchange',
-    summary: 'One whole exchange record, redacted as the journal redacts it, bodies included when captured',
+    summary: 'One whole exchange record, redacted as the journal redacts it, bodies included when captured: from the ring (the last --control-ring exchanges), else read back from the journal',
     parameters: [{ name: 'id', in: 'path', description: 'the exchange id (as listed by /api/exchanges)', schema: { type: 'string' } }],
-    response: { status: 200, description: 'the record, in the journal line format', schema: { type: 'object', required: ['id', 'url', 'request', 'timings'] } },
-    handler: ({ state, args }) => {
-      const x = state.ring.get(args.id as string);
-      if (x === undefined) throw new ApiError(404, 'NOT_FOUND', `no exchange ${String(args.id)} in the ring (it holds the last ${state.ring.capacity}; --control-ring N keeps more); list ids with GET /api/exchanges`);
-      return exchangeLine(state.redactor.exchange(x));
+    response: {
+      status: 200,
+      description: 'the record, in the journal line format (from the journal: its line as written, timings to the microsecond)',
+      schema: { type: 'object', required: ['id', 'url', 'request', 'timings'] },
+      headers: { 'X-Exchange-Source': { description: 'ring: held in memory; journal: read back from the journal file (the ring no longer held it)', schema: { enum: ['ring', 'journal'] } } },
+    },
+    handler: async ({ state, args }) => {
+      const id = args.id as string;
+      const x = state.ring.get(id);
+      if (x !== undefined) return sourced(exchangeLine(state.redactor.exchange(x)), 'ring');
+      const ring = `no exchange ${id} in the ring (it holds the last ${state.ring.capacity}; --control-ring N keeps more)`;
+      if (state.journal === undefined) throw new ApiError(404, 'NOT_FOUND', `${ring}, and this run records no journal to look in (--no-record); list ids with GET /api/exchanges`);
+      const found = await state.journal.find(id);
+      if ('missing' in found) throw new ApiError(404, 'NOT_FOUND', `${ring}, nor in the journal: ${found.missing}`);
+      return sourced(found.line, 'journal');
     },
   },
   {
@@ -225,6 +238,11 @@ export const ROUTES: Route[] = [
   EVENTS_ROUTE,
   ...UI_ROUTES,
 ];
+
+/** A JSON answer that says where the record came from (X-Exchange-Source). */
+function sourced(record: object, source: 'ring' | 'journal'): Reply {
+  return new Reply(200, JSON.stringify(record), 'application/json; charset=utf-8', { 'X-Exchange-Source': source });
+}
 
 function ruleCounts(state: ControlState): { file: number; runtime: number; scope: number } {
   const counts = { file: 0, runtime: 0, scope: 0 };

@@ -34,6 +34,8 @@ export interface RecordingGuardOptions {
   minFreeBytes: number;
   /** Writes one line to the journal. */
   append(line: object): void;
+  /** Told of each file deleted for --record-max (the journal's index stops pointing into it). */
+  deleted?(file: string): void;
   logger: Logger;
   /** Free bytes on the file system holding `file` (a seam for tests). */
   freeBytes?: (file: string) => number;
@@ -132,6 +134,7 @@ export class RecordingGuard {
         continue;
       }
       total -= file.size;
+      this.options.deleted?.(file.path);
       this.options.logger.info({ deleted: file.path, bytes: file.size, total, max: this.options.maxBytes }, `journal: deleted the oldest recording to stay under --record-max ${mib(this.options.maxBytes)}`);
     }
   }
