@@ -68,7 +68,7 @@ function startOptions(y: Argv) {
     .option('control', { type: 'string', default: DEFAULTS.control, describe: 'HOST:PORT of the control API and web UI (README "Control API"; open the listening line\'s ui URL, token in its fragment); every API request needs the bearer token; beyond loopback a warning is logged', requiresArg: true })
     .option('no-control', { type: 'boolean', default: false, describe: 'run without the control API' })
     .option('control-token-file', { type: 'string', describe: "where this run's control API bearer token is written, mode 0600 (default <ca-dir>/control-token)", requiresArg: true })
-    .option('control-ring', { type: 'number', default: DEFAULTS.controlRing, describe: 'finished exchanges the control API keeps for GET /api/exchanges', requiresArg: true })
+    .option('control-ring', { type: 'number', default: DEFAULTS.controlRing, describe: 'finished exchanges the control API keeps in memory for GET /api/exchanges and the UI\'s detail view (each costs the garbage collector a little under heavy load)', requiresArg: true })
     .option('control-feed-ring', { type: 'number', default: 10_000, describe: 'events the live feed (GET /api/events, ./proxy tail) keeps for a subscriber that resumes with since=SEQ', requiresArg: true })
     .parserConfiguration({ 'boolean-negation': false })
     .epilogue(EXAMPLES);

@@ -33,7 +33,7 @@ export interface StartProxyOptions {
   upstreamCa?: string[];
   /** The proxy's port on 127.0.0.1; 0 (the default) picks a free one. */
   port?: number;
-  /** Finished exchanges the control API keeps (`--control-ring`, default 1000). */
+  /** Finished exchanges the control API keeps (`--control-ring`, default 200). */
   controlRing?: number;
   /** A pino logger of your own; otherwise JSON lines on stderr at `logLevel`. */
   logger?: Logger;
