@@ -145,7 +145,9 @@ export class JournalIndex {
     const file = this.segFile[i]!;
     // A line cut by a failed write (part of it landed, the rest did not) is lost too.
     const end = lo + 1 < this.segCount ? this.segStart[at(lo + 1)]! : Infinity;
-    if (file === '' || start + length > end) return { missing: 'the journal lost it: the write that held it failed (the journal has a `dropped` line saying why)' };
+    if (file === '' || (start + length > end && this.segFile[at(lo + 1)] === '')) return { missing: 'the journal lost it: the write that held it failed (the journal has a `dropped` line saying why)' };
+    // A rotation between two writes of one queue longer than writev takes (journal.ts MAX_BUFFERS) can split a line.
+    if (start + length > end) return { missing: `its journal line was split across two parts by a rotation; read it from ${file} and the next part with ./proxy har` };
     if (this.segDeleted[i] === 1) return { missing: `its journal file ${file} was deleted to keep the recording under --record-max; raise --record-max to keep more` };
     return { file, offset: this.segAt[i]! + (start - this.segStart[i]!), length };
   }

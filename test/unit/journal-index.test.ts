@@ -93,6 +93,11 @@ describe('journal index', () => {
     assert.deepEqual(index.locate('r-5'), { file: '/a.ndjson', offset: 15, length: 10 });
     assert.deepEqual(index.locate('r-6'), { file: '/a.part2.ndjson', offset: 50, length: 10 });
     assert.deepEqual(index.locate('r-7'), { pending: true });
+    // A line a rotation split: the part boundary falls inside it.
+    index.line('r-8', 45, 10);
+    index.segment(50, '/a.part3.ndjson', 40);
+    index.settled = 60;
+    assert.match(missing(index.locate('r-8')), /split across two parts by a rotation/);
     index.deleted('/a.ndjson');
     assert.match(missing(index.locate('r-1')), /\/a\.ndjson was deleted to keep the recording under --record-max/);
     assert.deepEqual(index.locate('r-6'), { file: '/a.part2.ndjson', offset: 50, length: 10 });
