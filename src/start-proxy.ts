@@ -33,7 +33,12 @@ export interface StartProxyOptions {
   upstreamCa?: string[];
   /** The proxy's port on 127.0.0.1; 0 (the default) picks a free one. */
   port?: number;
-  /** Finished exchanges the control API keeps (`--control-ring`, default 200). */
+  /**
+   * Finished exchanges the control API keeps (`--control-ring`), default 1000: more than the
+   * command line's 100, since a test suite's traffic is light (the cost of holding records shows
+   * only under thousands of exchanges a second) and startProxy records no journal to read older
+   * ones back from.
+   */
   controlRing?: number;
   /** A pino logger of your own; otherwise JSON lines on stderr at `logLevel`. */
   logger?: Logger;
@@ -125,7 +130,10 @@ function toConfig(options: StartProxyOptions): ProxyConfig {
   };
 }
 
-function controlRing(value = DEFAULTS.controlRing): number {
+/** startProxy's own default (see StartProxyOptions.controlRing). */
+const IN_PROCESS_RING = 1000;
+
+function controlRing(value = IN_PROCESS_RING): number {
   if (!Number.isSafeInteger(value) || value < 1 || value > 1_000_000) throw new ProgramError('ERR_BAD_OPTION', `startProxy controlRing ${String(value)} is not a whole number from 1 to 1000000`, 'e.g. controlRing: 1000');
   return value;
 }
