@@ -89,13 +89,6 @@ export class BatchBuilder {
   }
 }
 
-/** A batch of `texts` (the messages of seqs firstSeq, firstSeq + 1, …). */
-export function makeBatch(firstSeq: number, types: Uint8Array, texts: readonly string[]): EventBatch {
-  const builder = new BatchBuilder();
-  for (let i = 0; i < texts.length; i++) builder.add(types[i]!, texts[i]!);
-  return builder.take(firstSeq);
-}
-
 /** Message i of a batch (a view of its bytes, not a copy). */
 export function messageOf(batch: EventBatch, i: number): Buffer {
   return batch.payload.subarray(i === 0 ? 0 : batch.ends[i - 1], batch.ends[i]);

@@ -78,16 +78,23 @@ export class ExchangeRing {
     for (let i = this.count; i >= 2 && this.bodyBytes > this.bodyBudget; i--) {
       const slot = (this.next - i + this.capacity) % this.capacity;
       if (this.slotBytes[slot] === 0) continue;
-      // A copy without the bodies and WebSocket message data: the proxy's record is not changed,
-      // only no longer held. The WebSocket counts stay; its messages count as dropped.
-      const { bodies: _dropped, ...rest } = this.slots[slot]!;
-      const ws = rest.websocket;
-      if (ws !== undefined && ws.messages.length > 0) rest.websocket = { ...ws, messages: [], dropped: ws.dropped + ws.messages.length };
-      this.slots[slot] = rest;
+      this.slots[slot] = withoutCaptures(this.slots[slot]!);
       this.bodyBytes -= this.slotBytes[slot]!;
       this.slotBytes[slot] = 0;
     }
   }
+}
+
+/**
+ * A copy without the bodies and WebSocket message data (the record itself when it has none): the
+ * proxy's record is not changed. The WebSocket counts stay; its messages count as dropped.
+ */
+export function withoutCaptures(x: Exchange): Exchange {
+  const ws = x.websocket;
+  if (x.bodies === undefined && (ws === undefined || ws.messages.length === 0)) return x;
+  const { bodies: _dropped, ...rest } = x;
+  if (ws !== undefined && ws.messages.length > 0) rest.websocket = { ...ws, messages: [], dropped: ws.dropped + ws.messages.length };
+  return rest;
 }
 
 /** Bytes of captured data a record holds: bodies both ways and WebSocket messages. */

@@ -17,7 +17,7 @@ import { TOOL } from '../core/tool.js';
 import { exchangeLine, type ExchangeLine, type RunLine } from '../record/entry.js';
 import type { ReadLine } from '../record/journal-read.js';
 import type { Redactor } from '../record/redact.js';
-import type { ExchangeRing } from './exchange-ring.js';
+import { withoutCaptures, type ExchangeRing } from './exchange-ring.js';
 
 /** Longest stretch of work between two turns of the event loop. */
 export const SLICE_MS = 5;
@@ -104,11 +104,4 @@ export async function* ringReportLines(source: RingSource, run: { mode: 'forward
   const exchanges = await selectFromRing(source, undefined);
   let line = 0;
   for await (const entry of ringLines(source, exchanges, { bodies: false })) yield { file, line: (line += 1), entry };
-}
-
-function withoutCaptures(x: Exchange): Exchange {
-  if (x.bodies === undefined && (x.websocket === undefined || x.websocket.messages.length === 0)) return x;
-  const { bodies: _bodies, ...rest } = x;
-  if (rest.websocket !== undefined) rest.websocket = { ...rest.websocket, messages: [] };
-  return rest;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventEmitter } from 'node:events';
 import * as ws from 'ws';
-import { BatchBuilder, EventRing, FINISHED, makeBatch, messageOf, STARTED } from '../../src/control/event-ring.js';
+import { BatchBuilder, EventRing, FINISHED, messageOf, STARTED } from '../../src/control/event-ring.js';
 import { textFrames } from '../../src/control/feed.js';
 
 /** ws's frame parser (exported by ws, not declared by @types/ws). */
@@ -30,7 +30,9 @@ function parse(wire: Buffer): string[] {
 }
 
 function batchOf(texts: string[], firstSeq = 1) {
-  return makeBatch(firstSeq, Uint8Array.from(texts.map((_, i) => (i % 2 === 0 ? STARTED : FINISHED))), texts);
+  const builder = new BatchBuilder();
+  texts.forEach((text, i) => builder.add(i % 2 === 0 ? STARTED : FINISHED, text));
+  return builder.take(firstSeq);
 }
 
 describe('feed batches on the wire', () => {
